@@ -1,0 +1,28 @@
+/* ea_buf: a growable byte buffer allocated from an APR pool.
+ * Responses are assembled here and handed to httpd as one heap bucket. */
+#ifndef EA_BUF_H
+#define EA_BUF_H
+
+#include <apr_pools.h>
+#include <stddef.h>
+
+typedef struct ea_buf {
+    apr_pool_t *pool;
+    char *data;      /* always NUL-terminated (data[len] == 0) */
+    size_t len;
+    size_t cap;
+} ea_buf;
+
+void ea_buf_init(ea_buf *b, apr_pool_t *pool, size_t initial);
+void ea_buf_put(ea_buf *b, const char *s, size_t n);
+void ea_buf_puts(ea_buf *b, const char *s);
+void ea_buf_putc(ea_buf *b, char c);
+void ea_buf_printf(ea_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Make room for n more bytes and return a pointer to them; the caller
+ * writes at most n bytes and then calls ea_buf_commit(b, written). */
+char *ea_buf_reserve(ea_buf *b, size_t n);
+void ea_buf_commit(ea_buf *b, size_t n);
+void ea_buf_reset(ea_buf *b);
+
+#endif

@@ -1,0 +1,1 @@
+#define EA_VERSION "0.1.0"
