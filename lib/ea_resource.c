@@ -1,0 +1,533 @@
+/* ea_resource: resource tables, filters and SQL building (see ea_resource.h). */
+#include "ea_resource.h"
+#include "ea_json.h"
+#include "ea_query.h"
+
+#include <apr_strings.h>
+#include <string.h>
+
+/* UTC timestamps as DRF prints them; ea_json_datetime finishes the job. */
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
+
+#define COUNTRY_BY_ISO3 "(SELECT id FROM core_country WHERE iso3 = ?)"
+#define REGIONS_BY_NAME "ANY (ARRAY(SELECT id FROM core_region WHERE name = ?))"
+
+static const char *const status_choices[] = {
+    "identified", "study", "construction", "operational", NULL };
+static const char *const resource_type_choices[] = {
+    "solar", "wind", "hydro", "biomass", "other", NULL };
+static const char *const dataset_type_choices[] = {
+    "resource", "climate", "phes", NULL };
+
+/* ---- Country ----------------------------------------------------------- */
+static const ea_field country_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "name", EA_F_STR, "t.name" },
+    { "iso2", EA_F_STR, "t.iso2" },
+    { "iso3", EA_F_STR, "t.iso3" },
+    { "population", EA_F_INT, "t.population" },
+    { "boundary", EA_F_JSON, "t.boundary" },
+    /* D2: true distinct counts, not the old double-join product */
+    { "region_count", EA_F_INT, "(SELECT count(*) FROM core_region x WHERE x.country_id = t.id)" },
+    { "site_count", EA_F_INT,
+      "(SELECT coalesce(sum(g.n), 0) FROM ecoatlas_hydrosite_count g WHERE g.country_id = t.id)" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+};
+static const ea_filter country_filters[] = {
+    { "iso2", EA_FILT_STR, "t.iso2 = ?", NULL, NULL, NULL },
+    { "iso3", EA_FILT_STR, "t.iso3 = ?", NULL, NULL, NULL },
+};
+static const char *const country_search[] = { "t.name", NULL };
+static const ea_order country_orderings[] = {
+    { "name", "t.name" }, { "population", "t.population" }, { "created_at", "t.created_at" },
+};
+
+/* ---- Region ------------------------------------------------------------ */
+static const ea_field region_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "country", EA_F_INT, "t.country_id" },
+    { "country_name", EA_F_STR, "c.name" },
+    { "name", EA_F_STR, "t.name" },
+    { "level", EA_F_STR, "t.level" },
+    { "boundary", EA_F_JSON, "t.boundary" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+};
+static const ea_filter region_filters[] = {
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
+    { "level", EA_FILT_STR, "t.level = ?", NULL, NULL, NULL },
+};
+static const char *const region_search[] = { "t.name", NULL };
+static const ea_order region_orderings[] = {
+    { "name", "t.name" }, { "country__name", "c.name" },
+};
+
+/* ---- EnergyDataset ------------------------------------------------------ */
+static const ea_field dataset_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+    { "name", EA_F_STR, "t.name" },
+    { "dataset_type", EA_F_STR, "t.dataset_type" },
+    { "source", EA_F_STR, "t.source" },
+    { "description", EA_F_STR, "t.description" },
+    { "file_name", EA_F_STR, "t.file_name" },
+    { "file_checksum", EA_F_STR, "t.file_checksum" },
+    { "metadata", EA_F_JSON, "t.metadata" },
+};
+static const ea_filter dataset_filters[] = {
+    { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, dataset_type_choices, NULL },
+};
+static const char *const dataset_search[] = { "t.name", "t.source", NULL };
+static const ea_order dataset_orderings[] = {
+    { "name", "t.name" }, { "created_at", "t.created_at" },
+};
+
+/* ---- HydroSite ---------------------------------------------------------- */
+static const ea_field site_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "name", EA_F_STR, "t.name" },
+    { "country", EA_F_INT, "t.country_id" },
+    { "country_name", EA_F_STR, "c.name" },
+    { "region", EA_F_INT, "t.region_id" },
+    { "region_name", EA_F_STR, "r.name" },   /* D3: present, null without region */
+    { "dataset", EA_F_INT, "t.dataset_id" },
+    { "latitude", EA_F_DEC, "t.latitude" },
+    { "longitude", EA_F_DEC, "t.longitude" },
+    { "elevation_m", EA_F_DEC, "t.elevation_m" },
+    { "head_m", EA_F_DEC, "t.head_m" },
+    { "storage_capacity_mwh", EA_F_DEC, "t.storage_capacity_mwh" },
+    { "turbine_capacity_mw", EA_F_DEC, "t.turbine_capacity_mw" },
+    { "status", EA_F_STR, "t.status" },
+    { "notes", EA_F_STR, "t.notes" },
+    { "properties", EA_F_JSON, "t.properties" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+};
+static const ea_filter site_filters[] = {
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
+      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
+    { "region__name", EA_FILT_STR, "t.region_id = " REGIONS_BY_NAME,
+      "g.region_id = " REGIONS_BY_NAME, NULL, NULL },
+    { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", status_choices, NULL },
+    { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset" },
+};
+static const char *const site_search[] = { "t.name", "t.notes", "t.properties::text", NULL };
+static const ea_order site_orderings[] = {
+    { "name", "t.name" }, { "head_m", "t.head_m" },
+    { "storage_capacity_mwh", "t.storage_capacity_mwh" },
+    { "turbine_capacity_mw", "t.turbine_capacity_mw" },
+};
+
+/* ---- ResourceMetric ----------------------------------------------------- */
+static const ea_field metric_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "dataset", EA_F_INT, "t.dataset_id" },
+    { "country", EA_F_INT, "t.country_id" },
+    { "country_name", EA_F_STR, "c.name" },
+    { "region", EA_F_INT, "t.region_id" },
+    { "region_name", EA_F_STR, "r.name" },
+    { "resource_type", EA_F_STR, "t.resource_type" },
+    { "metric", EA_F_STR, "t.metric" },
+    { "value", EA_F_DEC, "t.value" },
+    { "unit", EA_F_STR, "t.unit" },
+    { "year", EA_F_INT, "t.year" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+};
+static const ea_filter metric_filters[] = {
+    { "resource_type", EA_FILT_CHOICE, "t.resource_type = ?", "g.resource_type = ?",
+      resource_type_choices, NULL },
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
+      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
+    { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL },
+};
+static const char *const metric_search[] = { "t.metric", NULL };
+static const ea_order metric_orderings[] = {
+    { "value", "t.value" }, { "year", "t.year" },
+};
+
+/* ---- ClimateSeries ------------------------------------------------------ */
+static const ea_field climate_fields[] = {
+    { "id", EA_F_INT, "t.id" },
+    { "created_at", EA_F_TS, TS("t.created_at") },
+    { "updated_at", EA_F_TS, TS("t.updated_at") },
+    { "variable", EA_F_STR, "t.variable" },
+    { "unit", EA_F_STR, "t.unit" },
+    { "statistics", EA_F_JSON, "t.statistics" },
+    { "series", EA_F_JSON, "t.series" },
+    { "dataset", EA_F_INT, "t.dataset_id" },
+    { "country", EA_F_INT, "t.country_id" },
+    { "region", EA_F_INT, "t.region_id" },
+    { "site", EA_F_INT, "t.site_id" },
+};
+static const ea_filter climate_filters[] = {
+    { "variable", EA_FILT_STR, "t.variable = ?", NULL, NULL, NULL },
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
+    { "site", EA_FILT_FK, "t.site_id = ?", NULL, NULL, "core_hydrosite" },
+};
+static const char *const climate_search[] = { "t.variable", NULL };
+static const ea_order climate_orderings[] = {
+    { "created_at", "t.created_at" },
+};
+
+#define N(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+const ea_resource ea_resources[] = {
+    [EA_RES_COUNTRY] = { "countries", "Country", "Country", "core_country",
+        "core_country t",
+        country_fields, N(country_fields), country_filters, N(country_filters),
+        country_search, country_orderings, N(country_orderings), "t.name", NULL },
+    [EA_RES_REGION] = { "regions", "Region", "Region", "core_region",
+        "core_region t JOIN core_country c ON c.id = t.country_id",
+        region_fields, N(region_fields), region_filters, N(region_filters),
+        region_search, region_orderings, N(region_orderings), "c.name, t.name", NULL },
+    [EA_RES_DATASET] = { "datasets", "EnergyDataset", "Energy Dataset", "core_energydataset",
+        "core_energydataset t",
+        dataset_fields, N(dataset_fields), dataset_filters, N(dataset_filters),
+        dataset_search, dataset_orderings, N(dataset_orderings), "t.name", NULL },
+    [EA_RES_HYDROSITE] = { "hydro-sites", "HydroSite", "Hydro Site", "core_hydrosite",
+        "core_hydrosite t JOIN core_country c ON c.id = t.country_id"
+        " LEFT JOIN core_region r ON r.id = t.region_id",
+        site_fields, N(site_fields), site_filters, N(site_filters),
+        site_search, site_orderings, N(site_orderings), "t.name",
+        "ecoatlas_hydrosite_count" },
+    [EA_RES_METRIC] = { "resource-metrics", "ResourceMetric", "Resource Metric",
+        "core_resourcemetric",
+        "core_resourcemetric t JOIN core_country c ON c.id = t.country_id"
+        " LEFT JOIN core_region r ON r.id = t.region_id",
+        metric_fields, N(metric_fields), metric_filters, N(metric_filters),
+        metric_search, metric_orderings, N(metric_orderings), "t.created_at DESC",
+        "ecoatlas_resourcemetric_count" },
+    [EA_RES_CLIMATE] = { "climate-series", "ClimateSeries", "Climate Series",
+        "core_climateseries", "core_climateseries t",
+        climate_fields, N(climate_fields), climate_filters, N(climate_filters),
+        climate_search, climate_orderings, N(climate_orderings), "t.created_at DESC", NULL },
+};
+const int ea_nresources = N(ea_resources);
+
+const ea_resource *ea_resource_by_prefix(const char *seg, size_t len)
+{
+    for (int i = 0; i < ea_nresources; i++) {
+        if (strlen(ea_resources[i].prefix) == len
+            && memcmp(ea_resources[i].prefix, seg, len) == 0)
+            return &ea_resources[i];
+    }
+    return NULL;
+}
+
+/* ---- building ------------------------------------------------------------ */
+
+int ea_listq_param(ea_listq *q, const char *value)
+{
+    APR_ARRAY_PUSH(q->params, const char *) = value;
+    return q->params->nelts;
+}
+
+/* Append cond to w (AND-joined), with every '?' replaced by $n. */
+static void add_cond(ea_buf *w, const char *cond, int n)
+{
+    if (w->len)
+        ea_buf_puts(w, " AND ");
+    for (const char *c = cond; *c; c++) {
+        if (*c == '?')
+            ea_buf_printf(w, "$%d", n);
+        else
+            ea_buf_putc(w, *c);
+    }
+}
+
+static void add_error(ea_listq *q, const char *field, const char *msg)
+{
+    ea_buf_putc(&q->errors, q->errors.len ? ',' : '{');
+    ea_json_cstr(&q->errors, field);
+    ea_buf_puts(&q->errors, ":[");
+    ea_json_cstr(&q->errors, msg);
+    ea_buf_putc(&q->errors, ']');
+}
+
+static int is_choice(const char *const *choices, const char *v)
+{
+    for (; *choices; choices++)
+        if (strcmp(*choices, v) == 0)
+            return 1;
+    return 0;
+}
+
+/* forms.CharField: surrounding whitespace stripped (Python's str.strip). */
+static const char *strip_ws(apr_pool_t *p, const char *v)
+{
+    while (*v == ' ' || (*v >= '\t' && *v <= '\r') || (*v >= 0x1c && *v <= 0x1f))
+        v++;
+    size_t n = strlen(v);
+    while (n && (v[n - 1] == ' ' || (v[n - 1] >= '\t' && v[n - 1] <= '\r')
+                 || (v[n - 1] >= 0x1c && v[n - 1] <= 0x1f)))
+        n--;
+    return apr_pstrmemdup(p, v, n);
+}
+
+/* One django-filter field.  Returns 0 (applied or empty), 1 (invalid), -1. */
+static int apply_filter(ea_listq *q, const ea_filter *f, const char *raw,
+                        ea_fk_exists_fn fk_exists, void *ctx)
+{
+    const char *v = raw;
+    long long n;
+    int overflow;
+
+    if (!v || !*v)
+        return 0;
+    switch (f->kind) {
+    case EA_FILT_STR:
+        v = strip_ws(q->pool, raw);
+        if (!*v)
+            return 0;
+        break;
+    case EA_FILT_CHOICE:
+        if (!is_choice(f->choices, v)) {
+            ea_buf msg;
+            ea_buf_init(&msg, q->pool, 96);
+            ea_buf_printf(&msg, "Select a valid choice. %s is not one of the available choices.", v);
+            add_error(q, f->param, msg.data);
+            return 1;
+        }
+        break;
+    case EA_FILT_FK: {
+        int rc = ea_parse_int64(v, &n);
+        int exists = 0;
+        if (rc == 0 && n > 0) {
+            exists = fk_exists(ctx, f->fk_table, n);
+            if (exists < 0)
+                return -1;
+        }
+        if (!exists) {
+            add_error(q, f->param,
+                      "Select a valid choice. That choice is not one of the available choices.");
+            return 1;
+        }
+        v = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)n);
+        break;
+    }
+    case EA_FILT_NUMBER: {
+        v = strip_ws(q->pool, raw);
+        if (!*v)
+            return 0;
+        if (ea_parse_decimal_trunc(v, &n, &overflow) != 0) {
+            add_error(q, f->param, "Enter a number.");
+            return 1;
+        }
+        if (overflow || n < -2147483648LL || n > 2147483647LL) {
+            q->empty = 1;   /* an integer column never holds it */
+            return 0;
+        }
+        v = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)n);
+        break;
+    }
+    }
+    int idx = ea_listq_param(q, v);
+    add_cond(&q->where, f->cond, idx);
+    if (f->group_cond)
+        add_cond(&q->group_where, f->group_cond, idx);
+    else
+        q->by_groups = 0;
+    return 0;
+}
+
+char *ea_like_contains(apr_pool_t *p, const char *term)
+{
+    ea_buf b;
+    ea_buf_init(&b, p, strlen(term) + 8);
+    ea_buf_putc(&b, '%');
+    for (const char *c = term; *c; c++) {
+        if (*c == '\\' || *c == '%' || *c == '_')
+            ea_buf_putc(&b, '\\');
+        ea_buf_putc(&b, *c);
+    }
+    ea_buf_putc(&b, '%');
+    return b.data;
+}
+
+static void apply_search(ea_listq *q, const char *value)
+{
+    apr_array_header_t *terms = ea_search_terms(q->pool, value);
+    for (int i = 0; i < terms->nelts; i++) {
+        const char *term = APR_ARRAY_IDX(terms, i, const char *);
+        int idx = ea_listq_param(q, ea_like_contains(q->pool, term));
+        ea_buf cond;
+        ea_buf_init(&cond, q->pool, 128);
+        ea_buf_putc(&cond, '(');
+        for (const char *const *s = q->res->search; *s; s++)
+            ea_buf_printf(&cond, "%s%s ILIKE $%d", s == q->res->search ? "" : " OR ", *s, idx);
+        ea_buf_putc(&cond, ')');
+        if (q->where.len)
+            ea_buf_puts(&q->where, " AND ");
+        ea_buf_put(&q->where, cond.data, cond.len);
+        q->by_groups = 0;
+    }
+}
+
+static const ea_order *find_ordering(const ea_resource *res, const char *name)
+{
+    for (int i = 0; i < res->norderings; i++)
+        if (strcmp(res->orderings[i].name, name) == 0)
+            return &res->orderings[i];
+    return NULL;
+}
+
+/* OrderingFilter: valid names replace the default; invalid ones dropped.
+ * A final id keeps pages stable where the order has ties. */
+static void apply_ordering(ea_listq *q, const char *param)
+{
+    ea_buf ob;
+    ea_buf_init(&ob, q->pool, 64);
+    int first_desc = -1;
+    if (param && *param) {
+        char *list = apr_pstrdup(q->pool, param), *last;
+        for (char *tok = apr_strtok(list, ",", &last); tok; tok = apr_strtok(NULL, ",", &last)) {
+            const char *name = strip_ws(q->pool, tok);
+            int desc = name[0] == '-';
+            const ea_order *o = find_ordering(q->res, desc ? name + 1 : name);
+            if (!o)
+                continue;
+            if (first_desc < 0)
+                first_desc = desc;
+            ea_buf_printf(&ob, "%s%s%s", ob.len ? ", " : "", o->sql, desc ? " DESC" : "");
+        }
+    }
+    if (!ob.len) {
+        ea_buf_puts(&ob, q->res->default_order);
+        first_desc = strstr(q->res->default_order, " DESC") != NULL;
+    }
+    ea_buf_puts(&ob, first_desc ? ", t.id DESC" : ", t.id");
+    q->order_by = ob.data;
+}
+
+int ea_listq_build(apr_pool_t *p, const ea_resource *res,
+                   const apr_array_header_t *qs,
+                   ea_fk_exists_fn fk_exists, void *ctx, ea_listq *q)
+{
+    int invalid = 0;
+    memset(q, 0, sizeof(*q));
+    q->pool = p;
+    q->res = res;
+    q->by_groups = res->group_table != NULL;
+    q->params = apr_array_make(p, 8, sizeof(const char *));
+    ea_buf_init(&q->where, p, 256);
+    ea_buf_init(&q->group_where, p, 128);
+    ea_buf_init(&q->errors, p, 64);
+
+    for (int i = 0; i < res->nfilters; i++) {
+        int rc = apply_filter(q, &res->filters[i], ea_qs_get(qs, res->filters[i].param),
+                              fk_exists, ctx);
+        if (rc < 0)
+            return -1;
+        invalid |= rc;
+    }
+    if (invalid) {
+        ea_buf_putc(&q->errors, '}');
+        return 1;
+    }
+    const char *search = ea_qs_get(qs, "search");
+    if (search && *search)
+        apply_search(q, search);
+    apply_ordering(q, ea_qs_get(qs, "ordering"));
+    return 0;
+}
+
+const char *ea_listq_count_sql(ea_listq *q)
+{
+    const ea_resource *res = q->res;
+    if (q->empty)
+        return "SELECT 0::bigint";
+    if (!q->where.len)
+        return apr_psprintf(q->pool,
+                            "SELECT coalesce((SELECT n FROM ecoatlas_rowcount WHERE tbl = '%s'), 0)",
+                            res->table);
+    if (q->by_groups)
+        return apr_psprintf(q->pool,
+                            "SELECT coalesce(sum(g.n), 0)::bigint FROM %s g WHERE %s",
+                            res->group_table, q->group_where.data);
+    return apr_psprintf(q->pool, "SELECT count(*) FROM %s t WHERE %s", res->table, q->where.data);
+}
+
+static void put_columns(ea_buf *b, const ea_resource *res)
+{
+    for (int i = 0; i < res->nfields; i++) {
+        if (i)
+            ea_buf_puts(b, ", ");
+        ea_buf_puts(b, res->fields[i].sql);
+    }
+}
+
+const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
+                                long long limit, long long offset)
+{
+    ea_buf b;
+    ea_buf_init(&b, q->pool, 1024);
+    ea_buf_puts(&b, "SELECT ");
+    if (total_sql)
+        ea_buf_printf(&b, "(%s), ", total_sql);
+    put_columns(&b, q->res);
+    ea_buf_printf(&b, " FROM %s", q->res->from_sql);
+    if (q->empty)
+        ea_buf_puts(&b, " WHERE false");
+    else if (q->where.len)
+        ea_buf_printf(&b, " WHERE %s", q->where.data);
+    ea_buf_printf(&b, " ORDER BY %s", q->order_by);
+    if (limit >= 0)
+        ea_buf_printf(&b, " LIMIT %lld", limit);
+    if (offset > 0)
+        ea_buf_printf(&b, " OFFSET %lld", offset);
+    return b.data;
+}
+
+const char *ea_listq_detail_sql(ea_listq *q, const char *id)
+{
+    ea_buf b;
+    int idx = ea_listq_param(q, id);
+    ea_buf_init(&b, q->pool, 1024);
+    ea_buf_puts(&b, "SELECT ");
+    put_columns(&b, q->res);
+    ea_buf_printf(&b, " FROM %s WHERE t.id = $%d", q->res->from_sql, idx);
+    if (q->empty)
+        ea_buf_puts(&b, " AND false");
+    else if (q->where.len)
+        ea_buf_printf(&b, " AND %s", q->where.data);
+    return b.data;
+}
+
+int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals)
+{
+    ea_buf_putc(b, '{');
+    for (int i = 0; i < res->nfields; i++) {
+        const ea_field *f = &res->fields[i];
+        const char *v = vals[i];
+        if (i)
+            ea_buf_putc(b, ',');
+        ea_buf_putc(b, '"');
+        ea_buf_puts(b, f->key);
+        ea_buf_puts(b, "\":");
+        if (!v) {
+            ea_buf_puts(b, "null");
+            continue;
+        }
+        switch (f->kind) {
+        case EA_F_INT:
+            ea_buf_puts(b, v);
+            break;
+        case EA_F_STR:
+        case EA_F_DEC:
+            ea_json_str(b, v, strlen(v));
+            break;
+        case EA_F_TS:
+            ea_json_datetime(b, v);
+            break;
+        case EA_F_JSON:
+            if (ea_json_compact(b, v, strlen(v)) != 0)
+                return -1;
+            break;
+        }
+    }
+    ea_buf_putc(b, '}');
+    return 0;
+}

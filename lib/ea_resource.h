@@ -1,0 +1,110 @@
+/* ea_resource: the six model resources of the API (API-CONTRACT §2.5, §2.6):
+ * their columns in serializer order, filters, search fields and ordering
+ * fields, and the SQL that lists them.  Pure: builds SQL text and parameter
+ * lists, serialises rows given as strings; never talks to the database. */
+#ifndef EA_RESOURCE_H
+#define EA_RESOURCE_H
+
+#include "ea_buf.h"
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+typedef enum { EA_F_INT, EA_F_STR, EA_F_DEC, EA_F_JSON, EA_F_TS } ea_fkind;
+
+typedef struct ea_field {
+    const char *key;     /* JSON key */
+    ea_fkind kind;
+    const char *sql;     /* select expression */
+} ea_field;
+
+typedef enum { EA_FILT_STR, EA_FILT_CHOICE, EA_FILT_FK, EA_FILT_NUMBER } ea_filtkind;
+
+typedef struct ea_filter {
+    const char *param;
+    ea_filtkind kind;
+    const char *cond;        /* condition on the main table t; '?' = the value */
+    const char *group_cond;  /* the same on the group-count table g, or NULL */
+    const char *const *choices;  /* EA_FILT_CHOICE: NULL-terminated */
+    const char *fk_table;    /* EA_FILT_FK: table whose id must exist */
+} ea_filter;
+
+typedef struct ea_order {
+    const char *name;
+    const char *sql;
+} ea_order;
+
+typedef struct ea_resource {
+    const char *prefix;        /* URL segment: "hydro-sites" */
+    const char *model;         /* "HydroSite" (404 message) */
+    const char *view_name;     /* "Hydro Site" (OPTIONS name) */
+    const char *table;         /* "core_hydrosite" */
+    const char *from_sql;      /* table t plus the joins the fields need */
+    const ea_field *fields;
+    int nfields;
+    const ea_filter *filters;
+    int nfilters;
+    const char *const *search; /* NULL-terminated search expressions */
+    const ea_order *orderings;
+    int norderings;
+    const char *default_order; /* "t.name" */
+    const char *group_table;   /* trigger-kept counts per filter group, or NULL */
+} ea_resource;
+
+extern const ea_resource ea_resources[];
+extern const int ea_nresources;
+
+typedef enum {
+    EA_RES_COUNTRY, EA_RES_REGION, EA_RES_DATASET,
+    EA_RES_HYDROSITE, EA_RES_METRIC, EA_RES_CLIMATE
+} ea_res_id;
+
+const ea_resource *ea_resource_by_prefix(const char *seg, size_t len);
+
+/* Asked while validating FK filters: does id exist in table?  Returns 1
+ * yes, 0 no, -1 on a database error (the build then fails with -1). */
+typedef int (*ea_fk_exists_fn)(void *ctx, const char *table, long long id);
+
+/* The filtered set of a resource, built from the query parameters. */
+typedef struct ea_listq {
+    apr_pool_t *pool;
+    const ea_resource *res;
+    ea_buf where;          /* conditions on t joined by AND ("" when none) */
+    ea_buf group_where;    /* the same on g, valid when by_groups */
+    int by_groups;         /* count can come from res->group_table */
+    int empty;             /* no row can match (e.g. out-of-range number) */
+    apr_array_header_t *params;   /* const char *, $1..$n */
+    const char *order_by;  /* "t.name, t.id" */
+    ea_buf errors;         /* 400 body when the build returned 1 */
+} ea_listq;
+
+/* Apply django-filter, SearchFilter and OrderingFilter (in that order)
+ * to res from the parsed query string.  Returns 0 when valid, 1 when a
+ * filter value is invalid (q->errors holds the JSON body), -1 when
+ * fk_exists failed. */
+int ea_listq_build(apr_pool_t *p, const ea_resource *res,
+                   const apr_array_header_t *qs,
+                   ea_fk_exists_fn fk_exists, void *ctx, ea_listq *q);
+
+/* Add a parameter and return its placeholder number. */
+int ea_listq_param(ea_listq *q, const char *value);
+
+/* SQL returning the exact size of the set as one bigint column. */
+const char *ea_listq_count_sql(ea_listq *q);
+
+/* SELECT of the serializer columns over the set, in order, with LIMIT and
+ * OFFSET as given (limit < 0: none).  With total_sql non-NULL its value is
+ * prepended as an extra first column (one round trip for page and count). */
+const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
+                                long long limit, long long offset);
+
+/* SELECT of one object by id within the set (detail routes). */
+const char *ea_listq_detail_sql(ea_listq *q, const char *id);
+
+/* Serialise one row: vals[i] is field i as PostgreSQL text, NULL for SQL
+ * NULL.  Returns -1 if a JSON column holds invalid JSON (never expected). */
+int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals);
+
+/* Escape a LIKE pattern piece (\ % _) and wrap it in % for icontains. */
+char *ea_like_contains(apr_pool_t *p, const char *term);
+
+#endif

@@ -1,0 +1,189 @@
+/* ea_db: PostgreSQL through mod_dbd's pooled connections.  mod_dbd owns the
+ * connections (DBDriver pgsql, DBDParams, DBDMin/Keep/Max/Exptime); we take
+ * the native libpq handle to run parameterised statements, prepare each
+ * distinct statement once per connection, and repair a connection that a
+ * PostgreSQL restart broke (reset, statements prepared again, one retry). */
+#include "mod_ecoatlas.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
+#include "apr_hash.h"
+#include "apr_strings.h"
+#include "apr_optional.h"
+
+APLOG_USE_MODULE(ecoatlas);
+
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
+
+/* Per connection, kept in the connection's own pool: statements prepared. */
+typedef struct ea_conn_state {
+    apr_pool_t *pool;
+    apr_hash_t *stmts;       /* SQL text -> statement name */
+    unsigned next;
+} ea_conn_state;
+
+#define EA_MAX_PREPARED 512
+#define EA_STATE_KEY "ecoatlas:conn"
+
+int ea_db_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    if (!dbd_acquire) {
+        ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
+                     "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
+                     "and configure DBDriver pgsql and DBDParams");
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static ea_conn_state *conn_state(ap_dbd_t *dbd)
+{
+    void *v = NULL;
+    apr_pool_userdata_get(&v, EA_STATE_KEY, dbd->pool);
+    if (!v) {
+        ea_conn_state *st = apr_pcalloc(dbd->pool, sizeof(*st));
+        st->pool = dbd->pool;
+        st->stmts = apr_hash_make(dbd->pool);
+        apr_pool_userdata_setn(st, EA_STATE_KEY, NULL, dbd->pool);
+        v = st;
+    }
+    return v;
+}
+
+static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
+{
+    ap_dbd_t *dbd = rq->db;
+    if (!dbd) {
+        dbd = dbd_acquire(rq->r);
+        if (!dbd)
+            return NULL;
+        if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r,
+                          "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
+            return NULL;
+        }
+        rq->db = dbd;
+    }
+    *dbdp = dbd;
+    return apr_dbd_native_handle(dbd->driver, dbd->handle);
+}
+
+static void clear_result(void *res)
+{
+    PQclear(res);
+}
+
+static apr_status_t clear_result_cleanup(void *res)
+{
+    clear_result(res);
+    return APR_SUCCESS;
+}
+
+/* Connection-level failures: the server went away or restarted. */
+static int is_connection_failure(PGconn *conn, const PGresult *res)
+{
+    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    if (PQstatus(conn) != CONNECTION_OK)
+        return 1;
+    return state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0
+                     || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
+}
+
+static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
+                     const char *const *values)
+{
+    const char *name = apr_hash_get(st->stmts, sql, APR_HASH_KEY_STRING);
+    if (!name && st->next < EA_MAX_PREPARED) {
+        char *nm = apr_psprintf(st->pool, "ea_%u", st->next);
+        PGresult *pr = PQprepare(conn, nm, sql, n, NULL);
+        int ok = PQresultStatus(pr) == PGRES_COMMAND_OK;
+        if (!ok)
+            return pr;   /* the caller reports the error */
+        PQclear(pr);
+        st->next++;
+        apr_hash_set(st->stmts, apr_pstrdup(st->pool, sql), APR_HASH_KEY_STRING, nm);
+        name = nm;
+    }
+    if (name)
+        return PQexecPrepared(conn, name, n, values, NULL, NULL, 0);
+    return PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
+}
+
+ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out)
+{
+    request_rec *r = rq->r;
+    ap_dbd_t *dbd;
+    PGconn *conn = acquire(rq, &dbd);
+    int n = params ? params->nelts : 0;
+    const char *const *values = params ? (const char *const *)params->elts : NULL;
+
+    *out = NULL;
+    if (!conn)
+        return EA_DB_UNAVAILABLE;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        ea_conn_state *st = conn_state(dbd);
+        PGresult *res = run(conn, st, sql, n, values);
+        ExecStatusType es = PQresultStatus(res);
+        if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+            apr_pool_cleanup_register(r->pool, res, clear_result_cleanup, apr_pool_cleanup_null);
+            *out = res;
+            return EA_DB_OK;
+        }
+        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        int broken = is_connection_failure(conn, res);
+        int lost_stmt = state && strcmp(state, "26000") == 0;
+        if (!broken && !lost_stmt) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "query failed (SQLSTATE %s): %s", state ? state : "?",
+                          PQresultErrorMessage(res));
+            clear_result(res);
+            return EA_DB_ERROR;
+        }
+        clear_result(res);
+        /* A fresh server session knows none of our statements. */
+        st->stmts = apr_hash_make(st->pool);
+        if (broken) {
+            PQreset(conn);
+            if (PQstatus(conn) != CONNECTION_OK) {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              "database connection lost and not yet back: %s",
+                              PQerrorMessage(conn));
+                return EA_DB_UNAVAILABLE;
+            }
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "database connection re-established");
+        }
+    }
+    return EA_DB_UNAVAILABLE;
+}
+
+int ea_db_fail(ea_req *rq, ea_db_status st)
+{
+    if (st == EA_DB_UNAVAILABLE)
+        return ea_send_unavailable(rq);
+    return ea_send_server_error(rq, "database query failed");
+}
+
+int ea_db_fk_exists(void *ctx, const char *table, long long id)
+{
+    ea_req *rq = ctx;
+    PGresult *res;
+    apr_array_header_t *params = apr_array_make(rq->r->pool, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(params, const char *) = apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+    const char *sql = apr_psprintf(rq->r->pool, "SELECT 1 FROM %s WHERE id = $1", table);
+    ea_db_status st = ea_db_query(rq, sql, params, &res);
+    if (st != EA_DB_OK) {
+        rq->db_failure = st;
+        return -1;
+    }
+    return PQntuples(res) > 0;
+}
+
+const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n)
+{
+    const char **v = apr_palloc(rq->r->pool, sizeof(*v) * (size_t)n);
+    for (int i = 0; i < n; i++)
+        v[i] = PQgetisnull(res, row, off + i) ? NULL : PQgetvalue(res, row, off + i);
+    return v;
+}

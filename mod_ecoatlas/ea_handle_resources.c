@@ -1,0 +1,148 @@
+/* ea_handle_resources: list and detail of the six model resources
+ * (API-CONTRACT §2.4 pagination, §2.5 filters, §2.6 shapes). */
+#include "mod_ecoatlas.h"
+#include "apr_strings.h"
+#include "ea_json.h"
+#include "ea_query.h"
+
+APLOG_USE_MODULE(ecoatlas);
+
+int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc)
+{
+    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, rq, q);
+    if (b == 0)
+        return 0;
+    if (b < 0)
+        *rc = ea_db_fail(rq, (ea_db_status)rq->db_failure);
+    else
+        *rc = ea_send_json(rq, HTTP_BAD_REQUEST, &q->errors);
+    return -1;
+}
+
+/* DRF _positive_int(strict=True, cutoff=max): anything else -> default. */
+static long long page_size_of(ea_req *rq)
+{
+    long long def = ea_conf_page_size(rq->conf), max = ea_conf_max_page_size(rq->conf), v;
+    const char *s = ea_qs_get(rq->qs, "page_size");
+    if (!s)
+        return def;
+    int rc = ea_parse_int64(s, &v);
+    if (rc == -2 && s[strspn(s, " \t\r\n\f\v")] != '-')
+        return max;
+    if (rc != 0 || v <= 0)
+        return def;
+    return v > max ? max : v;
+}
+
+static ea_db_status query_count(ea_req *rq, ea_listq *q, long long *count)
+{
+    PGresult *res;
+    ea_db_status st = ea_db_query(rq, ea_listq_count_sql(q), q->params, &res);
+    if (st == EA_DB_OK)
+        *count = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
+    return st;
+}
+
+static void put_link(ea_buf *b, const char *key, const char *url)
+{
+    ea_buf_printf(b, ",\"%s\":", key);
+    ea_json_cstr(b, url);
+}
+
+int ea_handle_list(ea_req *rq)
+{
+    const ea_resource *res = rq->route->res;
+    ea_listq q;
+    int rc;
+    long long size = page_size_of(rq), count = -1, page;
+    PGresult *rows = NULL;
+    ea_db_status st;
+
+    if (ea_build_set(rq, res, &q, &rc) != 0)
+        return rc;
+
+    const char *page_s = ea_qs_get(rq->qs, "page");
+    int last = page_s && strcmp(page_s, "last") == 0;
+    if (!page_s || !*page_s) {
+        page = 1;
+    } else if (!last && ea_parse_int64(page_s, &page) != 0) {
+        return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
+    }
+    if (last) {
+        if ((st = query_count(rq, &q, &count)) != EA_DB_OK)
+            return ea_db_fail(rq, st);
+        page = count ? (count + size - 1) / size : 1;
+    }
+    if (page < 1 || page > (LLONG_MAX / size))
+        return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
+
+    /* The exact count rides along with the page: one round trip. */
+    const char *sql = ea_listq_select_sql(&q, count < 0 ? ea_listq_count_sql(&q) : NULL,
+                                          size, (page - 1) * size);
+    if ((st = ea_db_query(rq, sql, q.params, &rows)) != EA_DB_OK)
+        return ea_db_fail(rq, st);
+    int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
+    if (count < 0) {
+        if (nrows > 0)
+            count = atoll(PQgetvalue(rows, 0, 0));
+        else if (page == 1)
+            count = 0;
+        else if ((st = query_count(rq, &q, &count)) != EA_DB_OK)
+            return ea_db_fail(rq, st);
+    }
+    long long pages = count ? (count + size - 1) / size : 1;
+    if (page > pages)
+        return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
+
+    ea_buf b;
+    ea_buf_init(&b, rq->r->pool, 512 + (size_t)nrows * 512);
+    ea_buf_printf(&b, "{\"count\":%lld", count);
+    const char *url = ea_request_url(rq);
+    if (page < pages)
+        put_link(&b, "next", ea_page_url(rq->r->pool, url, rq->qs, page + 1));
+    else
+        ea_buf_puts(&b, ",\"next\":null");
+    if (page > 1)
+        put_link(&b, "previous", ea_page_url(rq->r->pool, url, rq->qs, page == 2 ? 0 : page - 1));
+    else
+        ea_buf_puts(&b, ",\"previous\":null");
+    ea_buf_puts(&b, ",\"results\":[");
+    for (int i = 0; i < nrows; i++) {
+        if (i)
+            ea_buf_putc(&b, ',');
+        if (ea_serialize(&b, res, ea_row_values(rq, rows, i, off, res->nfields)) != 0)
+            return ea_send_server_error(rq, "invalid JSON in a row");
+    }
+    ea_buf_puts(&b, "]}");
+    return ea_send_json(rq, HTTP_OK, &b);
+}
+
+int ea_handle_detail(ea_req *rq)
+{
+    const ea_resource *res = rq->route->res;
+    ea_listq q;
+    int rc;
+    long long id;
+    PGresult *rows;
+
+    if (ea_build_set(rq, res, &q, &rc) != 0)
+        return rc;
+    int prc = ea_parse_int64(rq->pk, &id);
+    if (prc == -1)
+        return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
+    if (prc == 0) {
+        const char *sql = ea_listq_detail_sql(&q, apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id));
+        ea_db_status st = ea_db_query(rq, sql, q.params, &rows);
+        if (st != EA_DB_OK)
+            return ea_db_fail(rq, st);
+        if (PQntuples(rows) == 1) {
+            ea_buf b;
+            ea_buf_init(&b, rq->r->pool, 1024);
+            if (ea_serialize(&b, res, ea_row_values(rq, rows, 0, 0, res->nfields)) != 0)
+                return ea_send_server_error(rq, "invalid JSON in a row");
+            return ea_send_json(rq, HTTP_OK, &b);
+        }
+    }
+    return ea_send_detail(rq, HTTP_NOT_FOUND,
+                          apr_psprintf(rq->r->pool, "No %s matches the given query.", res->model));
+}

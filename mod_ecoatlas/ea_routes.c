@@ -1,0 +1,173 @@
+/* ea_routes: the route table (API-CONTRACT §2.2) and request dispatch.
+ * Follow a request here: route table -> handler -> core -> SQL. */
+#include "mod_ecoatlas.h"
+#include "apr_strings.h"
+#include "ea_json.h"
+#include "ea_query.h"
+
+APLOG_USE_MODULE(ecoatlas);
+
+#define LIST_ALLOW "GET, POST, HEAD, OPTIONS"
+#define DETAIL_ALLOW "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
+#define GET_ALLOW "GET, HEAD, OPTIONS"
+
+#define MODEL_ROUTES(i, view) \
+    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i] }, \
+    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i] }
+
+/* [2i] list, [2i+1] detail, for ea_resources[i]. */
+static const ea_route model_routes[] = {
+    MODEL_ROUTES(EA_RES_COUNTRY, "Country"),
+    MODEL_ROUTES(EA_RES_REGION, "Region"),
+    MODEL_ROUTES(EA_RES_DATASET, "Energy Dataset"),
+    MODEL_ROUTES(EA_RES_HYDROSITE, "Hydro Site"),
+    MODEL_ROUTES(EA_RES_METRIC, "Resource Metric"),
+    MODEL_ROUTES(EA_RES_CLIMATE, "Climate Series"),
+};
+
+static const ea_route root_route =
+    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL };
+static const ea_route stats_route =
+    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL };
+static const ea_route by_country_route =
+    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL };
+
+/* List-level actions, matched before the detail route (as DRF's router). */
+typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
+static const ea_action_route action_routes[] = {
+    { EA_RES_HYDROSITE, "summary",
+      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE] } },
+    { EA_RES_METRIC, "timeseries",
+      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC] } },
+    { EA_RES_CLIMATE, "timeline",
+      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE] } },
+};
+
+/* Match a path below the mount point; it must end with '/'. */
+static const ea_route *match_path(const char *rel, const char **pk)
+{
+    const char *seg[3];
+    size_t len[3];
+    int n = 0;
+    const char *p = rel;
+
+    *pk = NULL;
+    if (strcmp(rel, "/") == 0)
+        return &root_route;
+    if (*p != '/')
+        return NULL;
+    p++;
+    while (*p) {
+        const char *slash = strchr(p, '/');
+        if (!slash || n == 3 || slash == p)
+            return NULL;
+        seg[n] = p;
+        len[n] = (size_t)(slash - p);
+        n++;
+        p = slash + 1;
+    }
+    if (n == 0)
+        return NULL;
+    if (len[0] == 5 && memcmp(seg[0], "stats", 5) == 0) {
+        if (n == 1)
+            return &stats_route;
+        if (n == 2 && len[1] == 10 && memcmp(seg[1], "by_country", 10) == 0)
+            return &by_country_route;
+        return NULL;
+    }
+    const ea_resource *res = ea_resource_by_prefix(seg[0], len[0]);
+    if (!res || n > 2)
+        return NULL;
+    int i = (int)(res - ea_resources);
+    if (n == 1)
+        return &model_routes[2 * i];
+    for (size_t a = 0; a < sizeof(action_routes) / sizeof(action_routes[0]); a++) {
+        const ea_action_route *ar = &action_routes[a];
+        if ((int)ar->res == i && strlen(ar->action) == len[1]
+            && memcmp(ar->action, seg[1], len[1]) == 0)
+            return &ar->route;
+    }
+    *pk = seg[1];
+    return &model_routes[2 * i + 1];
+}
+
+void ea_route_match(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    const char *base = rq->conf->base ? rq->conf->base : "/api";
+    size_t bl = strlen(base);
+    const char *pk = NULL;
+
+    rq->base = base;
+    if (strncmp(r->uri, base, bl) != 0 || (r->uri[bl] != '/' && r->uri[bl] != '\0'))
+        return;
+    rq->rel = r->uri + bl;
+    size_t rl = strlen(rq->rel);
+    if (rl == 0 || rq->rel[rl - 1] != '/') {
+        /* APPEND_SLASH: only when the slashed path is a route */
+        const char *slashed = apr_pstrcat(r->pool, rq->rel, "/", NULL);
+        if (match_path(slashed, &pk)) {
+            rq->redirect = apr_pstrcat(r->pool, base, slashed,
+                                       r->args ? "?" : "", r->args ? r->args : "", NULL);
+        }
+        return;
+    }
+    rq->route = match_path(rq->rel, &pk);
+    if (pk) {
+        const char *end = strchr(pk, '/');
+        rq->pk = apr_pstrmemdup(r->pool, pk, (size_t)(end - pk));
+    }
+}
+
+static int is_safe_method(const request_rec *r)
+{
+    return r->method_number == M_GET || r->method_number == M_OPTIONS
+           || strcmp(r->method, "HEAD") == 0;
+}
+
+/* DRF's SimpleMetadata for anonymous callers (no "actions"). */
+static int send_options(ea_req *rq)
+{
+    ea_buf b;
+    ea_buf_init(&b, rq->r->pool, 256);
+    ea_buf_puts(&b, "{\"name\":");
+    ea_json_cstr(&b, rq->route->name);
+    ea_buf_puts(&b, ",\"description\":");
+    ea_json_cstr(&b, rq->route == &root_route
+                         ? "The default basic root view for DefaultRouter" : "");
+    ea_buf_puts(&b, ",\"renders\":[\"application/json\"],\"parses\":[\"application/json\","
+                    "\"application/x-www-form-urlencoded\",\"multipart/form-data\"]}");
+    return ea_send_json(rq, HTTP_OK, &b);
+}
+
+int ea_dispatch(ea_req *rq)
+{
+    request_rec *r = rq->r;
+
+    if (rq->redirect) {
+        /* D10: 301 for GET/HEAD as Django did; 308 keeps the method and body */
+        apr_table_setn(r->headers_out, "Location", rq->redirect);
+        r->status = is_safe_method(r) && r->method_number != M_OPTIONS
+                        ? HTTP_MOVED_PERMANENTLY : HTTP_PERMANENT_REDIRECT;
+        ap_set_content_length(r, 0);
+        return OK;
+    }
+    if (!rq->route)
+        return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
+    if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00"))
+        return ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
+    rq->qs = ea_qs_parse(r->pool, r->args);
+    if (ea_negotiate(rq) != 0)
+        return OK;
+    if (!is_safe_method(r) && rq->route->perm != EA_PERM_ANY) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Token");
+        return ea_send_detail(rq, HTTP_UNAUTHORIZED,
+                              "Authentication credentials were not provided.");
+    }
+    if (r->method_number == M_OPTIONS)
+        return send_options(rq);
+    if (r->method_number == M_GET)   /* HEAD is M_GET with header_only */
+        return rq->route->get(rq);
+    return ea_send_detail(rq, HTTP_METHOD_NOT_ALLOWED,
+                          apr_psprintf(r->pool, "Method \"%s\" not allowed.", r->method));
+}

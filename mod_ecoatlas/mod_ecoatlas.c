@@ -1,0 +1,83 @@
+/* mod_ecoatlas: the EcoPowerAtlas API inside httpd.  This file holds only
+ * the module record and the hook registration; see ea_routes.c for the
+ * route table and ea_handle_*.c for the handlers. */
+#include "mod_ecoatlas.h"
+#include "http_core.h"
+#include "ap_expr.h"
+#include "ea_version.h"
+
+
+/* Is this request for a location with SetHandler ecoatlas-api?  Known
+ * before the type checker sets r->handler, so early phases can act. */
+static int is_api_request(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = d->handler;
+    if (!h && d->expr_handler) {
+        const char *err = NULL;
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+        if (err)
+            return 0;
+    }
+    return h && strcmp(h, EA_HANDLER) == 0;
+}
+
+ea_req *ea_req_get(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &ecoatlas_module);
+}
+
+/* header_parser: match the route once; later phases and the handler use it. */
+static int ea_header_parser(request_rec *r)
+{
+    if (!is_api_request(r))
+        return DECLINED;
+    ea_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
+    rq->r = r;
+    rq->conf = ap_get_module_config(r->per_dir_config, &ecoatlas_module);
+    rq->indent = -1;
+    ea_route_match(rq);
+    ap_set_module_config(r->request_config, &ecoatlas_module, rq);
+    return DECLINED;
+}
+
+static int ea_handler(request_rec *r)
+{
+    if (!r->handler || strcmp(r->handler, EA_HANDLER) != 0)
+        return DECLINED;
+    ea_req *rq = ea_req_get(r);
+    if (!rq) {   /* a subrequest or internal redirect reached us */
+        ea_header_parser(r);
+        rq = ea_req_get(r);
+        if (!rq)
+            return HTTP_NOT_FOUND;
+    }
+    return ea_dispatch(rq);
+}
+
+static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
+    return ea_db_post_config(pconf, s);
+}
+
+static void ea_register_hooks(apr_pool_t *p)
+{
+    static const char *const after_dbd[] = { "mod_dbd.c", NULL };
+    ap_hook_post_config(ea_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
+}
+
+AP_DECLARE_MODULE(ecoatlas) = {
+    STANDARD20_MODULE_STUFF,
+    ea_create_dir_conf,
+    ea_merge_dir_conf,
+    NULL,
+    NULL,
+    ea_directives,
+    ea_register_hooks,
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    AP_MODULE_FLAG_ALWAYS_MERGE
+#endif
+};

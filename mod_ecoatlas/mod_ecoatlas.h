@@ -1,0 +1,109 @@
+/* mod_ecoatlas: shared declarations of the httpd glue. */
+#ifndef MOD_ECOATLAS_H
+#define MOD_ECOATLAS_H
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "apr_tables.h"
+
+#include "ea_buf.h"
+#include "ea_resource.h"
+
+#include <libpq-fe.h>
+
+extern module AP_MODULE_DECLARE_DATA ecoatlas_module;
+
+#define EA_HANDLER "ecoatlas-api"
+#define EA_UNSET (-1)
+
+/* Per-directory settings; every field starts UNSET and merges add ?: base. */
+typedef struct ea_dir_conf {
+    const char *base;       /* URL path the API is mounted on ("/api") */
+    int page_size;          /* EcoAtlasPageSize */
+    int max_page_size;      /* EcoAtlasMaxPageSize */
+    int debug;              /* EcoAtlasDebug */
+} ea_dir_conf;
+
+#define EA_DEFAULT_PAGE_SIZE 50
+#define EA_DEFAULT_MAX_PAGE_SIZE 200
+
+int ea_conf_page_size(const ea_dir_conf *c);
+int ea_conf_max_page_size(const ea_dir_conf *c);
+int ea_conf_debug(const ea_dir_conf *c);
+
+extern const command_rec ea_directives[];
+void *ea_create_dir_conf(apr_pool_t *p, char *dir);
+void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* ---- routes ------------------------------------------------------------ */
+typedef struct ea_req ea_req;
+typedef int (*ea_handler_fn)(ea_req *rq);
+
+typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE } ea_perm;
+
+typedef struct ea_route {
+    const char *name;          /* for OPTIONS "name" */
+    const char *allow;         /* Allow header value */
+    ea_perm perm;
+    ea_handler_fn get;         /* GET/HEAD */
+    const ea_resource *res;    /* model routes */
+} ea_route;
+
+/* Everything known about one API request. */
+struct ea_req {
+    request_rec *r;
+    const ea_dir_conf *conf;
+    const char *base;          /* mount path without trailing slash */
+    const char *rel;           /* path below base, begins with '/' */
+    const ea_route *route;     /* NULL: no route */
+    const char *pk;            /* detail routes: the id segment */
+    const char *redirect;      /* missing trailing slash: where to go */
+    apr_array_header_t *qs;    /* ea_param */
+    int indent;                /* Accept: application/json; indent=N, or -1 */
+    void *db;                  /* ap_dbd_t *, acquired lazily */
+    int db_failure;            /* ea_db_status of a failed lookup */
+};
+
+ea_req *ea_req_get(request_rec *r);
+void ea_route_match(ea_req *rq);
+
+/* ---- responses ----------------------------------------------------------- */
+int ea_send_json(ea_req *rq, int status, ea_buf *body);
+int ea_send_detail(ea_req *rq, int status, const char *detail);
+int ea_send_unavailable(ea_req *rq);
+int ea_send_server_error(ea_req *rq, const char *what);
+int ea_negotiate(ea_req *rq);          /* 0 ok, else 406 already sent */
+const char *ea_absolute_url(ea_req *rq, const char *path_below_base);
+const char *ea_request_url(ea_req *rq); /* scheme://host/path, no query */
+
+/* ---- database ------------------------------------------------------------- */
+typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2 } ea_db_status;
+/* Run sql with text parameters; the result lives until the request ends. */
+ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out);
+/* Send the response that fits a failed status (503 or 500). */
+int ea_db_fail(ea_req *rq, ea_db_status st);
+int ea_db_fk_exists(void *ctx, const char *table, long long id);
+int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+
+/* ---- handlers -------------------------------------------------------------- */
+int ea_dispatch(ea_req *rq);
+int ea_handle_root(ea_req *rq);
+int ea_handle_list(ea_req *rq);
+int ea_handle_detail(ea_req *rq);
+int ea_handle_summary(ea_req *rq);
+int ea_handle_timeseries(ea_req *rq);
+int ea_handle_timeline(ea_req *rq);
+int ea_handle_stats(ea_req *rq);
+int ea_handle_stats_by_country(ea_req *rq);
+
+/* Build the filtered set of the route's resource; on failure the error
+ * response is sent and the handler's return value stored in *rc. */
+int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc);
+/* Row i of res as an array of strings (NULL for SQL NULL), from column off. */
+const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n);
+
+#endif
