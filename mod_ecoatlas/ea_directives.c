@@ -1,6 +1,7 @@
 /* ea_directives: the EcoAtlas* directive table, per-directory create/merge. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
+#include <errno.h>
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -17,6 +18,7 @@ void *ea_create_dir_conf(apr_pool_t *p, char *dir)
     c->page_size = EA_UNSET;
     c->max_page_size = EA_UNSET;
     c->debug = EA_UNSET;
+    c->cache = EA_UNSET;
     return c;
 }
 
@@ -30,6 +32,24 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(page_size);
     MERGE(max_page_size);
     MERGE(debug);
+    MERGE(cache);
+    return c;
+}
+
+void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
+{
+    ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->cache_size = EA_UNSET;
+    c->cache_db = -1;
+    return c;
+}
+
+void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
+{
+    const ea_srv_conf *base = basev, *add = addv;
+    ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
+    MERGE(cache_size);
+    c->cache_db = -1;
     return c;
 }
 
@@ -73,6 +93,38 @@ static const char *set_debug(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+static const char *set_cache(cmd_parms *cmd, void *dconf, int on)
+{
+    ((ea_dir_conf *)dconf)->cache = on ? 1 : 0;
+    return NULL;
+}
+
+/* Bytes with an optional K/M/G suffix; 0 turns the cache off. */
+static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    char *end;
+    long long v;
+    if (err)
+        return err;
+    errno = 0;
+    v = strtoll(arg, &end, 10);
+    if (*end == 'K' || *end == 'k')
+        v *= 1024, end++;
+    else if (*end == 'M' || *end == 'm')
+        v *= 1024 * 1024, end++;
+    else if (*end == 'G' || *end == 'g')
+        v *= 1024LL * 1024 * 1024, end++;
+    if (errno || *end || end == arg || v < 0 || v > 16LL * 1024 * 1024 * 1024
+        || (v > 0 && v < 1024 * 1024))
+        return apr_psprintf(cmd->pool,
+                            "Invalid value for directive '%s': '%s' (expected 0 or a size "
+                            "from 1M to 16G, like 64M)", cmd->directive->directive, arg);
+    c->cache_size = v;
+    return NULL;
+}
+
 const command_rec ea_directives[] = {
     AP_INIT_TAKE1("EcoAtlasPageSize", set_page_size, (void *)0, RSRC_CONF | ACCESS_CONF,
                   "Default number of objects per page of a list (default 50)"),
@@ -80,5 +132,9 @@ const command_rec ea_directives[] = {
                   "Largest page_size a client may ask for (default 200)"),
     AP_INIT_FLAG("EcoAtlasDebug", set_debug, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: error responses carry the internal cause (never in production)"),
+    AP_INIT_FLAG("EcoAtlasCache", set_cache, NULL, RSRC_CONF | ACCESS_CONF,
+                 "Off: never answer from the shared response cache here (default On)"),
+    AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
+                  "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),
     { NULL }
 };

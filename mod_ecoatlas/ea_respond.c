@@ -9,18 +9,26 @@ APLOG_USE_MODULE(ecoatlas);
 
 int ea_send_json(ea_req *rq, int status, ea_buf *body)
 {
-    request_rec *r = rq->r;
     const char *data = body->data;
     size_t len = body->len;
 
     if (rq->indent >= 0) {
         ea_buf pretty;
-        ea_buf_init(&pretty, r->pool, len + len / 2 + 16);
+        ea_buf_init(&pretty, rq->r->pool, len + len / 2 + 16);
         if (ea_json_indent(&pretty, body->data, body->len, rq->indent) == 0) {
             data = pretty.data;
             len = pretty.len;
         }
     }
+    if (status == HTTP_OK)
+        ea_cache_store(rq, data, len);
+    return ea_send_raw_json(rq, status, data, len);
+}
+
+int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len)
+{
+    request_rec *r = rq->r;
+
     r->status = status;
     ap_set_content_type(r, "application/json");
     if (rq->route) {

@@ -166,8 +166,11 @@ int ea_dispatch(ea_req *rq)
     }
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
-    if (r->method_number == M_GET)   /* HEAD is M_GET with header_only */
+    if (r->method_number == M_GET) {  /* HEAD is M_GET with header_only */
+        if (ea_cache_lookup(rq))
+            return OK;
         return rq->route->get(rq);
+    }
     return ea_send_detail(rq, HTTP_METHOD_NOT_ALLOWED,
                           apr_psprintf(r->pool, "Method \"%s\" not allowed.", r->method));
 }

@@ -58,13 +58,20 @@ static int ea_handler(request_rec *r)
 static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
-    return ea_db_post_config(pconf, s);
+    int rc = ea_db_post_config(pconf, s);
+    return rc != OK ? rc : ea_cache_post_config(pconf, s);
+}
+
+static void ea_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    ea_cache_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     ap_hook_post_config(ea_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(ea_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
@@ -73,8 +80,8 @@ AP_DECLARE_MODULE(ecoatlas) = {
     STANDARD20_MODULE_STUFF,
     ea_create_dir_conf,
     ea_merge_dir_conf,
-    NULL,
-    NULL,
+    ea_create_srv_conf,
+    ea_merge_srv_conf,
     ea_directives,
     ea_register_hooks,
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)

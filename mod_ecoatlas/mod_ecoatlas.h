@@ -25,7 +25,16 @@ typedef struct ea_dir_conf {
     int page_size;          /* EcoAtlasPageSize */
     int max_page_size;      /* EcoAtlasMaxPageSize */
     int debug;              /* EcoAtlasDebug */
+    int cache;              /* EcoAtlasCache */
 } ea_dir_conf;
+
+/* Per-server settings. */
+typedef struct ea_srv_conf {
+    long long cache_size;   /* EcoAtlasCacheSize (main server only) */
+    int cache_db;           /* index of this server's database, -1: none */
+} ea_srv_conf;
+
+#define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
 
 #define EA_DEFAULT_PAGE_SIZE 50
 #define EA_DEFAULT_MAX_PAGE_SIZE 200
@@ -37,9 +46,18 @@ int ea_conf_debug(const ea_dir_conf *c);
 extern const command_rec ea_directives[];
 void *ea_create_dir_conf(apr_pool_t *p, char *dir);
 void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
+void *ea_create_srv_conf(apr_pool_t *p, server_rec *s);
+void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
+
+/* ---- response cache (ea_cache.c) ---------------------------------------- */
+int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
+void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
+typedef struct ea_req ea_req;
+int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
+void ea_cache_store(ea_req *rq, const char *body, size_t len);
+void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
 
 /* ---- routes ------------------------------------------------------------ */
-typedef struct ea_req ea_req;
 typedef int (*ea_handler_fn)(ea_req *rq);
 
 typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE } ea_perm;
@@ -65,6 +83,8 @@ struct ea_req {
     int indent;                /* Accept: application/json; indent=N, or -1 */
     void *db;                  /* ap_dbd_t *, acquired lazily */
     int db_failure;            /* ea_db_status of a failed lookup */
+    const char *cache_key;     /* set on a cache miss: store the 200 body */
+    uint64_t cache_gen;        /* generation the miss was looked up under */
 };
 
 ea_req *ea_req_get(request_rec *r);
@@ -72,6 +92,7 @@ void ea_route_match(ea_req *rq);
 
 /* ---- responses ----------------------------------------------------------- */
 int ea_send_json(ea_req *rq, int status, ea_buf *body);
+int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len);
 int ea_send_detail(ea_req *rq, int status, const char *detail);
 int ea_send_unavailable(ea_req *rq);
 int ea_send_server_error(ea_req *rq, const char *what);
