@@ -41,7 +41,7 @@ void ea_json_datetime(ea_buf *b, const char *pg);
 int ea_json_compact(ea_buf *b, const char *json, size_t len);
 
 /* Pretty-print compact JSON text the way Python's json.dumps(indent=N,
- * separators=(',', ':')) does: a newline and N*depth spaces before each
+ * separators=(',', ': ')), DRF's INDENT_SEPARATORS, does: a newline and N*depth spaces before each
  * element and before the closing bracket of a non-empty container;
  * empty containers stay "{}"/"[]".  indent 0 still breaks lines.
  * Returns 0, or -1 on invalid input. */
