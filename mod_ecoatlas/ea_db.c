@@ -19,6 +19,7 @@ typedef struct ea_conn_state {
     apr_pool_t *pool;
     apr_hash_t *stmts;       /* SQL text -> statement name */
     unsigned next;
+    int configured;          /* session settings applied since (re)connect */
 } ea_conn_state;
 
 #define EA_MAX_PREPARED 512
@@ -89,6 +90,21 @@ static int is_connection_failure(PGconn *conn, const PGresult *res)
                      || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
 }
 
+/* Session settings, once per server session: UTC for to_char, and a bound
+ * on every statement so that no request (and no pooled connection) waits
+ * on a runaway query. */
+static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
+{
+    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TimeZone = 'UTC'", ms);
+    PGresult *res = PQexec(conn, sql);
+    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+        st->configured = 1;
+    PQclear(res);
+}
+
 static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
                      const char *const *values)
 {
@@ -123,6 +139,8 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
         return EA_DB_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         ea_conn_state *st = conn_state(dbd);
+        if (!st->configured)
+            configure_session(rq, conn, st);
         PGresult *res = run(conn, st, sql, n, values);
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
@@ -133,6 +151,12 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
         const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
         int broken = is_connection_failure(conn, res);
         int lost_stmt = state && strcmp(state, "26000") == 0;
+        if (state && strcmp(state, "57014") == 0) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "query cancelled after EcoAtlasQueryTimeout: %s", r->unparsed_uri);
+            clear_result(res);
+            return EA_DB_TIMEOUT;
+        }
         if (!broken && !lost_stmt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "query failed (SQLSTATE %s): %s", state ? state : "?",
@@ -141,8 +165,9 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
             return EA_DB_ERROR;
         }
         clear_result(res);
-        /* A fresh server session knows none of our statements. */
+        /* A fresh server session knows none of our statements or settings. */
         st->stmts = apr_hash_make(st->pool);
+        st->configured = 0;
         if (broken) {
             PQreset(conn);
             if (PQstatus(conn) != CONNECTION_OK) {
@@ -162,6 +187,11 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
 {
     if (st == EA_DB_UNAVAILABLE)
         return ea_send_unavailable(rq);
+    if (st == EA_DB_TIMEOUT) {
+        apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
+        return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,
+                              "The request took too long to process. Try again later.");
+    }
     return ea_send_server_error(rq, "database query failed");
 }
 

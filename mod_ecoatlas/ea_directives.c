@@ -40,6 +40,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->cache_size = EA_UNSET;
+    c->query_timeout_ms = EA_UNSET;
     c->cache_db = -1;
     return c;
 }
@@ -49,6 +50,7 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     const ea_srv_conf *base = basev, *add = addv;
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     MERGE(cache_size);
+    MERGE(query_timeout_ms);
     c->cache_db = -1;
     return c;
 }
@@ -84,6 +86,22 @@ static const char *set_page_size(cmd_parms *cmd, void *dconf, const char *arg)
         c->page_size = (int)v;
     else
         c->max_page_size = (int)v;
+    return NULL;
+}
+
+/* Seconds (fractions allowed: 0.5) a statement may run before PostgreSQL
+ * cancels it. */
+static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || *end || end == arg || !(v >= 0.01 && v <= 3600))
+        return apr_psprintf(cmd->pool,
+                            "Invalid value for directive '%s': '%s' (expected seconds from 0.01 to 3600)",
+                            cmd->directive->directive, arg);
+    c->query_timeout_ms = (int)(v * 1000 + 0.5);
     return NULL;
 }
 
@@ -132,6 +150,8 @@ const command_rec ea_directives[] = {
                   "Largest page_size a client may ask for (default 200)"),
     AP_INIT_FLAG("EcoAtlasDebug", set_debug, NULL, RSRC_CONF | ACCESS_CONF,
                  "On: error responses carry the internal cause (never in production)"),
+    AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
+                  "Seconds a database statement may run before it is cancelled (default 30)"),
     AP_INIT_FLAG("EcoAtlasCache", set_cache, NULL, RSRC_CONF | ACCESS_CONF,
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,

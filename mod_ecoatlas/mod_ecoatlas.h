@@ -31,10 +31,12 @@ typedef struct ea_dir_conf {
 /* Per-server settings. */
 typedef struct ea_srv_conf {
     long long cache_size;   /* EcoAtlasCacheSize (main server only) */
+    int query_timeout_ms;   /* EcoAtlasQueryTimeout */
     int cache_db;           /* index of this server's database, -1: none */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
+#define EA_DEFAULT_QUERY_TIMEOUT_MS 30000
 
 #define EA_DEFAULT_PAGE_SIZE 50
 #define EA_DEFAULT_MAX_PAGE_SIZE 200
@@ -101,7 +103,7 @@ const char *ea_absolute_url(ea_req *rq, const char *path_below_base);
 const char *ea_request_url(ea_req *rq); /* scheme://host/path, no query */
 
 /* ---- database ------------------------------------------------------------- */
-typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2 } ea_db_status;
+typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2, EA_DB_TIMEOUT = 3 } ea_db_status;
 /* Run sql with text parameters; the result lives until the request ends. */
 ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
                          PGresult **out);
