@@ -98,8 +98,9 @@ static int range_admits_json(apr_pool_t *p, const char *range, int *indent)
         else if (json_exact && strcasecmp(k, "indent") == 0) {
             char *end;
             long n = strtol(v, &end, 10);
-            if (end != v && *end == '\0')
-                ind = n < 0 ? 0 : n > 8 ? 8 : (int)n;
+            /* DRF clamps to 0..8, then takes 0 as "no indent" */
+            if (end != v && *end == '\0' && n > 0)
+                ind = n > 8 ? 8 : (int)n;
         }
     }
     if (q_zero)

@@ -1,0 +1,200 @@
+# Pagination (API-CONTRACT §2.4): page sizes (default 50 on /api, 10 on
+# /small/api with a maximum of 20), page / page_size parsing, the envelope,
+# and next/previous absolute URLs (query re-encoded sorted by key, page
+# removed for page 1).
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use EaTest qw(db reset_db get_json);
+
+plan tests => 76;
+
+my $HP = Apache::TestRequest::hostport();
+my $TS = '2025-01-01 00:00:00+00';
+
+reset_db();
+my $dbh = db();
+$dbh->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
+           VALUES ('Benin', 'BJ', 'BEN', $1, $1)}, undef, $TS);
+$dbh->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
+           SELECT 'Country ' || i, lpad(i::text, 2, '0'), 'X' || lpad(i::text, 2, '0'), $1, $1
+           FROM generate_series(0, 24) AS i ORDER BY i}, undef, $TS);
+$dbh->do(q{INSERT INTO core_region (country_id, name, level, created_at, updated_at)
+           SELECT 1, 'R' || lpad(i::text, 3, '0'), '', $1, $1
+           FROM generate_series(1, 205) AS i ORDER BY i}, undef, $TS);
+
+my @by_name = sort('Benin', map { "Country $_" } 0 .. 24);
+
+# "code count n next previous" of a list GET (links '-' when null)
+sub page {
+    my ($path, @h) = @_;
+    my ($res, $d) = get_json($path, @h);
+    return 'HTTP ' . $res->code . ' ' . $res->content unless $res->code == 200 && ref $d eq 'HASH';
+    return join ' ', 200, $d->{count}, scalar @{ $d->{results} },
+        $d->{next} // '-', $d->{previous} // '-';
+}
+sub names {
+    my ($path) = @_;
+    my ($res, $d) = get_json($path);
+    return 'HTTP ' . $res->code unless $res->code == 200 && ref $d eq 'HASH';
+    return join ',', map { $_->{name} } @{ $d->{results} };
+}
+sub raw {
+    my ($path, @h) = @_;
+    my $res = Apache::TestRequest::GET($path, @h);
+    return $res->code . ' ' . $res->content;
+}
+
+my $A = "http://$HP/api";
+my $S = "http://$HP/small/api";
+my $INVALID = '404 {"detail":"Invalid page."}';
+
+# ---- default page size 50 on /api ------------------------------------------
+is page('/api/countries/'), '200 26 26 - -', '26 countries fit on one default page';
+is page('/api/regions/'), "200 205 50 $A/regions/?page=2 -", 'default page size 50';
+is page('/api/regions/?page=2'), "200 205 50 $A/regions/?page=3 $A/regions/", 'page 2: previous has no page parameter';
+is page('/api/regions/?page=3'), "200 205 50 $A/regions/?page=4 $A/regions/?page=2", 'page 3';
+is page('/api/regions/?page=5'), "200 205 5 - $A/regions/?page=4", 'last page: 5 items, next null';
+is page('/api/regions/?page=last'), "200 205 5 - $A/regions/?page=4", 'page=last is the last page';
+is raw('/api/regions/?page=6'), $INVALID, 'page beyond the end → 404 Invalid page.';
+is page('/api/regions/?page=1'), "200 205 50 $A/regions/?page=2 -", 'explicit page=1';
+is page('/api/regions/?page_size=500'), "200 205 200 $A/regions/?page=2&page_size=500 -",
+    'page_size over the maximum is capped at 200';
+
+is page('/api/regions/?page_size=500&page=2'), "200 205 5 - $A/regions/?page_size=500", 'page 2 of capped pages';
+is page('/api/regions/?page_size=200&page=2'), "200 205 5 - $A/regions/?page_size=200", 'page_size=200 (the maximum)';
+
+# ---- page_size=10 on countries ---------------------------------------------
+is page('/api/countries/?page_size=10'), "200 26 10 $A/countries/?page=2&page_size=10 -", 'page_size=10: next';
+is names('/api/countries/?page_size=10'), join(',', @by_name[0 .. 9]), 'page 1 items in name order';
+is page('/api/countries/?page=2&page_size=10'),
+    "200 26 10 $A/countries/?page=3&page_size=10 $A/countries/?page_size=10", 'page 2: previous without page';
+is names('/api/countries/?page=2&page_size=10'), join(',', @by_name[10 .. 19]), 'page 2 items';
+is page('/api/countries/?page=3&page_size=10'), "200 26 6 - $A/countries/?page=2&page_size=10", 'page 3: 6 items';
+is names('/api/countries/?page=3&page_size=10'), join(',', @by_name[20 .. 25]), 'page 3 items';
+is raw('/api/countries/?page=last&page_size=10'), raw('/api/countries/?page=3&page_size=10'),
+    'page=last: same body as page 3';
+is page('/api/countries/?page_size=10&page=2'),
+    "200 26 10 $A/countries/?page=3&page_size=10 $A/countries/?page_size=10", 'parameter order does not matter';
+
+# ---- invalid pages -----------------------------------------------------------
+is raw('/api/countries/?page=4&page_size=10'), $INVALID, 'page 4 of 3 → 404';
+is raw('/api/countries/?page=0'), $INVALID, 'page=0 → 404';
+is raw('/api/countries/?page=-1'), $INVALID, 'page=-1 → 404';
+is raw('/api/countries/?page=abc'), $INVALID, 'page=abc → 404';
+is raw('/api/countries/?page=1.5'), $INVALID, 'page=1.5 → 404';
+is raw('/api/countries/?page=2'), $INVALID, 'page=2 with everything on page 1 → 404';
+is raw('/api/countries/?page=99999999999999999999'), $INVALID, 'huge page number → 404';
+is raw('/api/countries/?page=LAST'), $INVALID, 'page=LAST (only "last" is special) → 404';
+# Django's Paginator and DRF's _positive_int use Python's int(): sign and blanks accepted
+is page('/api/countries/?page=%202&page_size=10'), "200 26 10 $A/countries/?page=3&page_size=10 $A/countries/?page_size=10",
+    'page=" 2" is page 2';
+is page('/api/countries/?page=%2B3&page_size=10'), "200 26 6 - $A/countries/?page=2&page_size=10", 'page="+3" is page 3';
+is page('/api/countries/?page_size=%205'), "200 26 5 $A/countries/?page=2&page_size=+5 -",
+    'page_size=" 5" is 5 (and re-encoded with +)';
+{
+    my $res = Apache::TestRequest::GET('/api/countries/?page=abc');
+    is scalar $res->header('Content-Type'), 'application/json', 'Invalid page. is application/json';
+}
+
+# ---- page_size fallbacks -----------------------------------------------------
+is page('/api/regions/?page_size=0'), "200 205 50 $A/regions/?page=2&page_size=0 -", 'page_size=0 → default 50';
+is page('/api/regions/?page_size=-3'), "200 205 50 $A/regions/?page=2&page_size=-3 -", 'page_size=-3 → default';
+is page('/api/regions/?page_size=abc'), "200 205 50 $A/regions/?page=2&page_size=abc -", 'page_size=abc → default';
+is page('/api/regions/?page_size=1.5'), "200 205 50 $A/regions/?page=2&page_size=1.5 -", 'page_size=1.5 → default';
+is page('/api/regions/?page_size='), "200 205 50 $A/regions/?page=2&page_size= -", 'empty page_size → default';
+is page('/api/regions/?page_size=1'), "200 205 1 $A/regions/?page=2&page_size=1 -", 'page_size=1';
+
+# ---- /small/api: default 10, max 20 ------------------------------------------
+is page('/small/api/countries/'), "200 26 10 $S/countries/?page=2 -", '/small/api default page size 10';
+is page('/small/api/countries/?page=2'), "200 26 10 $S/countries/?page=3 $S/countries/", '/small/api page 2';
+is page('/small/api/countries/?page=last'), "200 26 6 - $S/countries/?page=2", '/small/api page=last';
+is page('/small/api/countries/?page_size=25'), "200 26 20 $S/countries/?page=2&page_size=25 -", 'capped at 20';
+is page('/small/api/countries/?page_size=20'), "200 26 20 $S/countries/?page=2&page_size=20 -", 'page_size=20';
+is page('/small/api/countries/?page_size=0'), "200 26 10 $S/countries/?page=2&page_size=0 -", 'page_size=0 → 10';
+is page('/small/api/countries/?page_size=x'), "200 26 10 $S/countries/?page=2&page_size=x -", 'page_size=x → 10';
+is page('/small/api/countries/?page_size=99999999999999999999'),
+    "200 26 20 $S/countries/?page=2&page_size=99999999999999999999 -", 'huge page_size → capped at 20';
+
+# ---- link query strings: sorted by key, urlencoded -----------------------------
+is page('/api/countries/?search=Country&page_size=5&page=2'),
+    "200 25 5 $A/countries/?page=3&page_size=5&search=Country $A/countries/?page_size=5&search=Country",
+    'other parameters kept, sorted by key';
+is page('/api/countries/?page_size=5&ordering=-name'),
+    "200 26 5 $A/countries/?ordering=-name&page=2&page_size=5 -", 'ordering sorts before page';
+is names('/api/countries/?page_size=5&ordering=-name'), join(',', (reverse @by_name)[0 .. 4]),
+    'ordering applies to the page';
+is page('/api/countries/?search=Country%201&page_size=5'),
+    "200 12 5 $A/countries/?page=2&page_size=5&search=Country+1 -", 'space re-encoded as +';
+is page('/api/countries/?search=Country+1&page_size=5&page=3'),
+    "200 12 2 - $A/countries/?page=2&page_size=5&search=Country+1", '+ in the query is a space';
+is page('/api/countries/?iso2=&page_size=5'), "200 26 5 $A/countries/?iso2=&page=2&page_size=5 -",
+    'blank parameters kept';
+is page('/api/countries/?zz=%C3%A9t%C3%A9&page_size=5'),
+    "200 26 5 $A/countries/?page=2&page_size=5&zz=%C3%A9t%C3%A9 -", 'non-ASCII percent-encoded (UTF-8, upper-case hex)';
+is page('/api/countries/?ordering=name,-population&page_size=5'),
+    "200 26 5 $A/countries/?ordering=name%2C-population&page=2&page_size=5 -", 'comma encoded as %2C';
+is page('/api/countries/?zz=b&zz=a&page_size=5'),
+    "200 26 5 $A/countries/?page=2&page_size=5&zz=b&zz=a -", 'repeated parameter: values kept in order';
+is page('/api/countries/?zz=a%2Fb%26c%3Dd&page_size=5'),
+    "200 26 5 $A/countries/?page=2&page_size=5&zz=a%2Fb%26c%3Dd -", 'reserved characters encoded';
+
+# ---- a repeated parameter: Django's QueryDict.get() takes the last value
+is page('/api/countries/?page=1&page=2&page_size=10'),
+    "200 26 10 $A/countries/?page=3&page_size=10 $A/countries/?page_size=10", 'page=1&page=2 → page 2';
+is page('/api/countries/?page_size=5&page_size=10'),
+    "200 26 10 $A/countries/?page=2&page_size=5&page_size=10 -", 'page_size=5&page_size=10 → 10 (both kept in links)';
+
+# ---- Host header ---------------------------------------------------------------
+is page('/api/countries/?page_size=10', Host => 'atlas.example.org:8000'),
+    '200 26 10 http://atlas.example.org:8000/api/countries/?page=2&page_size=10 -', 'next uses the Host header';
+is page('/api/countries/?page_size=10&page=3', Host => 'atlas.example.org'),
+    '200 26 6 - http://atlas.example.org/api/countries/?page=2&page_size=10', 'previous uses the Host header';
+
+# ---- empty results -------------------------------------------------------------
+is raw('/api/hydro-sites/'), '200 {"count":0,"next":null,"previous":null,"results":[]}', 'empty list: page 1 is valid';
+is raw('/api/hydro-sites/?page=1'), '200 {"count":0,"next":null,"previous":null,"results":[]}', 'empty list: page=1';
+is raw('/api/hydro-sites/?page=last'), '200 {"count":0,"next":null,"previous":null,"results":[]}', 'empty list: page=last';
+is raw('/api/hydro-sites/?page=2'), $INVALID, 'empty list: page 2 → 404';
+is raw('/api/countries/?iso3=NOPE'), '200 {"count":0,"next":null,"previous":null,"results":[]}',
+    'filter matching nothing: empty page';
+is raw('/small/api/climate-series/?page_size=3'), '200 {"count":0,"next":null,"previous":null,"results":[]}',
+    'empty list on /small/api';
+
+# ---- exact raw body of a middle page --------------------------------------------
+{
+    my ($id) = $dbh->selectrow_array(q{SELECT id FROM core_country WHERE name = 'Country 0'});
+    is raw('/small/api/countries/?page_size=1&page=2&ordering=name'),
+        qq<200 {"count":26,"next":"$S/countries/?ordering=name&page=3&page_size=1",>
+      . qq<"previous":"$S/countries/?ordering=name&page_size=1","results":[{"id":$id,"name":"Country 0",>
+      . q<"iso2":"00","iso3":"X00","population":null,"boundary":null,"region_count":0,"site_count":0,>
+      . q<"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}]}>,
+        'exact envelope: key order count, next, previous, results';
+    my ($rid) = $dbh->selectrow_array(q{SELECT id FROM core_region WHERE name = 'R205'});
+    is raw('/api/regions/?page=last&page_size=102'),
+        qq<200 {"count":205,"next":null,"previous":"$A/regions/?page=2&page_size=102","results":[{"id":$rid,"country":1,>
+      . q<"country_name":"Benin","name":"R205","level":"","boundary":null,>
+      . q<"created_at":"2025-01-01T00:00:00Z","updated_at":"2025-01-01T00:00:00Z"}]}>,
+        'exact envelope of the last page';
+}
+
+# ---- count follows the data ------------------------------------------------------
+$dbh->do(q{DELETE FROM core_region WHERE name > 'R100'});
+is page('/api/regions/?page=2'), "200 100 50 - $A/regions/", 'after deleting regions: 100, two pages';
+is raw('/api/regions/?page=3'), $INVALID, 'page 3 now beyond the end';
+$dbh->do(q{INSERT INTO core_region (country_id, name, level, created_at, updated_at) VALUES (2, 'Extra', '', now(), now())});
+is page('/api/regions/?page=2'), "200 101 50 $A/regions/?page=3 $A/regions/", 'after inserting one: 101';
+is page('/api/regions/?page=3'), "200 101 1 - $A/regions/?page=2", 'page 3 holds the new one';
+
+# ---- every list is paginated ------------------------------------------------------
+for my $list (qw(datasets hydro-sites resource-metrics climate-series)) {
+    is raw("/api/$list/?page=2"), $INVALID, "/api/$list/ is paginated (page 2 of nothing → 404)";
+}
+$dbh->do(q{INSERT INTO core_energydataset (name, dataset_type, source, description, file_name, file_checksum, metadata, created_at, updated_at)
+           SELECT 'D' || lpad(i::text, 2, '0'), 'phes', '', '', '', '', '{}', now(), now() FROM generate_series(1, 12) i});
+is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets paginated with the /small/api size';

@@ -1,0 +1,239 @@
+# The shared-memory response cache (EcoAtlasCache, on under /cached/api in
+# t/conf/extra.conf.in; off under /api): a repeated GET is a hit with the
+# same body; every committed change of the data (NOTIFY from the triggers)
+# makes the next GETs show the new data within a bounded time and never the
+# old data afterwards; query string, Accept indent and Host are part of the
+# key; errors are never cached.
+use strict;
+use warnings FATAL => 'all';
+
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use Apache::Test qw(-withtestmore);
+use Apache::TestRequest ();
+use Time::HiRes qw(time sleep);
+use EaTest qw(db reset_db get_json decode_json_body pg_stop pg_start);
+
+plan tests => 71;
+
+my $C = '/cached/api';
+sub cache_state { my ($res) = @_; return $res->header('X-EcoAtlas-Cache') // 'none' }
+
+# Poll GET $path (20 ms steps, at most $secs) until $pred->($res, $data) holds;
+# then require it to hold for 20 more GETs.  Returns (reached, stayed).
+sub settles {
+    my ($path, $pred, $secs) = @_;
+    my $deadline = time + ($secs // 2);
+    my $reached = 0;
+    while (1) {
+        my ($res, $d) = get_json($path);
+        if ($pred->($res, $d)) { $reached = 1; last }
+        last if time > $deadline;
+        sleep 0.02;
+    }
+    return (0, 0) unless $reached;
+    for (1 .. 20) {
+        my ($res, $d) = get_json($path);
+        return (1, 0) unless $pred->($res, $d);
+    }
+    return (1, 1);
+}
+sub count_is { my $n = shift; return sub { my ($res, $d) = @_; $res->code == 200 && ref $d eq 'HASH' && $d->{count} == $n } }
+
+reset_db();
+my ($ben) = db()->selectrow_array(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
+    VALUES ('Benin', 'BJ', 'BEN', '2025-01-01 00:00:00+00', '2025-01-01 00:00:00+00') RETURNING id});
+
+# ---- the cache becomes active -----------------------------------------------------------
+# While no change listener is healthy (just after start-up) the cache is bypassed.
+{
+    my $deadline = time + 10;
+    my ($state, $i) = ('none', 0);
+    while (time < $deadline) {
+        $state = cache_state(Apache::TestRequest::GET("$C/datasets/?warmup=" . $i++));
+        last if $state ne 'none';
+        sleep 0.05;
+    }
+    is $state, 'miss', 'the cache answers (X-EcoAtlas-Cache: miss) within 10 s of start-up';
+    is cache_state(Apache::TestRequest::GET('/api/countries/')), 'none', 'no cache header where EcoAtlasCache is Off';
+}
+
+# ---- miss, then hit with the same body -----------------------------------------------------
+# the cache may be emptied by earlier tests' notifications arriving now: settle first
+sleep 0.3;
+{
+    my $first = Apache::TestRequest::GET("$C/countries/");
+    my $second = Apache::TestRequest::GET("$C/countries/");
+    is cache_state($first), 'miss', 'first GET: miss';
+    is cache_state($second), 'hit', 'second GET: hit';
+    is $second->code, 200, 'hit: 200';
+    is $second->content, $first->content, 'hit: the same body';
+    is $second->content, Apache::TestRequest::GET('/api/countries/')->content, 'the same body as uncached /api';
+    is scalar $second->header('Content-Type'), 'application/json', 'hit: Content-Type application/json';
+    like scalar $second->header('Vary') // '', qr/\bAccept\b/, 'hit: Vary Accept';
+    is scalar $second->header('Allow'), 'GET, POST, HEAD, OPTIONS', 'hit: Allow';
+    is $second->header('Content-Length'), length $first->content, 'hit: Content-Length';
+    is cache_state(Apache::TestRequest::GET("$C/countries/")), 'hit', 'third GET: hit';
+}
+
+# ---- different keys -----------------------------------------------------------------------
+{
+    is cache_state(Apache::TestRequest::GET("$C/countries/?page_size=5")), 'miss', 'another query string: miss';
+    is cache_state(Apache::TestRequest::GET("$C/countries/?page_size=5")), 'hit', '… then hit';
+    my $p1 = Apache::TestRequest::GET("$C/countries/$ben/", Accept => 'application/json; indent=4');
+    my $p2 = Apache::TestRequest::GET("$C/countries/$ben/", Accept => 'application/json; indent=4');
+    my $c1 = Apache::TestRequest::GET("$C/countries/$ben/");
+    is cache_state($p1) . ' ' . cache_state($p2), 'miss hit', 'indent=4: its own entry';
+    like $p2->content, qr/^\{\n    "id": $ben,\n/, 'indent=4 hit is indented';
+    like $c1->content, qr/^\{"id":$ben,"name"/, 'compact request after an indented one: compact body';
+    my $h1 = Apache::TestRequest::GET("$C/countries/?page_size=1", Host => 'one.example');
+    my $h2 = Apache::TestRequest::GET("$C/countries/?page_size=1", Host => 'two.example');
+    is cache_state($h2), 'miss', 'another Host: miss';
+    db()->do(q{INSERT INTO core_region (country_id, name, level, created_at, updated_at) VALUES (?, 'R', '', now(), now())}, undef, $ben);
+    ok settles("$C/countries/$ben/", sub { ($_[0]->content // '') =~ /"region_count":1,/ }),
+        'a region insert reaches the country detail (region_count 1)';
+    my $hd = Apache::TestRequest::HEAD("$C/countries/?page_size=2&head=1");
+    is $hd->code . '|' . $hd->content, '200|', 'HEAD on a new key: 200, no body';
+    my $g = Apache::TestRequest::GET("$C/countries/?page_size=2&head=1");
+    is $g->code, 200, 'GET after HEAD on the same key: 200';
+    my $d = decode_json_body($g);
+    is ref $d eq 'HASH' ? $d->{count} : undef, 1, 'GET after HEAD on the same key: the full body';
+}
+
+# ---- pagination links follow the Host even when cached ---------------------------------------
+db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('Togo', 'TG', 'TGO', now(), now())});
+ok settles("$C/countries/", count_is(2)), 'insert visible';
+{
+    Apache::TestRequest::GET("$C/countries/?page_size=1", Host => 'one.example') for 1 .. 2;
+    my ($res, $d) = get_json("$C/countries/?page_size=1", Host => 'two.example');
+    is ref $d eq 'HASH' ? $d->{next} : undef, 'http://two.example/cached/api/countries/?page=2&page_size=1',
+        'next link of the requesting Host, not of an earlier one';
+}
+
+# ---- changes through DBI -----------------------------------------------------------------------
+{
+    # warm several entries
+    Apache::TestRequest::GET($_) for map { ("$C/countries/", "$C/countries/?iso3=TGO", "$C/stats/") } 1 .. 2;
+    is cache_state(Apache::TestRequest::GET("$C/countries/")), 'hit', 'list cached before the insert';
+
+    db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('Niger', 'NE', 'NER', now(), now())});
+    my ($reached, $stayed) = settles("$C/countries/", count_is(3));
+    ok $reached, 'INSERT: the list shows 3 countries within 2 s';
+    ok $stayed, 'INSERT: and never the old list afterwards';
+    ($reached, $stayed) = settles("$C/stats/", sub { ($_[0]->content // '') =~ /"iso3":"NER"/ });
+    ok $reached && $stayed, 'INSERT: stats (another entry) updated too';
+
+    db()->do(q{UPDATE core_country SET name = 'Togolese Republic' WHERE iso3 = 'TGO'});
+    ($reached, $stayed) = settles("$C/countries/?iso3=TGO", sub { ($_[0]->content // '') =~ /"name":"Togolese Republic"/ });
+    ok $reached, 'UPDATE: the new name within 2 s';
+    ok $stayed, 'UPDATE: never the old name afterwards';
+
+    db()->do(q{DELETE FROM core_country WHERE iso3 = 'NER'});
+    ($reached, $stayed) = settles("$C/countries/", count_is(2));
+    ok $reached, 'DELETE: 2 countries within 2 s';
+    ok $stayed, 'DELETE: never 3 afterwards';
+    ($reached, $stayed) = settles("$C/stats/", sub { ($_[0]->content // '') !~ /"iso3":"NER"/ && $_[0]->code == 200 });
+    ok $reached && $stayed, 'DELETE: stats updated';
+
+    # a change in a transaction: visible at commit, not before
+    my $dbh = db();
+    $dbh->begin_work;
+    $dbh->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('Mali', 'ML', 'MLI', now(), now())});
+    sleep 0.3;
+    my ($r1, $d1) = get_json("$C/countries/");
+    is ref $d1 eq 'HASH' ? $d1->{count} : undef, 2, 'uncommitted insert: not visible';
+    $dbh->commit;
+    ($reached, $stayed) = settles("$C/countries/", count_is(3));
+    ok $reached && $stayed, 'COMMIT: visible within 2 s and stays';
+
+    # a detail entry, then an update of a related row (region count)
+    my $path = "$C/countries/$ben/";
+    Apache::TestRequest::GET($path) for 1 .. 2;
+    db()->do(q{INSERT INTO core_region (country_id, name, level, created_at, updated_at) VALUES (?, 'R2', '', now(), now())}, undef, $ben);
+    ($reached, $stayed) = settles($path, sub { ($_[0]->content // '') =~ /"region_count":2,/ });
+    ok $reached && $stayed, 'related-table change (region) reaches the cached country detail';
+
+    # TRUNCATE (reset_db truncates every core table)
+    Apache::TestRequest::GET("$C/countries/") for 1 .. 2;
+    reset_db();
+    ($reached, $stayed) = settles("$C/countries/", count_is(0));
+    ok $reached, 'TRUNCATE: the empty list within 2 s';
+    ok $stayed, 'TRUNCATE: never the old list afterwards';
+    is Apache::TestRequest::GET("$C/countries/$ben/")->code, 404, 'TRUNCATE: the old detail is gone';
+
+    # many changes in a row: the last one wins
+    for my $i (1 .. 10) {
+        db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES (?, ?, ?, now(), now())},
+            undef, "C$i", sprintf('%02d', $i), sprintf('C%02d', $i));
+        Apache::TestRequest::GET("$C/countries/");
+    }
+    ($reached, $stayed) = settles("$C/countries/", count_is(10));
+    ok $reached && $stayed, 'ten inserts interleaved with GETs: the final count';
+}
+
+# ---- errors are never cached ------------------------------------------------------------------
+for my $case (["$C/hydro-sites/?status=foo", 400], ["$C/countries/999/", 404], ["$C/countries/?page=99", 404],
+              ["$C/nothing/", 404], ["$C/climate-series/timeline/", 400], ["$C/stats/by_country/?iso3=XXX", 404],
+              ["$C/stats/by_country/", 400], ["$C/resource-metrics/?year=x", 400]) {
+    my ($path, $code) = @$case;
+    my $a = Apache::TestRequest::GET($path);
+    my $b = Apache::TestRequest::GET($path);
+    is $a->code . ' ' . $b->code, "$code $code", "GET $path twice → $code";
+    isnt cache_state($b), 'hit', "GET $path: the second is no cache hit";
+}
+
+# an error that turns into data: never served from a cached error
+{
+    my $p = "$C/stats/by_country/?iso3=GHA";
+    Apache::TestRequest::GET($p) for 1 .. 2;
+    db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('Ghana', 'GH', 'GHA', now(), now())});
+    my ($reached, $stayed) = settles($p, sub { $_[0]->code == 200 });
+    ok $reached && $stayed, '404 Pays introuvable. becomes 200 once the country exists';
+    my $q = "$C/countries/?page=2&page_size=11";
+    is Apache::TestRequest::GET($q)->code, 404, 'page 2 of 11 countries with 11 per page → 404';
+    db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('Zambia', 'ZM', 'ZMB', now(), now())});
+    ($reached, $stayed) = settles($q, sub { $_[0]->code == 200 });
+    ok $reached && $stayed, 'the page exists after one more country';
+    my $acc = Apache::TestRequest::GET("$C/countries/", Accept => 'text/csv');
+    is $acc->code . ' ' . cache_state(Apache::TestRequest::GET("$C/countries/", Accept => 'text/csv')) =~ s/^(?!hit).*/not-hit/r,
+        '406 not-hit', 'Accept: text/csv → 406, not from the cache';
+}
+
+# ---- cached pages equal uncached ones -----------------------------------------------------------
+for my $path ('countries/', 'countries/?ordering=-name&page_size=3&page=2', 'stats/', 'hydro-sites/summary/',
+              'resource-metrics/timeseries/', 'climate-series/timeline/?variable=x') {
+    my $plain = Apache::TestRequest::GET("/api/$path")->content;
+    $plain =~ s{/api/}{/cached/api/}g;
+    Apache::TestRequest::GET("$C/$path") for 1 .. 2;
+    my $cached = Apache::TestRequest::GET("$C/$path");
+    is $cached->content, $plain, "cached $path equals the uncached body";
+}
+
+# ---- a database restart: changes made right after it are not missed ------------------------
+{
+    my ($res, $d) = get_json("$C/countries/");
+    my $n = ref $d eq 'HASH' ? $d->{count} : -1;
+    Apache::TestRequest::GET("$C/countries/") for 1 .. 2;
+    pg_stop();
+    pg_start();
+    # the change listener may not be back yet: this change must not be lost
+    db()->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at) VALUES ('After', 'AF', 'AFT', now(), now())});
+    my ($reached, $stayed) = settles("$C/countries/", count_is($n + 1), 5);
+    ok $reached, 'after a database restart: a change made at once is visible within 5 s';
+    ok $stayed, 'after a database restart: and stays visible';
+    # once the listener is back, the cache serves hits again
+    my $deadline = time + 10;
+    my $state = 'none';
+    while (time < $deadline) {
+        Apache::TestRequest::GET("$C/countries/?after=1");
+        $state = cache_state(Apache::TestRequest::GET("$C/countries/?after=1"));
+        last if $state eq 'hit';
+        sleep 0.1;
+    }
+    is $state, 'hit', 'after a database restart: the cache is used again within 10 s';
+    db()->do(q{UPDATE core_country SET name = 'After Restart' WHERE iso3 = 'AFT'});
+    ($reached, $stayed) = settles("$C/countries/?after=1", sub { ($_[0]->content // '') =~ /"After Restart"/ });
+    ok $reached, 'after a database restart: changes invalidate the cache again';
+    ok $stayed, 'after a database restart: and the old page does not come back';
+}
