@@ -58,6 +58,7 @@ static int ea_handler(request_rec *r)
 static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
+    ea_errors_post_config(pconf);
     int rc = ea_db_post_config(pconf, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
 }
@@ -72,6 +73,7 @@ static void ea_register_hooks(apr_pool_t *p)
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     ap_hook_post_config(ea_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ea_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ea_errors_register(p);
     ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -51,6 +51,10 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv);
 void *ea_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 
+/* ---- httpd's own errors as JSON (ea_errors.c) ----------------------------- */
+void ea_errors_post_config(apr_pool_t *pconf);
+void ea_errors_register(apr_pool_t *p);
+
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
