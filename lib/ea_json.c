@@ -224,23 +224,55 @@ void ea_json_numeric_as_float(ea_buf *b, const char *numeric)
 
 /* ---- dates -------------------------------------------------------------- */
 
+static int all_digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
 void ea_json_datetime(ea_buf *b, const char *pg)
 {
-    const char *dot;
-    size_t keep;
+    char out[40];
+    size_t n = 0, fd = 0;
+    const char *f;
 
     if (pg == NULL) {
         ea_buf_puts(b, "null");
         return;
     }
-    dot = strchr(pg, '.');
-    keep = strlen(pg);
-    /* Python's isoformat() omits the fraction only when it is all zeros. */
-    if (dot != NULL && strspn(dot + 1, "0") == strlen(dot + 1))
-        keep = (size_t)(dot - pg);
+    /* "YYYY-MM-DD?HH:MM:SS" with ' ' or 'T' between: anything else (BC,
+     * infinity, 5-digit years) is passed through as text. */
+    if (strlen(pg) < 19 || !all_digits(pg, 4) || pg[4] != '-' || pg[7] != '-'
+        || (pg[10] != ' ' && pg[10] != 'T') || pg[13] != ':' || pg[16] != ':'
+        || !all_digits(pg + 11, 2) || !all_digits(pg + 17, 2)
+        || (pg[19] != '\0' && pg[19] != '.' && pg[19] != '+' && pg[19] != '-')) {
+        ea_json_str(b, pg, strlen(pg));
+        return;
+    }
+    memcpy(out, pg, 19);
+    out[10] = 'T';
+    n = 19;
+    f = pg + 19;
+    if (*f == '.') {
+        /* microseconds, padded to six digits (PostgreSQL trims zeros);
+         * Python's isoformat() omits them only when they are all zero */
+        char us[7] = "000000";
+        for (f++; *f >= '0' && *f <= '9'; f++)
+            if (fd < 6)
+                us[fd++] = *f;
+        if (strcmp(us, "000000") != 0) {
+            out[n++] = '.';
+            memcpy(out + n, us, 6);
+            n += 6;
+        }
+    }
+    /* The session runs in UTC: the offset that follows is +00. */
+    out[n++] = 'Z';
     ea_buf_putc(b, '"');
-    ea_json_esc(b, (const unsigned char *)pg, keep);
-    ea_buf_puts(b, "Z\"");
+    ea_buf_put(b, out, n);
+    ea_buf_putc(b, '"');
 }
 
 /* ---- re-emitting JSON text ---------------------------------------------- */

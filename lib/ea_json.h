@@ -25,10 +25,12 @@ int ea_fmt_pyfloat(char *out, size_t outlen, double v);
  * float in repr form; NULL or "" appends 0.0. */
 void ea_json_numeric_as_float(ea_buf *b, const char *numeric);
 
-/* Convert a UTC timestamp as PostgreSQL prints it with
- * to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US') into
- * DRF's form: "2025-12-03T16:00:41.123456Z", or "...:41Z" when the
- * microseconds are zero.  Appends null when pg is NULL. */
+/* Convert a UTC timestamp as PostgreSQL prints it in a session with
+ * TimeZone UTC and DateStyle ISO ("2025-12-03 16:00:41.12+00"; the
+ * to_char form "2025-12-03T16:00:41.120000" is read too) into DRF's form:
+ * "2025-12-03T16:00:41.120000Z", or "...:41Z" when the microseconds are
+ * zero.  Appends null when pg is NULL; other text (infinity, BC) is
+ * appended as a plain JSON string. */
 void ea_json_datetime(ea_buf *b, const char *pg);
 
 /* Re-emit JSON text (as PostgreSQL's jsonb output prints it, with spaces

@@ -98,7 +98,7 @@ static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
     int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
     char sql[128];
-    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TimeZone = 'UTC'", ms);
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'", ms);
     PGresult *res = PQexec(conn, sql);
     if (PQresultStatus(res) == PGRES_COMMAND_OK)
         st->configured = 1;

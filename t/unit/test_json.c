@@ -295,6 +295,21 @@ START_TEST(datetime_forms)
                      "\"2025-12-03T16:00:41.123456Z\",\"2025-01-01T00:00:00Z\","
                      "\"2025-12-03T16:00:41.120000Z\",\"2025-12-03T16:00:41.000001Z\","
                      "\"2025-12-03T16:00:41Z\",null");
+    /* PostgreSQL's own output in a UTC session */
+    ea_buf_reset(b);
+    ea_json_datetime(b, "2025-12-03 16:00:41.12+00");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "2025-01-01 00:00:00+00");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "2025-12-03 16:00:41.000001+00");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "infinity");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "0044-03-15 12:00:00+00 BC");
+    ck_assert_str_eq(b->data,
+                     "\"2025-12-03T16:00:41.120000Z\",\"2025-01-01T00:00:00Z\","
+                     "\"2025-12-03T16:00:41.000001Z\",\"infinity\","
+                     "\"0044-03-15T12:00:00Z\"");
 }
 END_TEST
 
