@@ -9,7 +9,7 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use EaTest qw(reset_db seed_fixture);
+use EaTest qw(reset_db seed_fixture root_body);
 
 plan tests => 16;
 
@@ -17,12 +17,6 @@ reset_db();
 seed_fixture();
 
 my $HP = Apache::TestRequest::hostport();
-
-sub root_body {
-    my ($base) = @_;
-    return '{' . join(',', map { qq{"$_":"$base/$_/"} }
-        qw(countries regions datasets hydro-sites resource-metrics climate-series stats)) . '}';
-}
 
 # /api/
 {

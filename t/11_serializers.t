@@ -16,7 +16,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Encode ();
-use EaTest qw(db reset_db);
+use EaTest qw(db reset_db country region dataset site metric climate raw);
 
 plan tests => 45;
 binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
@@ -24,34 +24,6 @@ binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output fai
 my $HP = Apache::TestRequest::hostport();
 
 sub u8 { Encode::encode('UTF-8', $_[0]) }
-
-sub insert_row {
-    my ($table, %r) = @_;
-    $r{created_at} //= '2025-01-01 00:00:00+00';
-    $r{updated_at} //= $r{created_at};
-    my @c = sort keys %r;
-    my ($id) = db()->selectrow_array(
-        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
-            $table, join(', ', @c), join(', ', ('?') x @c)),
-        undef, @r{@c});
-    return $id;
-}
-sub country { insert_row('core_country', population => undef, boundary => undef, @_) }
-sub region  { insert_row('core_region', level => '', boundary => undef, @_) }
-sub dataset {
-    insert_row('core_energydataset', dataset_type => 'phes', source => '', description => '',
-        file_name => '', file_checksum => '', metadata => '{}', @_);
-}
-sub site    { insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
-sub metric  { insert_row('core_resourcemetric', resource_type => 'solar', metric => 'potential', unit => 'kWh/m2', @_) }
-sub climate { insert_row('core_climateseries', unit => 'mm', statistics => '{}', series => '[]', @_) }
-
-# "STATUS BODY" of a GET
-sub get {
-    my ($path, @h) = @_;
-    my $res = Apache::TestRequest::GET($path, @h);
-    return $res->code . ' ' . $res->content;
-}
 
 my $T1 = '2025-12-03 16:00:41.123456+00';  my $Z1 = '"2025-12-03T16:00:41.123456Z"';
 my $T2 = '2025-01-01 00:00:00+00';         my $Z2 = '"2025-01-01T00:00:00Z"';
@@ -167,50 +139,50 @@ my $dataset2 = qq<{"id":$d2,"created_at":$Z2,"updated_at":$Z2,"name":"Resources"
     . q<"source":"","description":"","file_name":"","file_checksum":"","metadata":{}}>;
 # ---- details --------------------------------------------------------------
 for my $id ($benin, $civ, $togo, $niger) {
-    is get("/api/countries/$id/"), '200 ' . u8($country{$id}), "country $id detail (D2 counts)";
+    is raw("/api/countries/$id/"), '200 ' . u8($country{$id}), "country $id detail (D2 counts)";
 }
-is get("/api/regions/$atl/"), '200 ' . u8($region_atl), 'region detail with boundary';
-is get("/api/regions/$bor/"), '200 ' . u8($region_bor), 'region detail, blank level, null boundary';
-is get("/api/datasets/$d1/"), '200 ' . u8($dataset1), 'dataset detail (fields __all__ order, metadata JSON)';
-is get("/api/datasets/$d3/"), '200 ' . u8($dataset3), 'dataset detail with defaults';
-is get("/api/hydro-sites/$sa/"), '200 ' . u8($site_a), 'hydro site detail: decimals, escapes, properties';
-is get("/api/hydro-sites/$sb/"), '200 ' . u8($site_b), 'hydro site without region: region_name null (D3)';
-is get("/api/resource-metrics/$m1/"), '200 ' . u8($metric1), 'resource metric without region: region_name null (D3)';
-is get("/api/resource-metrics/$m2/"), '200 ' . u8($metric2), 'resource metric with region, year null, 14,4 decimal';
-is get("/api/resource-metrics/$m3/"), '200 ' . u8($metric3), 'resource metric value 0 and year 0';
-is get("/api/climate-series/$c1/"), '200 ' . u8($climate1), 'climate series detail (series, statistics)';
-is get("/api/climate-series/$c2/"), '200 ' . u8($climate2), 'climate series with region and site, unicode unit';
+is raw("/api/regions/$atl/"), '200 ' . u8($region_atl), 'region detail with boundary';
+is raw("/api/regions/$bor/"), '200 ' . u8($region_bor), 'region detail, blank level, null boundary';
+is raw("/api/datasets/$d1/"), '200 ' . u8($dataset1), 'dataset detail (fields __all__ order, metadata JSON)';
+is raw("/api/datasets/$d3/"), '200 ' . u8($dataset3), 'dataset detail with defaults';
+is raw("/api/hydro-sites/$sa/"), '200 ' . u8($site_a), 'hydro site detail: decimals, escapes, properties';
+is raw("/api/hydro-sites/$sb/"), '200 ' . u8($site_b), 'hydro site without region: region_name null (D3)';
+is raw("/api/resource-metrics/$m1/"), '200 ' . u8($metric1), 'resource metric without region: region_name null (D3)';
+is raw("/api/resource-metrics/$m2/"), '200 ' . u8($metric2), 'resource metric with region, year null, 14,4 decimal';
+is raw("/api/resource-metrics/$m3/"), '200 ' . u8($metric3), 'resource metric value 0 and year 0';
+is raw("/api/climate-series/$c1/"), '200 ' . u8($climate1), 'climate series detail (series, statistics)';
+is raw("/api/climate-series/$c2/"), '200 ' . u8($climate2), 'climate series with region and site, unicode unit';
 
 # same bodies under /small/api
-is get("/small/api/countries/$benin/"), '200 ' . u8($country{$benin}), '/small/api country detail';
-is get("/small/api/hydro-sites/$sa/"), '200 ' . u8($site_a), '/small/api hydro site detail';
+is raw("/small/api/countries/$benin/"), '200 ' . u8($country{$benin}), '/small/api country detail';
+is raw("/small/api/hydro-sites/$sa/"), '200 ' . u8($site_a), '/small/api hydro site detail';
 
 # Accept: text/html gets the same JSON (D11)
 {
     my $res = Apache::TestRequest::GET("/api/hydro-sites/$sa/", Accept => 'text/html');
     is $res->code . ' ' . $res->content, '200 ' . u8($site_a), 'Accept: text/html → same JSON (D11)';
     is scalar $res->header('Content-Type'), 'application/json', 'Accept: text/html → application/json';
-    is get("/api/hydro-sites/$sa/", Accept => 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'),
+    is raw("/api/hydro-sites/$sa/", Accept => 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8'),
         '200 ' . u8($site_a), 'browser Accept header → same JSON';
 }
 
 # ---- lists ---------------------------------------------------------------
 sub page_of { my ($n, @items) = @_; return qq<{"count":$n,"next":null,"previous":null,"results":[> . join(',', @items) . ']}' }
 
-is get('/api/countries/'), '200 ' . u8(page_of(4, @country{$benin, $civ, $niger, $togo})),
+is raw('/api/countries/'), '200 ' . u8(page_of(4, @country{$benin, $civ, $niger, $togo})),
     'country list: exact body, ordered by name, D2 counts';
-is get('/api/datasets/'), '200 ' . u8(page_of(3, $dataset3, $dataset2, $dataset1)),
+is raw('/api/datasets/'), '200 ' . u8(page_of(3, $dataset3, $dataset2, $dataset1)),
     'dataset list: exact body, ordered by name';
-is get('/api/resource-metrics/'), '200 ' . u8(page_of(3, $metric1, $metric2, $metric3)),
+is raw('/api/resource-metrics/'), '200 ' . u8(page_of(3, $metric1, $metric2, $metric3)),
     'metric list: exact body, -created_at';
-is get('/api/climate-series/'), '200 ' . u8(page_of(2, $climate1, $climate2)),
+is raw('/api/climate-series/'), '200 ' . u8(page_of(2, $climate1, $climate2)),
     'climate series list: exact body, -created_at';
-is get("/api/hydro-sites/?country__iso3=BEN"), '200 ' . u8(page_of(3, $site_a, $site_b, $site_c)),
+is raw("/api/hydro-sites/?country__iso3=BEN"), '200 ' . u8(page_of(3, $site_a, $site_b, $site_c)),
     'hydro site list: exact body, all-null decimals';
-is get("/api/regions/?country__iso3=BEN"), '200 ' . u8(page_of(2, $region_atl, $region_bor)),
+is raw("/api/regions/?country__iso3=BEN"), '200 ' . u8(page_of(2, $region_atl, $region_bor)),
     'region list: exact body';
 {
-    my ($body) = get('/api/regions/') =~ /^200 (.*)$/s;
+    my ($body) = raw('/api/regions/') =~ /^200 (.*)$/s;
     my @names = ($body // '') =~ /"name":"([^"]*)"/g;
     is join(',', @names), 'Atlantique,Borgou,Abidjan,Agadez,Diffa,Dosso', 'region list ordered by country name, name';
     my @cn = ($body // '') =~ /"country_name":"([^"]*)"/g;
@@ -219,39 +191,39 @@ is get("/api/regions/?country__iso3=BEN"), '200 ' . u8(page_of(2, $region_atl, $
 
 # ---- counts after changes: D2 stays exact -------------------------------------
 site(name => 'Site D', country_id => $civ, created_at => $T2);
-like get("/api/countries/$civ/"), qr/^200 .*"region_count":1,"site_count":1,/s, '1 region × 1 site → 1, 1';
+like raw("/api/countries/$civ/"), qr/^200 .*"region_count":1,"site_count":1,/s, '1 region × 1 site → 1, 1';
 region(country_id => $togo, name => "R$_") for 1 .. 4;
 site(name => "S$_", country_id => $togo) for 1 .. 5;
-like get("/api/countries/$togo/"), qr/^200 .*"region_count":4,"site_count":5,/s, '4 regions × 5 sites → 4, 5';
+like raw("/api/countries/$togo/"), qr/^200 .*"region_count":4,"site_count":5,/s, '4 regions × 5 sites → 4, 5';
 db()->do('DELETE FROM core_hydrosite WHERE country_id = ?', undef, $togo);
-like get("/api/countries/$togo/"), qr/^200 .*"region_count":4,"site_count":0,/s, 'after deleting the sites → 4, 0';
+like raw("/api/countries/$togo/"), qr/^200 .*"region_count":4,"site_count":0,/s, 'after deleting the sites → 4, 0';
 db()->do('DELETE FROM core_region WHERE country_id = ?', undef, $benin);
-like get("/api/countries/$benin/"), qr/^200 .*"region_count":0,"site_count":3,/s, 'after deleting the regions → 0, 3';
+like raw("/api/countries/$benin/"), qr/^200 .*"region_count":0,"site_count":3,/s, 'after deleting the regions → 0, 3';
 
 # ---- region deleted: site's region null, region_name null ----------------------
-like get("/api/hydro-sites/$sa/"), qr/^200 .*"region":null,"region_name":null,"dataset":$d1,/s,
+like raw("/api/hydro-sites/$sa/"), qr/^200 .*"region":null,"region_name":null,"dataset":$d1,/s,
     'site whose region was deleted: region null, region_name null';
-like get("/api/resource-metrics/$m2/"), qr/^200 .*"region":null,"region_name":null,"resource_type":"wind"/s,
+like raw("/api/resource-metrics/$m2/"), qr/^200 .*"region":null,"region_name":null,"resource_type":"wind"/s,
     'metric whose region was deleted: region_name null';
 
 # ---- more JSON round trips -----------------------------------------------------
 {
     my $id = country(name => 'Json Land', iso2 => 'JL', iso3 => 'JSL',
         boundary => '[1, "two", 3.5, null, true, false, {"k": [[]]}, "\"\\\\/"]');
-    my $b = get("/api/countries/$id/");
+    my $b = raw("/api/countries/$id/");
     ok $b =~ /^200 / && index($b, q{"boundary":[1,"two",3.5,null,true,false,{"k":[[]]},"\"\\\\/"],}) > 0,
         'boundary: a JSON array with every value type' or diag $b;
     my $id2 = country(name => 'Scalar Land', iso2 => 'SL', iso3 => 'SCL', boundary => '"just a string"');
-    like get("/api/countries/$id2/"), qr/^200 .*"boundary":"just a string",/s, 'boundary: a JSON string';
+    like raw("/api/countries/$id2/"), qr/^200 .*"boundary":"just a string",/s, 'boundary: a JSON string';
     my $id3 = country(name => 'Number Land', iso2 => 'NL', iso3 => 'NML', boundary => '-42');
-    like get("/api/countries/$id3/"), qr/^200 .*"boundary":-42,/s, 'boundary: a JSON number';
+    like raw("/api/countries/$id3/"), qr/^200 .*"boundary":-42,/s, 'boundary: a JSON number';
     my $id4 = country(name => 'Null Land', iso2 => 'UL', iso3 => 'NUL', boundary => 'null');
-    like get("/api/countries/$id4/"), qr/^200 .*"boundary":null,/s, 'boundary: JSON null';
+    like raw("/api/countries/$id4/"), qr/^200 .*"boundary":null,/s, 'boundary: JSON null';
     my $deep = ('[' x 30) . '1' . (']' x 30);
     my $id5 = country(name => 'Deep Land', iso2 => 'DL', iso3 => 'DPL', boundary => $deep);
-    like get("/api/countries/$id5/"), qr/^200 .*"boundary":\Q$deep\E,/s, 'boundary: 30 nested arrays';
+    like raw("/api/countries/$id5/"), qr/^200 .*"boundary":\Q$deep\E,/s, 'boundary: 30 nested arrays';
     my $id6 = country(name => "Tab\tand \x{1F600} Land", iso2 => 'TL', iso3 => 'TBL');
-    is get("/api/countries/$id6/") =~ /"name":"([^"]*)"/ ? $1 : '', u8("Tab\\tand \x{1F600} Land"),
+    is raw("/api/countries/$id6/") =~ /"name":"([^"]*)"/ ? $1 : '', u8("Tab\\tand \x{1F600} Land"),
         'control character escaped, astral character kept as UTF-8';
 }
 
@@ -263,7 +235,7 @@ like get("/api/resource-metrics/$m2/"), qr/^200 .*"region":null,"region_name":nu
 {
     my $id = country(name => 'Numbers', iso2 => 'NU', iso3 => 'NUM',
         boundary => '[2.123456789012345678, 1.50, 1e2, 100, -0.5e-3, 1e-7, 1e22, 12345678901234567890, 0.1]');
-    my $b = get("/api/countries/$id/");
+    my $b = raw("/api/countries/$id/");
     ok $b =~ /^200 / && index($b, '"boundary":[2.1234567890123457,1.5,100,100,-0.0005,1e-07,10000000000000000000000,12345678901234567890,0.1],') > 0,
         'JSON numbers rendered as Python floats/ints' or diag $b;
 }

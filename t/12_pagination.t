@@ -10,7 +10,7 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use EaTest qw(db reset_db get_json);
+use EaTest qw(db reset_db get_json raw col);
 
 plan tests => 76;
 
@@ -38,17 +38,6 @@ sub page {
     return join ' ', 200, $d->{count}, scalar @{ $d->{results} },
         $d->{next} // '-', $d->{previous} // '-';
 }
-sub names {
-    my ($path) = @_;
-    my ($res, $d) = get_json($path);
-    return 'HTTP ' . $res->code unless $res->code == 200 && ref $d eq 'HASH';
-    return join ',', map { $_->{name} } @{ $d->{results} };
-}
-sub raw {
-    my ($path, @h) = @_;
-    my $res = Apache::TestRequest::GET($path, @h);
-    return $res->code . ' ' . $res->content;
-}
 
 my $A = "http://$HP/api";
 my $S = "http://$HP/small/api";
@@ -71,12 +60,12 @@ is page('/api/regions/?page_size=200&page=2'), "200 205 5 - $A/regions/?page_siz
 
 # ---- page_size=10 on countries ---------------------------------------------
 is page('/api/countries/?page_size=10'), "200 26 10 $A/countries/?page=2&page_size=10 -", 'page_size=10: next';
-is names('/api/countries/?page_size=10'), join(',', @by_name[0 .. 9]), 'page 1 items in name order';
+is col('/api/countries/?page_size=10', 'name'), join(',', @by_name[0 .. 9]), 'page 1 items in name order';
 is page('/api/countries/?page=2&page_size=10'),
     "200 26 10 $A/countries/?page=3&page_size=10 $A/countries/?page_size=10", 'page 2: previous without page';
-is names('/api/countries/?page=2&page_size=10'), join(',', @by_name[10 .. 19]), 'page 2 items';
+is col('/api/countries/?page=2&page_size=10', 'name'), join(',', @by_name[10 .. 19]), 'page 2 items';
 is page('/api/countries/?page=3&page_size=10'), "200 26 6 - $A/countries/?page=2&page_size=10", 'page 3: 6 items';
-is names('/api/countries/?page=3&page_size=10'), join(',', @by_name[20 .. 25]), 'page 3 items';
+is col('/api/countries/?page=3&page_size=10', 'name'), join(',', @by_name[20 .. 25]), 'page 3 items';
 is raw('/api/countries/?page=last&page_size=10'), raw('/api/countries/?page=3&page_size=10'),
     'page=last: same body as page 3';
 is page('/api/countries/?page_size=10&page=2'),
@@ -127,7 +116,7 @@ is page('/api/countries/?search=Country&page_size=5&page=2'),
     'other parameters kept, sorted by key';
 is page('/api/countries/?page_size=5&ordering=-name'),
     "200 26 5 $A/countries/?ordering=-name&page=2&page_size=5 -", 'ordering sorts before page';
-is names('/api/countries/?page_size=5&ordering=-name'), join(',', (reverse @by_name)[0 .. 4]),
+is col('/api/countries/?page_size=5&ordering=-name', 'name'), join(',', (reverse @by_name)[0 .. 4]),
     'ordering applies to the page';
 is page('/api/countries/?search=Country%201&page_size=5'),
     "200 12 5 $A/countries/?page=2&page_size=5&search=Country+1 -", 'space re-encoded as +';

@@ -9,30 +9,9 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use EaTest qw(db reset_db get_json);
+use EaTest qw(db reset_db get_json country region dataset site metric climate raw);
 
 plan tests => 103;
-
-sub insert_row {
-    my ($table, %r) = @_;
-    $r{created_at} //= '2025-01-01 00:00:00+00';
-    $r{updated_at} //= $r{created_at};
-    my @c = sort keys %r;
-    my ($id) = db()->selectrow_array(
-        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
-            $table, join(', ', @c), join(', ', ('?') x @c)),
-        undef, @r{@c});
-    return $id;
-}
-sub country { insert_row('core_country', population => undef, boundary => undef, @_) }
-sub region  { insert_row('core_region', level => '', boundary => undef, @_) }
-sub dataset {
-    insert_row('core_energydataset', dataset_type => 'phes', source => '', description => '',
-        file_name => '', file_checksum => '', metadata => '{}', @_);
-}
-sub site    { insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
-sub metric  { insert_row('core_resourcemetric', resource_type => 'solar', metric => 'potential', unit => 'kWh/m2', value => 1, @_) }
-sub climate { insert_row('core_climateseries', unit => 'mm', statistics => '{}', series => '[]', @_) }
 
 # ids of a list (in order), or "HTTP <code> <body>"
 sub ids {
@@ -41,11 +20,6 @@ sub ids {
     return 'HTTP ' . $res->code . ' ' . $res->content unless $res->code == 200 && ref $d eq 'HASH';
     return 'count mismatch' if $d->{count} != @{ $d->{results} };
     return join ',', map { $_->{id} } @{ $d->{results} };
-}
-sub raw {
-    my ($path) = @_;
-    my $res = Apache::TestRequest::GET($path);
-    return $res->code . ' ' . $res->content;
 }
 
 reset_db();

@@ -11,44 +11,13 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use EaTest qw(db reset_db get_json);
+use EaTest qw(db reset_db get_json country region dataset site metric climate col);
 
 plan tests => 62;
 binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
-sub insert_row {
-    my ($table, %r) = @_;
-    $r{created_at} //= '2025-01-01 00:00:00+00';
-    $r{updated_at} //= $r{created_at};
-    my @c = sort keys %r;
-    my ($id) = db()->selectrow_array(
-        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
-            $table, join(', ', @c), join(', ', ('?') x @c)),
-        undef, @r{@c});
-    return $id;
-}
-my $n = 0;
-sub country {
-    my %r = @_;
-    $n++;
-    insert_row('core_country', iso2 => sprintf('%02d', $n), iso3 => sprintf('Z%02d', $n), %r);
-}
-sub region  { insert_row('core_region', level => '', @_) }
-sub dataset {
-    insert_row('core_energydataset', dataset_type => 'phes', source => '', description => '',
-        file_name => '', file_checksum => '', metadata => '{}', @_);
-}
-sub site    { insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
-sub metric  { insert_row('core_resourcemetric', resource_type => 'solar', unit => 'kWh/m2', value => 1, @_) }
-sub climate { insert_row('core_climateseries', unit => 'mm', statistics => '{}', series => '[]', @_) }
-
-# names (in order) of a list, or "HTTP <code> <body>"
-sub names {
-    my ($path, $key) = @_;
-    my ($res, $d) = get_json($path);
-    return 'HTTP ' . $res->code . ' ' . $res->content unless $res->code == 200 && ref $d eq 'HASH';
-    return join '|', map { $_->{ $key // 'name' } } @{ $d->{results} };
-}
+# names (or field $key) of a list in order, joined by '|', or "HTTP <code> <body>"
+sub names { my ($path, $key) = @_; return col($path, $key // 'name', '|') }
 sub q_ { my $s = shift; utf8::encode($s); $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge; $s }
 
 reset_db();

@@ -10,38 +10,9 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use EaTest qw(db reset_db get_json);
+use EaTest qw(reset_db country region dataset site metric climate col);
 
 plan tests => 63;
-
-sub insert_row {
-    my ($table, %r) = @_;
-    $r{created_at} //= '2025-01-01 00:00:00+00';
-    $r{updated_at} //= $r{created_at};
-    my @c = sort keys %r;
-    my ($id) = db()->selectrow_array(
-        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
-            $table, join(', ', @c), join(', ', ('?') x @c)),
-        undef, @r{@c});
-    return $id;
-}
-sub country { insert_row('core_country', @_) }
-sub region  { insert_row('core_region', level => '', @_) }
-sub dataset {
-    insert_row('core_energydataset', dataset_type => 'phes', source => '', description => '',
-        file_name => '', file_checksum => '', metadata => '{}', @_);
-}
-sub site    { insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
-sub metric  { insert_row('core_resourcemetric', resource_type => 'solar', metric => 'm', unit => 'u', @_) }
-sub climate { insert_row('core_climateseries', unit => 'mm', statistics => '{}', series => '[]', @_) }
-
-# one field of each result, joined
-sub col {
-    my ($path, $key) = @_;
-    my ($res, $d) = get_json($path);
-    return 'HTTP ' . $res->code . ' ' . $res->content unless $res->code == 200 && ref $d eq 'HASH';
-    return join ',', map { $_->{$key} // 'null' } @{ $d->{results} };
-}
 
 reset_db();
 
@@ -125,10 +96,10 @@ is col($H . 'head_m,storage_capacity_mwh', 'name'), 'Delta,Echo,Charlie,Alpha,Br
 
 # ---- resource metrics: value, year; default -created_at ------------------------------
 my ($ds) = dataset(name => 'M', created_at => '2025-01-01 00:00:00+00');
-metric(dataset_id => $ds, country_id => $ben, metric => 'a', value => 10,      year => 2020, created_at => '2025-03-01 00:00:00+00');
-metric(dataset_id => $ds, country_id => $ben, metric => 'b', value => 2.5,     year => undef, created_at => '2025-03-03 00:00:00+00');
-metric(dataset_id => $ds, country_id => $ben, metric => 'c', value => 100,     year => 2010, created_at => '2025-03-02 00:00:00+00');
-metric(dataset_id => $ds, country_id => $ago, metric => 'd', value => 0.0001,  year => 2030, created_at => '2025-03-04 00:00:00+00');
+metric(dataset_id => $ds, country_id => $ben, metric => 'a', unit => 'u', value => 10,      year => 2020, created_at => '2025-03-01 00:00:00+00');
+metric(dataset_id => $ds, country_id => $ben, metric => 'b', unit => 'u', value => 2.5,     year => undef, created_at => '2025-03-03 00:00:00+00');
+metric(dataset_id => $ds, country_id => $ben, metric => 'c', unit => 'u', value => 100,     year => 2010, created_at => '2025-03-02 00:00:00+00');
+metric(dataset_id => $ds, country_id => $ago, metric => 'd', unit => 'u', value => 0.0001,  year => 2030, created_at => '2025-03-04 00:00:00+00');
 my $M = '/api/resource-metrics/?ordering=';
 is col('/api/resource-metrics/', 'metric'), 'd,b,c,a', 'default: -created_at';
 is col($M . 'value', 'metric'), 'd,b,a,c', 'value (numeric, not text)';

@@ -11,99 +11,73 @@ use lib "$FindBin::Bin/lib";
 
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
-use Encode ();
-use EaTest qw(db reset_db get_json);
+use EaTest qw(db reset_db get_json country dataset site metric raw_decoded);
 
 plan tests => 38;
 binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
-
-sub insert_row {
-    my ($table, %r) = @_;
-    $r{created_at} //= '2025-01-01 00:00:00+00';
-    $r{updated_at} //= $r{created_at};
-    my @c = sort keys %r;
-    my ($id) = db()->selectrow_array(
-        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
-            $table, join(', ', @c), join(', ', ('?') x @c)),
-        undef, @r{@c});
-    return $id;
-}
-sub country { insert_row('core_country', @_) }
-sub dataset {
-    insert_row('core_energydataset', dataset_type => 'resource', source => '', description => '',
-        file_name => '', file_checksum => '', metadata => '{}', @_);
-}
-sub site   { insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
-sub metric { insert_row('core_resourcemetric', unit => 'u', @_) }
-
-sub get {
-    my ($path) = @_;
-    my $res = Apache::TestRequest::GET($path);
-    return $res->code . ' ' . Encode::decode('UTF-8', $res->content);
-}
 
 my $NOISO = '400 {"detail":"Paramètre iso3 requis."}';
 my $NOCTRY = '404 {"detail":"Pays introuvable."}';
 
 # ---- empty database ------------------------------------------------------------------
 reset_db();
-is get('/api/stats/'), '200 {"countries":[],"resources":[],"dataset_count":0}', 'stats of an empty database';
-is get('/api/stats/by_country/'), $NOISO, 'by_country without iso3 → 400';
-is get('/api/stats/by_country/?iso3='), $NOISO, 'by_country with empty iso3 → 400';
-is get('/api/stats/by_country/?iso3=BEN'), $NOCTRY, 'by_country of an unknown country → 404';
+is raw_decoded('/api/stats/'), '200 {"countries":[],"resources":[],"dataset_count":0}', 'stats of an empty database';
+is raw_decoded('/api/stats/by_country/'), $NOISO, 'by_country without iso3 → 400';
+is raw_decoded('/api/stats/by_country/?iso3='), $NOISO, 'by_country with empty iso3 → 400';
+is raw_decoded('/api/stats/by_country/?iso3=BEN'), $NOCTRY, 'by_country of an unknown country → 404';
 
 # ---- four countries: a deterministic top list -------------------------------------------
 my %c;
 for (['BEN', 'BJ', 'Benin'], ['TGO', 'TG', 'Togo'], ['NER', 'NE', 'Niger'], ['GHA', 'GH', 'Ghana']) {
     $c{ $_->[0] } = country(name => $_->[2], iso2 => $_->[1], iso3 => $_->[0]);
 }
-my $d1 = dataset(name => 'R1');
+my $d1 = dataset(name => 'R1', dataset_type => 'resource');
 my $d2 = dataset(name => 'R2', dataset_type => 'phes');
 site(name => "BEN$_", country_id => $c{BEN}, storage_capacity_mwh => '12.25', turbine_capacity_mw => ($_ == 1 ? '0.1' : '0.2')) for 1 .. 3;
 site(name => "TGO$_", country_id => $c{TGO}) for 1 .. 2;
 site(name => 'NER1', country_id => $c{NER}, storage_capacity_mwh => 0);
-metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'solar', metric => 'potential', value => '123.4', year => 2023);
-metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'solar', metric => 'potential', value => '223.4', year => 2024);
-metric(dataset_id => $d1, country_id => $c{TGO}, resource_type => 'wind', metric => 'w', value => 1000000, year => 2024);
-metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'hydro', metric => 'a', value => '0.1', year => undef);
-metric(dataset_id => $d1, country_id => $c{NER}, resource_type => 'hydro', metric => 'b', value => '0.2', year => 1);
-metric(dataset_id => $d2, country_id => $c{BEN}, resource_type => 'biomass', metric => 'c', value => 0, year => 2);
+metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'solar', metric => 'potential', unit => 'u', value => '123.4', year => 2023);
+metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'solar', metric => 'potential', unit => 'u', value => '223.4', year => 2024);
+metric(dataset_id => $d1, country_id => $c{TGO}, resource_type => 'wind', metric => 'w', unit => 'u', value => 1000000, year => 2024);
+metric(dataset_id => $d1, country_id => $c{BEN}, resource_type => 'hydro', metric => 'a', unit => 'u', value => '0.1', year => undef);
+metric(dataset_id => $d1, country_id => $c{NER}, resource_type => 'hydro', metric => 'b', unit => 'u', value => '0.2', year => 1);
+metric(dataset_id => $d2, country_id => $c{BEN}, resource_type => 'biomass', metric => 'c', unit => 'u', value => 0, year => 2);
 
 my $STATS = '200 {"countries":[{"iso3":"BEN","name":"Benin","site_count":3},{"iso3":"TGO","name":"Togo","site_count":2},'
     . '{"iso3":"NER","name":"Niger","site_count":1},{"iso3":"GHA","name":"Ghana","site_count":0}],'
     . '"resources":[{"resource_type":"biomass","total":0.0,"metrics":1},{"resource_type":"hydro","total":0.3,"metrics":2},'
     . '{"resource_type":"solar","total":346.8,"metrics":2},{"resource_type":"wind","total":1000000.0,"metrics":1}],'
     . '"dataset_count":2}';
-is get('/api/stats/'), $STATS, 'stats: exact body; country without sites included; resources by type';
-is get('/api/stats/?country__iso3=TGO&resource_type=solar&search=x'), $STATS, 'stats ignores filters and search';
-is get('/api/stats/?page=3&page_size=1&ordering=name'), $STATS, 'stats is not paginated or ordered';
-is get('/small/api/stats/'), $STATS, 'same under /small/api';
+is raw_decoded('/api/stats/'), $STATS, 'stats: exact body; country without sites included; resources by type';
+is raw_decoded('/api/stats/?country__iso3=TGO&resource_type=solar&search=x'), $STATS, 'stats ignores filters and search';
+is raw_decoded('/api/stats/?page=3&page_size=1&ordering=name'), $STATS, 'stats is not paginated or ordered';
+is raw_decoded('/small/api/stats/'), $STATS, 'same under /small/api';
 {
     my $res = Apache::TestRequest::GET('/api/stats/');
     is scalar $res->header('Content-Type'), 'application/json', 'stats: application/json';
 }
-is get('/api/stats/by_country/?iso3=BEN'),
+is raw_decoded('/api/stats/by_country/?iso3=BEN'),
     '200 {"country":"Benin","site_summary":{"total_sites":3,"total_storage_mwh":36.75,"total_capacity_mw":0.5},'
   . '"resource_summary":[{"resource_type":"biomass","total":0.0,"metrics":1},{"resource_type":"hydro","total":0.1,"metrics":1},'
   . '{"resource_type":"solar","total":346.8,"metrics":2}]}', 'by_country BEN: exact body';
-is get('/api/stats/by_country/?iso3=GHA'),
+is raw_decoded('/api/stats/by_country/?iso3=GHA'),
     '200 {"country":"Ghana","site_summary":{"total_sites":0,"total_storage_mwh":0.0,"total_capacity_mw":0.0},"resource_summary":[]}',
     'by_country of a country without sites or metrics';
-is get('/api/stats/by_country/?iso3=TGO'),
+is raw_decoded('/api/stats/by_country/?iso3=TGO'),
     '200 {"country":"Togo","site_summary":{"total_sites":2,"total_storage_mwh":0.0,"total_capacity_mw":0.0},'
   . '"resource_summary":[{"resource_type":"wind","total":1000000.0,"metrics":1}]}', 'by_country TGO: null storage → 0.0';
 
 # ---- by_country parameters ------------------------------------------------------------
-is get('/api/stats/by_country/?iso3=ben'), get('/api/stats/by_country/?iso3=BEN'), 'iso3 is case-insensitive (ben)';
-is get('/api/stats/by_country/?iso3=bEn'), get('/api/stats/by_country/?iso3=BEN'), 'iso3 is case-insensitive (bEn)';
-is get('/api/stats/by_country/?iso3=XXX'), $NOCTRY, 'unknown iso3 → 404 Pays introuvable.';
-is get('/api/stats/by_country/?iso3=BE'), $NOCTRY, 'iso3 is exact, not a prefix';
-is get('/api/stats/by_country/?iso3=%25'), $NOCTRY, 'iso3=% is no wildcard';
-is get('/api/stats/by_country/?iso3=B_N'), $NOCTRY, 'iso3=B_N is no wildcard';
-is get('/api/stats/by_country/?country__iso3=BEN'), $NOISO, 'country__iso3 is not iso3 → 400';
-is get('/api/stats/by_country/?iso3=BEN&country__iso3=TGO&resource_type=wind'),
-    get('/api/stats/by_country/?iso3=BEN'), 'filters ignored by by_country';
-is get('/api/stats/by_country/?iso3=NER'),
+is raw_decoded('/api/stats/by_country/?iso3=ben'), raw_decoded('/api/stats/by_country/?iso3=BEN'), 'iso3 is case-insensitive (ben)';
+is raw_decoded('/api/stats/by_country/?iso3=bEn'), raw_decoded('/api/stats/by_country/?iso3=BEN'), 'iso3 is case-insensitive (bEn)';
+is raw_decoded('/api/stats/by_country/?iso3=XXX'), $NOCTRY, 'unknown iso3 → 404 Pays introuvable.';
+is raw_decoded('/api/stats/by_country/?iso3=BE'), $NOCTRY, 'iso3 is exact, not a prefix';
+is raw_decoded('/api/stats/by_country/?iso3=%25'), $NOCTRY, 'iso3=% is no wildcard';
+is raw_decoded('/api/stats/by_country/?iso3=B_N'), $NOCTRY, 'iso3=B_N is no wildcard';
+is raw_decoded('/api/stats/by_country/?country__iso3=BEN'), $NOISO, 'country__iso3 is not iso3 → 400';
+is raw_decoded('/api/stats/by_country/?iso3=BEN&country__iso3=TGO&resource_type=wind'),
+    raw_decoded('/api/stats/by_country/?iso3=BEN'), 'filters ignored by by_country';
+is raw_decoded('/api/stats/by_country/?iso3=NER'),
     '200 {"country":"Niger","site_summary":{"total_sites":1,"total_storage_mwh":0.0,"total_capacity_mw":0.0},'
   . '"resource_summary":[{"resource_type":"hydro","total":0.2,"metrics":1}]}', 'by_country NER';
 {
@@ -133,26 +107,26 @@ site(name => "SEN$_", country_id => $c{SEN}) for 1 .. 5;
     my ($res, $d) = get_json('/api/stats/');
     is join(',', map { "$_->{iso3}:$_->{site_count}" } @{ $d->{countries} // [] }),
         'SEN:5,CIV:4,BEN:3,TGO:2,NER:1', 'top 5 follows new sites';
-    is get('/api/stats/by_country/?iso3=civ') =~ /"site_summary":\{"total_sites":(\d+)/ ? $1 : '', 4, 'by_country civ';
+    is raw_decoded('/api/stats/by_country/?iso3=civ') =~ /"site_summary":\{"total_sites":(\d+)/ ? $1 : '', 4, 'by_country civ';
 }
 
 # ---- dataset_count and resources follow changes ----------------------------------------
 dataset(name => 'R3', dataset_type => 'climate');
-like get('/api/stats/'), qr/"dataset_count":3\}$/, 'dataset_count counts every dataset';
+like raw_decoded('/api/stats/'), qr/"dataset_count":3\}$/, 'dataset_count counts every dataset';
 db()->do('DELETE FROM core_energydataset WHERE id = ?', undef, $d2);
-like get('/api/stats/'), qr/"dataset_count":2\}$/, 'after deleting one (its metrics cascade)';
-like get('/api/stats/'), qr/"resources":\[\{"resource_type":"hydro","total":0.3,"metrics":2\},/, 'biomass gone with its dataset';
+like raw_decoded('/api/stats/'), qr/"dataset_count":2\}$/, 'after deleting one (its metrics cascade)';
+like raw_decoded('/api/stats/'), qr/"resources":\[\{"resource_type":"hydro","total":0.3,"metrics":2\},/, 'biomass gone with its dataset';
 db()->do(q{UPDATE core_resourcemetric SET value = 0.07 WHERE resource_type = 'hydro'});
-like get('/api/stats/'), qr/\{"resource_type":"hydro","total":0.14,"metrics":2\}/, '0.07 + 0.07 = 0.14 (decimal sum)';
+like raw_decoded('/api/stats/'), qr/\{"resource_type":"hydro","total":0.14,"metrics":2\}/, '0.07 + 0.07 = 0.14 (decimal sum)';
 db()->do(q{UPDATE core_resourcemetric SET value = 99999999.9999 WHERE resource_type = 'wind'});
-like get('/api/stats/'), qr/\{"resource_type":"wind","total":99999999.9999,"metrics":1\}/, 'large total';
+like raw_decoded('/api/stats/'), qr/\{"resource_type":"wind","total":99999999.9999,"metrics":1\}/, 'large total';
 db()->do('DELETE FROM core_resourcemetric');
-like get('/api/stats/'), qr/"resources":\[\],"dataset_count":2\}$/, 'no metrics → resources []';
+like raw_decoded('/api/stats/'), qr/"resources":\[\],"dataset_count":2\}$/, 'no metrics → resources []';
 db()->do('DELETE FROM core_hydrosite');
 {
     my ($res, $d) = get_json('/api/stats/');
     is join(',', map { $_->{site_count} } @{ $d->{countries} // [] }), '0,0,0,0,0', 'no sites: 5 countries with 0';
 }
-is get('/api/stats/by_country/?iso3=SEN'),
+is raw_decoded('/api/stats/by_country/?iso3=SEN'),
     '200 {"country":"Senegal","site_summary":{"total_sites":0,"total_storage_mwh":0.0,"total_capacity_mw":0.0},"resource_summary":[]}',
     'by_country after deleting everything';

@@ -11,16 +11,11 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use HTTP::Request ();
-use EaTest qw(db reset_db seed_fixture get_json);
+use EaTest qw(db reset_db seed_fixture get_json raw);
 
 plan tests => 44;
 
 my $HP = Apache::TestRequest::hostport();
-sub raw {
-    my ($path) = @_;
-    my $res = Apache::TestRequest::GET($path);
-    return $res->code . ' ' . $res->content;
-}
 
 reset_db();
 my $f = seed_fixture();

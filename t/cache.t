@@ -13,7 +13,7 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Time::HiRes qw(time sleep);
-use EaTest qw(db reset_db get_json decode_json_body pg_stop pg_start);
+use EaTest qw(db reset_db get_json decode_json_body pg_stop pg_start country);
 
 plan tests => 71;
 
@@ -42,8 +42,7 @@ sub settles {
 sub count_is { my $n = shift; return sub { my ($res, $d) = @_; $res->code == 200 && ref $d eq 'HASH' && $d->{count} == $n } }
 
 reset_db();
-my ($ben) = db()->selectrow_array(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
-    VALUES ('Benin', 'BJ', 'BEN', '2025-01-01 00:00:00+00', '2025-01-01 00:00:00+00') RETURNING id});
+my $ben = country(name => 'Benin', iso2 => 'BJ', iso3 => 'BEN');
 
 # ---- the cache becomes active -----------------------------------------------------------
 # While no change listener is healthy (just after start-up) the cache is bypassed.

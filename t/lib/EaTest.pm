@@ -8,16 +8,21 @@ package EaTest;
 #   use EaTest qw(reset_db seed_fixture get_json);
 #   reset_db(); my $f = seed_fixture();
 #   my ($res, $data) = get_json('/api/countries/');
+#
+# Row helpers (insert_row, country, region, dataset, site, metric, climate)
+# take column => value pairs that override their defaults and return the id.
 
 use strict;
 use warnings;
 
 use Exporter 'import';
 use DBI ();
+use Encode ();
 use JSON::PP ();
 use Apache::TestRequest ();
 
-our @EXPORT_OK = qw(db reset_db seed_fixture get_json decode_json_body pg_stop pg_start);
+our @EXPORT_OK = qw(db reset_db seed_fixture get_json decode_json_body pg_stop pg_start
+    insert_row country region dataset site metric climate raw raw_decoded col root_body);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 for my $var (qw(EA_PGHOST EA_PGPORT EA_PGDATABASE EA_PGUSER)) {
@@ -111,6 +116,77 @@ sub get_json {
     my ($url, @headers) = @_;
     my $res = Apache::TestRequest::GET($url, @headers);
     return ($res, decode_json_body($res));
+}
+
+# INSERT a row (column => value) into $table; created_at defaults to 2025-01-01 UTC, updated_at to created_at.
+sub insert_row {
+    my ($table, %r) = @_;
+    $r{created_at} //= '2025-01-01 00:00:00+00';
+    $r{updated_at} //= $r{created_at};
+    my @c = sort keys %r;
+    my ($id) = db()->selectrow_array(
+        sprintf('INSERT INTO %s (%s) VALUES (%s) RETURNING id',
+            $table, join(', ', @c), join(', ', ('?') x @c)),
+        undef, @r{@c});
+    return $id;
+}
+
+my $countries = 0;
+
+# A core_country row; iso2/iso3 default to "NN"/"ZNN", NN counting the calls of this process.
+sub country {
+    $countries++;
+    return insert_row('core_country', iso2 => sprintf('%02d', $countries), iso3 => sprintf('Z%02d', $countries), @_);
+}
+
+# A core_region row (level '').
+sub region { return insert_row('core_region', level => '', @_) }
+
+# A core_energydataset row (type phes, empty source/description/file fields, metadata {}).
+sub dataset {
+    return insert_row('core_energydataset', dataset_type => 'phes', source => '', description => '',
+        file_name => '', file_checksum => '', metadata => '{}', @_);
+}
+
+# A core_hydrosite row (status identified, notes '', properties {}).
+sub site { return insert_row('core_hydrosite', status => 'identified', notes => '', properties => '{}', @_) }
+
+# A core_resourcemetric row (solar, potential, value 1, unit kWh/m2).
+sub metric {
+    return insert_row('core_resourcemetric', resource_type => 'solar', metric => 'potential', value => 1,
+        unit => 'kWh/m2', @_);
+}
+
+# A core_climateseries row (unit mm, statistics {}, series []).
+sub climate { return insert_row('core_climateseries', unit => 'mm', statistics => '{}', series => '[]', @_) }
+
+# "STATUS BODY" of a GET (extra headers as key/value pairs), the body as bytes.
+sub raw {
+    my ($path, @headers) = @_;
+    my $res = Apache::TestRequest::GET($path, @headers);
+    return $res->code . ' ' . $res->content;
+}
+
+# "STATUS BODY" of a GET (extra headers as key/value pairs), the body decoded from UTF-8.
+sub raw_decoded {
+    my ($path, @headers) = @_;
+    my $res = Apache::TestRequest::GET($path, @headers);
+    return $res->code . ' ' . Encode::decode('UTF-8', $res->content);
+}
+
+# Field $key of each result of the list at $path ('null' when undef), joined by $sep (default ','), or "HTTP <code> <body>".
+sub col {
+    my ($path, $key, $sep) = @_;
+    my ($res, $d) = get_json($path);
+    return 'HTTP ' . $res->code . ' ' . $res->content unless $res->code == 200 && ref $d eq 'HASH';
+    return join $sep // ',', map { $_->{$key} // 'null' } @{ $d->{results} };
+}
+
+# The exact compact body of the API root mounted at the absolute URL $base (router registration order).
+sub root_body {
+    my ($base) = @_;
+    return '{' . join(',', map { qq{"$_":"$base/$_/"} }
+        qw(countries regions datasets hydro-sites resource-metrics climate-series stats)) . '}';
 }
 
 my $pg_stopped = 0;
