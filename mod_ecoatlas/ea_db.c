@@ -9,6 +9,7 @@
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_optional.h"
+#include <limits.h>
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -216,4 +217,82 @@ const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, in
     for (int i = 0; i < n; i++)
         v[i] = PQgetisnull(res, row, off + i) ? NULL : PQgetvalue(res, row, off + i);
     return v;
+}
+
+/* ---- streaming (exports) ----------------------------------------------------- */
+
+static void drain(PGconn *conn)
+{
+    PGresult *res;
+    while ((res = PQgetResult(conn)) != NULL)
+        PQclear(res);
+}
+
+static void cancel_running(PGconn *conn)
+{
+    char err[256];
+    PGcancel *c = PQgetCancel(conn);
+    if (c) {
+        PQcancel(c, err, sizeof(err));
+        PQfreeCancel(c);
+    }
+    drain(conn);
+}
+
+static void set_timeout(PGconn *conn, int ms)
+{
+    char sql[64];
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
+    PQclear(PQexec(conn, sql));
+}
+
+ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                          ea_row_fn fn, void *ctx, int *delivered)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    ap_dbd_t *dbd;
+    PGresult *res;
+    int n = params ? params->nelts : 0;
+    const char *const *values = params ? (const char *const *)params->elts : NULL;
+
+    *delivered = 0;
+    /* A cheap statement first: it repairs a connection a restart broke. */
+    if ((rq->db_failure = ea_db_query(rq, "SELECT 1", NULL, &res)) != EA_DB_OK)
+        return (ea_db_status)rq->db_failure;
+    PGconn *conn = acquire(rq, &dbd);
+    /* Rows go out as fast as the client reads: allow ten query timeouts. */
+    set_timeout(conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
+    if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export query not sent: %s", PQerrorMessage(conn));
+        drain(conn);
+        set_timeout(conn, ms);
+        return is_connection_failure(conn, NULL) ? EA_DB_UNAVAILABLE : EA_DB_ERROR;
+    }
+    ea_db_status st = EA_DB_OK;
+    while ((res = PQgetResult(conn)) != NULL) {
+        ExecStatusType es = PQresultStatus(res);
+        if (es == PGRES_SINGLE_TUPLE) {
+            int stop = fn(ctx, res);
+            PQclear(res);
+            (*delivered)++;
+            if (stop) {   /* the client went away: stop the query too */
+                cancel_running(conn);
+                break;
+            }
+            continue;
+        }
+        if (es != PGRES_TUPLES_OK) {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export query failed (SQLSTATE %s): %s",
+                          state ? state : "?", PQresultErrorMessage(res));
+            st = is_connection_failure(conn, res) ? EA_DB_UNAVAILABLE
+                 : state && strcmp(state, "57014") == 0 ? EA_DB_TIMEOUT : EA_DB_ERROR;
+        }
+        PQclear(res);
+    }
+    if (PQstatus(conn) == CONNECTION_OK)
+        set_timeout(conn, ms);
+    return st;
 }

@@ -65,6 +65,7 @@ static int ea_errors_post_read_request(request_rec *r)
             for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++)
                 ap_custom_response(r, bodies[k].status, bodies[k].body);
             apr_table_setn(r->notes, EA_NOTE, "1");
+            ea_security_headers(r);
             break;
         }
     }

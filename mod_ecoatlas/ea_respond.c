@@ -7,6 +7,16 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
+/* Django's SecurityMiddleware and XFrameOptionsMiddleware defaults, on every
+ * API response, errors included (err_headers_out survives error pages). */
+void ea_security_headers(request_rec *r)
+{
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    apr_table_setn(r->err_headers_out, "Referrer-Policy", "same-origin");
+    apr_table_setn(r->err_headers_out, "Cross-Origin-Opener-Policy", "same-origin");
+    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+}
+
 int ea_send_json(ea_req *rq, int status, ea_buf *body)
 {
     const char *data = body->data;
@@ -68,7 +78,7 @@ int ea_send_server_error(ea_req *rq, const char *what)
 
 /* One media range of an Accept header: does it admit JSON?  Sets *indent
  * from an application/json range's indent parameter (DRF clamps to 0..8). */
-static int range_admits_json(apr_pool_t *p, const char *range, int *indent)
+static int range_admits_json(apr_pool_t *p, const char *range, const char *media, int *indent)
 {
     char *copy = apr_pstrdup(p, range), *last;
     char *type = apr_strtok(copy, ";", &last);
@@ -85,6 +95,8 @@ static int range_admits_json(apr_pool_t *p, const char *range, int *indent)
         ok = 1;
     else if (strcmp(type, "text/html") == 0 || strcmp(type, "text/*") == 0)
         ok = 1;   /* D11: no browsable API, JSON instead */
+    else if (media && strcmp(type, media) == 0)
+        ok = 1;   /* D1: Accept: text/csv on the exports */
     for (char *par = apr_strtok(NULL, ";", &last); par; par = apr_strtok(NULL, ";", &last)) {
         char *eq = strchr(par, '=');
         if (!eq)
@@ -120,7 +132,7 @@ int ea_negotiate(ea_req *rq)
         return 0;
     char *copy = apr_pstrdup(r->pool, accept), *last;
     for (char *range = apr_strtok(copy, ",", &last); range; range = apr_strtok(NULL, ",", &last))
-        ok |= range_admits_json(r->pool, range, &rq->indent);
+        ok |= range_admits_json(r->pool, range, rq->route ? rq->route->media : NULL, &rq->indent);
     if (ok)
         return 0;
     rq->indent = -1;

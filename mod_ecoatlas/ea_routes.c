@@ -12,8 +12,8 @@ APLOG_USE_MODULE(ecoatlas);
 #define GET_ALLOW "GET, HEAD, OPTIONS"
 
 #define MODEL_ROUTES(i, view) \
-    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i] }, \
-    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i] }
+    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL }, \
+    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL }
 
 /* [2i] list, [2i+1] detail, for ea_resources[i]. */
 static const ea_route model_routes[] = {
@@ -26,21 +26,30 @@ static const ea_route model_routes[] = {
 };
 
 static const ea_route root_route =
-    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL };
+    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL };
 static const ea_route stats_route =
-    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL };
+    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL };
 static const ea_route by_country_route =
-    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL };
+    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL };
 
 /* List-level actions, matched before the detail route (as DRF's router). */
 typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
 static const ea_action_route action_routes[] = {
     { EA_RES_HYDROSITE, "summary",
-      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE] } },
+      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL } },
+    { EA_RES_HYDROSITE, "export",
+      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_sites, &ea_resources[EA_RES_HYDROSITE],
+        "text/csv" } },
+    { EA_RES_METRIC, "export",
+      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_metrics, &ea_resources[EA_RES_METRIC],
+        "text/csv" } },
+    { EA_RES_METRIC, "export_pdf",
+      { "Export pdf", GET_ALLOW, EA_PERM_ANY, ea_handle_export_pdf, &ea_resources[EA_RES_METRIC],
+        "application/pdf" } },
     { EA_RES_METRIC, "timeseries",
-      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC] } },
+      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL } },
     { EA_RES_CLIMATE, "timeline",
-      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE] } },
+      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL } },
 };
 
 /* Match a path below the mount point; it must end with '/'. */
@@ -167,7 +176,7 @@ int ea_dispatch(ea_req *rq)
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
     if (r->method_number == M_GET) {  /* HEAD is M_GET with header_only */
-        if (ea_cache_lookup(rq))
+        if (!rq->route->media && ea_cache_lookup(rq))   /* exports stream, uncached */
             return OK;
         return rq->route->get(rq);
     }

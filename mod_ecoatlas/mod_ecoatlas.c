@@ -36,6 +36,7 @@ static int ea_header_parser(request_rec *r)
     rq->r = r;
     rq->conf = ap_get_module_config(r->per_dir_config, &ecoatlas_module);
     rq->indent = -1;
+    ea_security_headers(r);
     ea_route_match(rq);
     ap_set_module_config(r->request_config, &ecoatlas_module, rq);
     return DECLINED;

@@ -74,6 +74,7 @@ typedef struct ea_route {
     ea_perm perm;
     ea_handler_fn get;         /* GET/HEAD */
     const ea_resource *res;    /* model routes */
+    const char *media;         /* besides JSON, the type it serves (exports) */
 } ea_route;
 
 /* Everything known about one API request. */
@@ -97,6 +98,7 @@ ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
 
 /* ---- responses ----------------------------------------------------------- */
+void ea_security_headers(request_rec *r);
 int ea_send_json(ea_req *rq, int status, ea_buf *body);
 int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len);
 int ea_send_detail(ea_req *rq, int status, const char *detail);
@@ -114,6 +116,12 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
 /* Send the response that fits a failed status (503 or 500). */
 int ea_db_fail(ea_req *rq, ea_db_status st);
 int ea_db_fk_exists(void *ctx, const char *table, long long id);
+/* Stream the rows of sql one at a time to fn (single-row mode); fn returns
+ * non-zero to stop, which cancels the query.  *delivered counts the rows
+ * handed over: after the first one, the response has started. */
+typedef int (*ea_row_fn)(void *ctx, PGresult *row);
+ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                          ea_row_fn fn, void *ctx, int *delivered);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* ---- handlers -------------------------------------------------------------- */
@@ -126,6 +134,9 @@ int ea_handle_timeseries(ea_req *rq);
 int ea_handle_timeline(ea_req *rq);
 int ea_handle_stats(ea_req *rq);
 int ea_handle_stats_by_country(ea_req *rq);
+int ea_handle_export_sites(ea_req *rq);
+int ea_handle_export_metrics(ea_req *rq);
+int ea_handle_export_pdf(ea_req *rq);
 
 /* Build the filtered set of the route's resource; on failure the error
  * response is sent and the handler's return value stored in *rc. */
