@@ -41,6 +41,9 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->cache_size = EA_UNSET;
     c->query_timeout_ms = EA_UNSET;
+    c->cors_allow_all = EA_UNSET;
+    c->cors_credentials = EA_UNSET;
+    c->cors_origins = NULL;
     c->cache_db = -1;
     return c;
 }
@@ -51,6 +54,9 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     MERGE(cache_size);
     MERGE(query_timeout_ms);
+    MERGE(cors_allow_all);
+    MERGE(cors_credentials);
+    c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
     c->cache_db = -1;
     return c;
 }
@@ -105,6 +111,14 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
     return NULL;
 }
 
+/* An On|Off server setting stored at the offset given in the table. */
+static const char *set_srv_flag(cmd_parms *cmd, void *dconf, int on)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    *(int *)((char *)c + (size_t)cmd->info) = on ? 1 : 0;
+    return NULL;
+}
+
 static const char *set_debug(cmd_parms *cmd, void *dconf, int on)
 {
     ((ea_dir_conf *)dconf)->debug = on ? 1 : 0;
@@ -152,6 +166,14 @@ const command_rec ea_directives[] = {
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
+    AP_INIT_FLAG("EcoAtlasCORSAllowAllOrigins", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, cors_allow_all), RSRC_CONF,
+                 "On: any Origin may read the API (default Off)"),
+    AP_INIT_ITERATE("EcoAtlasCORSAllowedOrigins", ea_cors_set_origins, NULL, RSRC_CONF,
+                    "Origins (scheme://host[:port]) allowed to read the API"),
+    AP_INIT_FLAG("EcoAtlasCORSAllowCredentials", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, cors_credentials), RSRC_CONF,
+                 "On: browsers may send cookies and credentials cross-origin (default Off)"),
     AP_INIT_FLAG("EcoAtlasCache", set_cache, NULL, RSRC_CONF | ACCESS_CONF,
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,

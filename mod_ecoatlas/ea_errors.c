@@ -66,6 +66,7 @@ static int ea_errors_post_read_request(request_rec *r)
                 ap_custom_response(r, bodies[k].status, bodies[k].body);
             apr_table_setn(r->notes, EA_NOTE, "1");
             ea_security_headers(r);
+            ea_cors(r, 0);
             break;
         }
     }

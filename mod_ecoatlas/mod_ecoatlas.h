@@ -32,6 +32,9 @@ typedef struct ea_dir_conf {
 typedef struct ea_srv_conf {
     long long cache_size;   /* EcoAtlasCacheSize (main server only) */
     int query_timeout_ms;   /* EcoAtlasQueryTimeout */
+    int cors_allow_all;     /* EcoAtlasCORSAllowAllOrigins */
+    int cors_credentials;   /* EcoAtlasCORSAllowCredentials */
+    apr_array_header_t *cors_origins;  /* EcoAtlasCORSAllowedOrigins, normalised; NULL: unset */
     int cache_db;           /* index of this server's database, -1: none */
 } ea_srv_conf;
 
@@ -54,6 +57,11 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 /* ---- httpd's own errors as JSON (ea_errors.c) ----------------------------- */
 void ea_errors_post_config(apr_pool_t *pconf);
 void ea_errors_register(apr_pool_t *p);
+
+/* ---- CORS (ea_cors.c) ------------------------------------------------------ */
+const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
+/* Add the CORS headers a response needs; answers a preflight (returns 1). */
+int ea_cors(request_rec *r, int respond_preflight);
 
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
