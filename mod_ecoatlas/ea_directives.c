@@ -29,6 +29,7 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     const ea_dir_conf *base = basev, *add = addv;
     ea_dir_conf *c = apr_pcalloc(p, sizeof(*c));
     c->base = add->base ? add->base : base->base;
+    c->allowed_hosts = add->allowed_hosts ? add->allowed_hosts : base->allowed_hosts;
     MERGE(page_size);
     MERGE(max_page_size);
     MERGE(debug);
@@ -166,6 +167,9 @@ const command_rec ea_directives[] = {
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
+    AP_INIT_ITERATE("EcoAtlasAllowedHosts", ea_hosts_set, NULL, RSRC_CONF | ACCESS_CONF,
+                    "Host names the API answers for: exact names, .example.org (and "
+                    "subdomains), or *; default: ServerName and ServerAlias"),
     AP_INIT_FLAG("EcoAtlasCORSAllowAllOrigins", set_srv_flag,
                  (void *)APR_OFFSETOF(ea_srv_conf, cors_allow_all), RSRC_CONF,
                  "On: any Origin may read the API (default Off)"),

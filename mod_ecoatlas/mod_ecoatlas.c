@@ -39,6 +39,8 @@ static int ea_header_parser(request_rec *r)
     ea_security_headers(r);
     ea_route_match(rq);
     ap_set_module_config(r->request_config, &ecoatlas_module, rq);
+    if (ea_hosts_check(rq) != 0)
+        return DONE;
     /* A CORS preflight is answered here, before authentication runs. */
     return ea_cors(r, 1) ? DONE : DECLINED;
 }

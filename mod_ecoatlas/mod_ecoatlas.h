@@ -16,6 +16,8 @@
 
 extern module AP_MODULE_DECLARE_DATA ecoatlas_module;
 
+typedef struct ea_req ea_req;
+
 #define EA_HANDLER "ecoatlas-api"
 #define EA_UNSET (-1)
 
@@ -26,6 +28,7 @@ typedef struct ea_dir_conf {
     int max_page_size;      /* EcoAtlasMaxPageSize */
     int debug;              /* EcoAtlasDebug */
     int cache;              /* EcoAtlasCache */
+    apr_array_header_t *allowed_hosts;  /* EcoAtlasAllowedHosts; NULL: ServerName/ServerAlias */
 } ea_dir_conf;
 
 /* Per-server settings. */
@@ -58,6 +61,11 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 void ea_errors_post_config(apr_pool_t *pconf);
 void ea_errors_register(apr_pool_t *p);
 
+/* ---- allowed hosts (ea_hosts.c) --------------------------------------------- */
+const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg);
+/* 0 when the Host header is allowed; otherwise the 400 was sent. */
+int ea_hosts_check(ea_req *rq);
+
 /* ---- CORS (ea_cors.c) ------------------------------------------------------ */
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
 /* Add the CORS headers a response needs; answers a preflight (returns 1). */
@@ -66,7 +74,6 @@ int ea_cors(request_rec *r, int respond_preflight);
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
-typedef struct ea_req ea_req;
 int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
 void ea_cache_store(ea_req *rq, const char *body, size_t len);
 void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
