@@ -45,6 +45,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->cors_allow_all = EA_UNSET;
     c->cors_credentials = EA_UNSET;
     c->cors_origins = NULL;
+    c->throttle_entries = EA_UNSET;
     c->cache_db = -1;
     return c;
 }
@@ -58,6 +59,9 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(cors_allow_all);
     MERGE(cors_credentials);
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
+    c->rate_anon = add->rate_anon.set ? add->rate_anon : base->rate_anon;
+    c->rate_user = add->rate_user.set ? add->rate_user : base->rate_user;
+    MERGE(throttle_entries);
     c->cache_db = -1;
     return c;
 }
@@ -167,6 +171,13 @@ const command_rec ea_directives[] = {
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
+    AP_INIT_TAKE1("EcoAtlasRateLimitAnon", ea_limits_set_rate, (void *)0, RSRC_CONF,
+                  "Requests per client address for anonymous callers, N/period or off "
+                  "(default 1000/day)"),
+    AP_INIT_TAKE1("EcoAtlasRateLimitUser", ea_limits_set_rate, (void *)1, RSRC_CONF,
+                  "Requests per authenticated user, N/period or off (default 5000/day)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleEntries", ea_limits_set_entries, NULL, RSRC_CONF,
+                  "Clients the shared rate-limit table holds (default 100000)"),
     AP_INIT_ITERATE("EcoAtlasAllowedHosts", ea_hosts_set, NULL, RSRC_CONF | ACCESS_CONF,
                     "Host names the API answers for: exact names, .example.org (and "
                     "subdomains), or *; default: ServerName and ServerAlias"),

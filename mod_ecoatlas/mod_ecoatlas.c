@@ -45,6 +45,15 @@ static int ea_header_parser(request_rec *r)
     return ea_cors(r, 1) ? DONE : DECLINED;
 }
 
+/* access_checker: after authentication (r->user), before the handler. */
+static int ea_access_checker(request_rec *r)
+{
+    ea_req *rq = ea_req_get(r);
+    if (!rq || r->main)
+        return DECLINED;
+    return ea_limits_check(rq) != 0 ? DONE : DECLINED;
+}
+
 static int ea_handler(request_rec *r)
 {
     if (!r->handler || strcmp(r->handler, EA_HANDLER) != 0)
@@ -64,6 +73,8 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
     ea_errors_post_config(pconf);
     int rc = ea_db_post_config(pconf, s);
+    if (rc == OK)
+        rc = ea_limits_post_config(pconf, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
 }
 
@@ -79,6 +90,7 @@ static void ea_register_hooks(apr_pool_t *p)
     ap_hook_child_init(ea_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ea_errors_register(p);
     ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_access_checker(ea_access_checker, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

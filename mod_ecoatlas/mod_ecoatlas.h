@@ -31,6 +31,13 @@ typedef struct ea_dir_conf {
     apr_array_header_t *allowed_hosts;  /* EcoAtlasAllowedHosts; NULL: ServerName/ServerAlias */
 } ea_dir_conf;
 
+/* A rate limit: count per period; set = 0 means not configured here. */
+typedef struct ea_rate {
+    int set;
+    unsigned count;         /* 0: no limit */
+    uint64_t period_ms;
+} ea_rate;
+
 /* Per-server settings. */
 typedef struct ea_srv_conf {
     long long cache_size;   /* EcoAtlasCacheSize (main server only) */
@@ -38,6 +45,9 @@ typedef struct ea_srv_conf {
     int cors_allow_all;     /* EcoAtlasCORSAllowAllOrigins */
     int cors_credentials;   /* EcoAtlasCORSAllowCredentials */
     apr_array_header_t *cors_origins;  /* EcoAtlasCORSAllowedOrigins, normalised; NULL: unset */
+    ea_rate rate_anon;      /* EcoAtlasRateLimitAnon */
+    ea_rate rate_user;      /* EcoAtlasRateLimitUser */
+    int throttle_entries;   /* EcoAtlasThrottleEntries (main server only) */
     int cache_db;           /* index of this server's database, -1: none */
 } ea_srv_conf;
 
@@ -65,6 +75,13 @@ void ea_errors_register(apr_pool_t *p);
 const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg);
 /* 0 when the Host header is allowed; otherwise the 400 was sent. */
 int ea_hosts_check(ea_req *rq);
+
+/* ---- rate limits (ea_limits.c) ---------------------------------------------- */
+const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg);
+int ea_limits_post_config(apr_pool_t *pconf, server_rec *s);
+/* 0 when admitted; otherwise the 429 was sent. */
+int ea_limits_check(ea_req *rq);
 
 /* ---- CORS (ea_cors.c) ------------------------------------------------------ */
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
