@@ -101,8 +101,13 @@ int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
         table = ea_throttle_attach(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm));
         if (table && ea_throttle_entries(table) >= entries
             && ea_throttle_entries(table) < entries + EA_THROTTLE_GROUP
-            && ea_throttle_slots(table) == THROTTLE_SLOTS)
+            && ea_throttle_slots(table) == THROTTLE_SLOTS) {
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: counts kept over the restart");
             return OK;
+        }
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: table resized, counts start over "
+                     "(attach %s, entries %u, wanted %u)", table ? "ok" : "failed",
+                     table ? ea_throttle_entries(table) : 0, entries);
         apr_shm_destroy(shm);
         apr_pool_userdata_set(NULL, SHM_KEY, NULL, keep);
         table = NULL;

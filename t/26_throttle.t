@@ -13,7 +13,7 @@ use Apache::TestRequest ();
 use HTTP::Request ();
 use EaTest qw(reset_db seed_fixture decode_json_body);
 
-plan tests => 21;
+plan tests => 25;
 
 reset_db();
 seed_fixture();
@@ -103,4 +103,26 @@ sub get_on {
     is $res->code, 200, 'a throttled client still gets its preflight answered';
     is $res->header('RateLimit-Limit'), undef, 'the preflight did not go through the limits';
     is get_on('throttle', '/tapi/stats/')->code, 429, 'and the client is still throttled';
+}
+
+# apachectl graceful keeps the counts: the shared table outlives the generation
+{
+    my $before = Apache::TestRequest::GET('/api/stats/')->header('RateLimit-Remaining');
+    my $pidfile = Apache::Test::vars('t_logs') . '/httpd.pid';
+    open my $fh, '<', $pidfile or die "$pidfile: $!";
+    chomp(my $pid = <$fh>);
+    ok kill('USR1', $pid), 'graceful restart signalled';
+    sleep 1;   # let the old generation stop taking connections
+    my $after;
+    for (1 .. 50) {   # until the new generation answers
+        select undef, undef, undef, 0.1;
+        my $res = Apache::TestRequest::GET('/api/stats/');
+        next unless $res->code == 200;
+        $after = $res->header('RateLimit-Remaining');
+        last;
+    }
+    ok defined $after, 'answers after the graceful restart';
+    ok defined $after && $after < $before, "the count went on ($before before, $after after), not reset";
+    open my $log, '<', Apache::Test::vars('t_logs') . '/error_log' or die;
+    ok scalar(grep { /rate limits: counts kept over the restart/ } <$log>), 'the new generation reused the table';
 }
