@@ -43,7 +43,8 @@ const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* ServerName, ServerAlias ("*.example.org" becomes ".example.org"). */
+/* ServerName, ServerAlias ("*.example.org" becomes ".example.org"), and the
+ * addresses the <VirtualHost> names (a request to its own IP is no forgery). */
 static apr_array_header_t *server_names(request_rec *r)
 {
     server_rec *s = r->server;
@@ -56,6 +57,11 @@ static apr_array_header_t *server_names(request_rec *r)
         const char *w = APR_ARRAY_IDX(s->wild_names, i, const char *);
         if (w[0] == '*' && w[1] == '.' && !strpbrk(w + 2, "*?["))
             APR_ARRAY_PUSH(a, const char *) = w + 1;
+    }
+    for (server_addr_rec *sa = s->addrs; sa; sa = sa->next) {
+        const char *v = sa->virthost;
+        if (v && *v && strcmp(v, "*") != 0 && strcasecmp(v, "_default_") != 0)
+            APR_ARRAY_PUSH(a, const char *) = v;
     }
     for (int i = 0; i < a->nelts; i++) {
         char *low = apr_pstrdup(r->pool, APR_ARRAY_IDX(a, i, const char *));
