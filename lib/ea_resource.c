@@ -465,6 +465,7 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
 {
     ea_buf b;
     ea_buf_init(&b, q->pool, 1024);
+    q->page_params = apr_array_copy(q->pool, q->params);
     ea_buf_puts(&b, "SELECT ");
     if (total_sql)
         ea_buf_printf(&b, "(%s), ", total_sql);
@@ -475,10 +476,12 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     else if (q->where.len)
         ea_buf_printf(&b, " WHERE %s", q->where.data);
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
-    if (limit >= 0)
-        ea_buf_printf(&b, " LIMIT %lld", limit);
-    if (offset > 0)
-        ea_buf_printf(&b, " OFFSET %lld", offset);
+    if (limit >= 0) {
+        APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
+        ea_buf_printf(&b, " LIMIT $%d::bigint", q->page_params->nelts);
+    }
+    APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset > 0 ? offset : 0));
+    ea_buf_printf(&b, " OFFSET $%d::bigint", q->page_params->nelts);
     return b.data;
 }
 

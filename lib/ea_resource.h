@@ -73,6 +73,7 @@ typedef struct ea_listq {
     int by_groups;         /* count can come from res->group_table */
     int empty;             /* no row can match (e.g. out-of-range number) */
     apr_array_header_t *params;   /* const char *, $1..$n */
+    apr_array_header_t *page_params;  /* params plus LIMIT and OFFSET (ea_listq_select_sql) */
     const char *order_by;  /* "t.name, t.id" */
     ea_buf errors;         /* 400 body when the build returned 1 */
 } ea_listq;
@@ -93,7 +94,9 @@ const char *ea_listq_count_sql(ea_listq *q);
 
 /* SELECT of the serializer columns over the set, in order, with LIMIT and
  * OFFSET as given (limit < 0: none).  With total_sql non-NULL its value is
- * prepended as an extra first column (one round trip for page and count). */
+ * prepended as an extra first column (one round trip for page and count).
+ * LIMIT and OFFSET are parameters, so every page of a list shares one
+ * prepared statement: run it with q->page_params. */
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset);
 

@@ -79,7 +79,7 @@ int ea_handle_list(ea_req *rq)
     /* The exact count rides along with the page: one round trip. */
     const char *sql = ea_listq_select_sql(&q, count < 0 ? ea_listq_count_sql(&q) : NULL,
                                           size, (page - 1) * size);
-    if ((st = ea_db_query(rq, sql, q.params, &rows)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, sql, q.page_params, &rows)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
     if (count < 0) {
