@@ -254,7 +254,7 @@ int ea_cache_lookup(ea_req *rq)
     if (!ea_shmcache_healthy(cache, sc->cache_db, now))
         return 0;
     const char *host = apr_table_get(r->headers_in, "Host");
-    const char *key = apr_psprintf(r->pool, "%s://%s%s\n%d", ap_http_scheme(r),
+    const char *key = apr_psprintf(r->pool, "%s://%s%s\n%d", rq->scheme,
                                    host ? host : "", r->unparsed_uri, rq->indent);
     uint64_t gen = ea_shmcache_generation(cache, sc->cache_db);
     char *body = apr_palloc(r->pool, ea_shmcache_body_max(cache));

@@ -46,6 +46,10 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->cors_credentials = EA_UNSET;
     c->cors_origins = NULL;
     c->throttle_entries = EA_UNSET;
+    c->ssl_redirect = EA_UNSET;
+    c->hsts_seconds = EA_UNSET;
+    c->hsts_subdomains = EA_UNSET;
+    c->hsts_preload = EA_UNSET;
     c->cache_db = -1;
     return c;
 }
@@ -62,6 +66,19 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rate_anon = add->rate_anon.set ? add->rate_anon : base->rate_anon;
     c->rate_user = add->rate_user.set ? add->rate_user : base->rate_user;
     MERGE(throttle_entries);
+    MERGE(ssl_redirect);
+    MERGE(hsts_seconds);
+    MERGE(hsts_subdomains);
+    MERGE(hsts_preload);
+    if (add->proxy_ssl_header) {
+        c->proxy_ssl_header = add->proxy_ssl_header;
+        c->proxy_ssl_value = add->proxy_ssl_value;
+        c->proxy_ssl_trusted = add->proxy_ssl_trusted;
+    } else {
+        c->proxy_ssl_header = base->proxy_ssl_header;
+        c->proxy_ssl_value = base->proxy_ssl_value;
+        c->proxy_ssl_trusted = base->proxy_ssl_trusted;
+    }
     c->cache_db = -1;
     return c;
 }
@@ -124,6 +141,19 @@ static const char *set_srv_flag(cmd_parms *cmd, void *dconf, int on)
     return NULL;
 }
 
+static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < 0 || v > 2147483647L)
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected seconds, "
+                            "0 to 2147483647; a year is 31536000)", cmd->directive->directive, arg);
+    c->hsts_seconds = (int)v;
+    return NULL;
+}
+
 static const char *set_debug(cmd_parms *cmd, void *dconf, int on)
 {
     ((ea_dir_conf *)dconf)->debug = on ? 1 : 0;
@@ -178,6 +208,20 @@ const command_rec ea_directives[] = {
                   "Requests per authenticated user, N/period or off (default 5000/day)"),
     AP_INIT_TAKE1("EcoAtlasThrottleEntries", ea_limits_set_entries, NULL, RSRC_CONF,
                   "Clients the shared rate-limit table holds (default 100000)"),
+    AP_INIT_TAKE_ARGV("EcoAtlasProxySSLHeader", ea_https_set_proxy_header, NULL, RSRC_CONF,
+                      "Header, value meaning https, and optionally the trusted proxies "
+                      "(e.g. X-Forwarded-Proto https 10.0.0.0/8)"),
+    AP_INIT_FLAG("EcoAtlasSSLRedirect", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, ssl_redirect), RSRC_CONF,
+                 "On: answer insecure API requests with a 301 to https (default Off)"),
+    AP_INIT_TAKE1("EcoAtlasHSTSSeconds", set_hsts_seconds, NULL, RSRC_CONF,
+                  "Strict-Transport-Security max-age on secure responses; 0: none (default)"),
+    AP_INIT_FLAG("EcoAtlasHSTSIncludeSubdomains", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, hsts_subdomains), RSRC_CONF,
+                 "On: add includeSubDomains to Strict-Transport-Security (default Off)"),
+    AP_INIT_FLAG("EcoAtlasHSTSPreload", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, hsts_preload), RSRC_CONF,
+                 "On: add preload to Strict-Transport-Security (default Off)"),
     AP_INIT_ITERATE("EcoAtlasAllowedHosts", ea_hosts_set, NULL, RSRC_CONF | ACCESS_CONF,
                     "Host names the API answers for: exact names, .example.org (and "
                     "subdomains), or *; default: ServerName and ServerAlias"),

@@ -150,7 +150,7 @@ static const char *scheme_host(ea_req *rq)
                    ? ap_get_server_name(r)
                    : apr_psprintf(r->pool, "%s:%u", ap_get_server_name(r), port);
     }
-    return apr_pstrcat(r->pool, ap_http_scheme(r), "://", host, NULL);
+    return apr_pstrcat(r->pool, rq->scheme ? rq->scheme : ap_http_scheme(r), "://", host, NULL);
 }
 
 const char *ea_absolute_url(ea_req *rq, const char *path_below_base)

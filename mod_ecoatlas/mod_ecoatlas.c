@@ -36,10 +36,11 @@ static int ea_header_parser(request_rec *r)
     rq->r = r;
     rq->conf = ap_get_module_config(r->per_dir_config, &ecoatlas_module);
     rq->indent = -1;
+    rq->scheme = ap_http_scheme(r);
     ea_security_headers(r);
     ea_route_match(rq);
     ap_set_module_config(r->request_config, &ecoatlas_module, rq);
-    if (ea_hosts_check(rq) != 0)
+    if (ea_hosts_check(rq) != 0 || ea_https_check(rq) != 0)
         return DONE;
     /* A CORS preflight is answered here, before authentication runs. */
     return ea_cors(r, 1) ? DONE : DECLINED;

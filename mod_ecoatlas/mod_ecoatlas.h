@@ -48,6 +48,13 @@ typedef struct ea_srv_conf {
     ea_rate rate_anon;      /* EcoAtlasRateLimitAnon */
     ea_rate rate_user;      /* EcoAtlasRateLimitUser */
     int throttle_entries;   /* EcoAtlasThrottleEntries (main server only) */
+    const char *proxy_ssl_header;   /* EcoAtlasProxySSLHeader: name, */
+    const char *proxy_ssl_value;    /* the value meaning https, */
+    apr_array_header_t *proxy_ssl_trusted;  /* and the proxies it is trusted from */
+    int ssl_redirect;       /* EcoAtlasSSLRedirect */
+    int hsts_seconds;       /* EcoAtlasHSTSSeconds */
+    int hsts_subdomains;    /* EcoAtlasHSTSIncludeSubdomains */
+    int hsts_preload;       /* EcoAtlasHSTSPreload */
     int cache_db;           /* index of this server's database, -1: none */
 } ea_srv_conf;
 
@@ -70,6 +77,12 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 /* ---- httpd's own errors as JSON (ea_errors.c) ----------------------------- */
 void ea_errors_post_config(apr_pool_t *pconf);
 void ea_errors_register(apr_pool_t *p);
+
+/* ---- HTTPS (ea_https.c) ---------------------------------------------------- */
+const char *ea_https_set_proxy_header(cmd_parms *cmd, void *dconf, int argc, char *const argv[]);
+int ea_https_is_secure(request_rec *r);
+/* Sets rq->secure/scheme and HSTS; 0, or -1 when the redirect was sent. */
+int ea_https_check(ea_req *rq);
 
 /* ---- allowed hosts (ea_hosts.c) --------------------------------------------- */
 const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg);
@@ -122,6 +135,8 @@ struct ea_req {
     int indent;                /* Accept: application/json; indent=N, or -1 */
     void *db;                  /* ap_dbd_t *, acquired lazily */
     int db_failure;            /* ea_db_status of a failed lookup */
+    int secure;                /* TLS, or a trusted proxy's header says https */
+    const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */
     uint64_t cache_gen;        /* generation the miss was looked up under */
 };
