@@ -154,18 +154,6 @@ static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg
     return NULL;
 }
 
-static const char *set_debug(cmd_parms *cmd, void *dconf, int on)
-{
-    ((ea_dir_conf *)dconf)->debug = on ? 1 : 0;
-    return NULL;
-}
-
-static const char *set_cache(cmd_parms *cmd, void *dconf, int on)
-{
-    ((ea_dir_conf *)dconf)->cache = on ? 1 : 0;
-    return NULL;
-}
-
 /* Bytes with an optional K/M/G suffix; 0 turns the cache off. */
 static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -197,7 +185,7 @@ const command_rec ea_directives[] = {
                   "Default number of objects per page of a list (default 50)"),
     AP_INIT_TAKE1("EcoAtlasMaxPageSize", set_page_size, (void *)1, RSRC_CONF | ACCESS_CONF,
                   "Largest page_size a client may ask for (default 200)"),
-    AP_INIT_FLAG("EcoAtlasDebug", set_debug, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("EcoAtlasDebug", ap_set_flag_slot, (void *)APR_OFFSETOF(ea_dir_conf, debug), RSRC_CONF | ACCESS_CONF,
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
@@ -233,7 +221,7 @@ const command_rec ea_directives[] = {
     AP_INIT_FLAG("EcoAtlasCORSAllowCredentials", set_srv_flag,
                  (void *)APR_OFFSETOF(ea_srv_conf, cors_credentials), RSRC_CONF,
                  "On: browsers may send cookies and credentials cross-origin (default Off)"),
-    AP_INIT_FLAG("EcoAtlasCache", set_cache, NULL, RSRC_CONF | ACCESS_CONF,
+    AP_INIT_FLAG("EcoAtlasCache", ap_set_flag_slot, (void *)APR_OFFSETOF(ea_dir_conf, cache), RSRC_CONF | ACCESS_CONF,
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),

@@ -7,14 +7,8 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "ea_edge.h"
-#include "ea_siphash.h"
 
 APLOG_USE_MODULE(ecoatlas);
-
-#define LOGGED_SLOTS 256
-
-static uint64_t logged[LOGGED_SLOTS];        /* hashes of hosts already logged */
-static const uint8_t log_key[16] = "ecoatlas-hosts!";
 
 static int valid_pattern(const char *p)
 {
@@ -45,12 +39,11 @@ const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg)
 
 /* ServerName, ServerAlias ("*.example.org" becomes ".example.org"), and the
  * addresses the <VirtualHost> names (a request to its own IP is no forgery). */
-static apr_array_header_t *server_names(request_rec *r)
+static apr_array_header_t *server_names(apr_pool_t *p, server_rec *s)
 {
-    server_rec *s = r->server;
-    apr_array_header_t *a = apr_array_make(r->pool, 4, sizeof(const char *));
+    apr_array_header_t *a = apr_array_make(p, 4, sizeof(const char *));
     if (s->server_hostname)
-        APR_ARRAY_PUSH(a, const char *) = apr_pstrdup(r->pool, s->server_hostname);
+        APR_ARRAY_PUSH(a, const char *) = s->server_hostname;
     for (int i = 0; s->names && i < s->names->nelts; i++)
         APR_ARRAY_PUSH(a, const char *) = APR_ARRAY_IDX(s->names, i, const char *);
     for (int i = 0; s->wild_names && i < s->wild_names->nelts; i++) {
@@ -64,18 +57,20 @@ static apr_array_header_t *server_names(request_rec *r)
             APR_ARRAY_PUSH(a, const char *) = v;
     }
     for (int i = 0; i < a->nelts; i++) {
-        char *low = apr_pstrdup(r->pool, APR_ARRAY_IDX(a, i, const char *));
+        char *low = apr_pstrdup(p, APR_ARRAY_IDX(a, i, const char *));
         ap_str_tolower(low);
         APR_ARRAY_IDX(a, i, const char *) = low;
     }
     return a;
 }
 
-static int first_time(const char *host)
+/* Each server's default list, once, rather than on every request. */
+void ea_hosts_post_config(apr_pool_t *pconf, server_rec *main_s)
 {
-    uint64_t h = ea_siphash24(log_key, host, strlen(host)) | 1u;
-    uint64_t *slot = &logged[h % LOGGED_SLOTS];
-    return __atomic_exchange_n(slot, h, __ATOMIC_RELAXED) != h;
+    for (server_rec *s = main_s; s; s = s->next) {
+        ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+        sc->default_hosts = server_names(pconf, s);
+    }
 }
 
 int ea_hosts_check(ea_req *rq)
@@ -84,11 +79,12 @@ int ea_hosts_check(ea_req *rq)
     const char *host = apr_table_get(r->headers_in, "Host");
     if (!host)   /* HTTP/1.0 without Host: the server's own name */
         return 0;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     const apr_array_header_t *allowed = rq->conf->allowed_hosts ? rq->conf->allowed_hosts
-                                                                : server_names(r);
-    if (ea_host_allowed(allowed, host))
+                                                                : sc->default_hosts;
+    if (allowed && ea_host_allowed(allowed, host))
         return 0;
-    if (first_time(host))
+    if (ea_log_once(host, 0))
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "refused Host header '%s': not in EcoAtlasAllowedHosts "
                       "(or ServerName/ServerAlias); further requests for it are not logged",

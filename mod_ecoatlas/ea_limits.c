@@ -10,7 +10,6 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "ea_edge.h"
-#include "ea_siphash.h"
 #include "ea_throttle.h"
 
 #include <time.h>
@@ -19,11 +18,8 @@ APLOG_USE_MODULE(ecoatlas);
 
 #define SHM_KEY "ecoatlas:throttle"
 #define THROTTLE_SLOTS EA_THROTTLE_SLOTS_DEFAULT
-#define LOGGED_SLOTS 256
 
 static ea_throttle *table;
-static uint64_t logged[LOGGED_SLOTS];   /* (key hash ^ window) already logged */
-static uint8_t log_key[16];
 
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg)
 {
@@ -94,7 +90,6 @@ int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
     table = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    apr_generate_random_bytes(log_key, sizeof(log_key));
     apr_pool_userdata_get(&old, SHM_KEY, keep);
     if (old) {   /* a graceful restart: keep the counts if the shape is the same */
         shm = old;
@@ -125,14 +120,6 @@ int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
     table = ea_throttle_init(apr_shm_baseaddr_get(shm), size, entries, THROTTLE_SLOTS, key);
     apr_pool_userdata_set(shm, SHM_KEY, NULL, keep);
     return OK;
-}
-
-/* Once per key and window in this process: a throttled client is worth a
- * line, its every refused request is not. */
-static int first_in_window(const char *key, uint64_t window)
-{
-    uint64_t h = (ea_siphash24(log_key, key, strlen(key)) ^ window) | 1u;
-    return __atomic_exchange_n(&logged[h % LOGGED_SLOTS], h, __ATOMIC_RELAXED) != h;
 }
 
 int ea_limits_check(ea_req *rq)
@@ -172,7 +159,7 @@ int ea_limits_check(ea_req *rq)
     apr_table_setn(r->err_headers_out, "RateLimit-Reset", apr_psprintf(r->pool, "%u", v.reset_s));
     if (v.admitted)
         return 0;
-    if (first_in_window(key, v.at_ms / rate.period_ms))
+    if (ea_log_once(key, v.at_ms / rate.period_ms))   /* once per window */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
                       r->user ? "a user" : "a client address", rate.count, rate.period_ms / 1000);
     apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", v.retry_after_s));

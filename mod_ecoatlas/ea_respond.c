@@ -4,6 +4,7 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "ea_json.h"
+#include "ea_siphash.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -163,4 +164,15 @@ const char *ea_request_url(ea_req *rq)
     request_rec *r = rq->r;
     const char *path = r->parsed_uri.path ? r->parsed_uri.path : r->uri;
     return apr_pstrcat(r->pool, scheme_host(rq), path, NULL);
+}
+
+/* Has (what, salt) been logged lately in this process?  A refused host or a
+ * throttled client is worth a line, not one per request of a flood.  Slots
+ * are overwritten freely: at worst a line comes twice. */
+int ea_log_once(const char *what, uint64_t salt)
+{
+    static uint64_t seen[256];
+    static const uint8_t key[16] = "ecoatlas-logged";
+    uint64_t h = (ea_siphash24(key, what, strlen(what)) ^ salt) | 1u;
+    return __atomic_exchange_n(&seen[h % 256], h, __ATOMIC_RELAXED) != h;
 }

@@ -48,6 +48,7 @@ typedef struct ea_srv_conf {
     ea_rate rate_anon;      /* EcoAtlasRateLimitAnon */
     ea_rate rate_user;      /* EcoAtlasRateLimitUser */
     int throttle_entries;   /* EcoAtlasThrottleEntries (main server only) */
+    apr_array_header_t *default_hosts;  /* ServerName/ServerAlias/addresses, set in post_config */
     const char *proxy_ssl_header;   /* EcoAtlasProxySSLHeader: name, */
     const char *proxy_ssl_value;    /* the value meaning https, */
     apr_array_header_t *proxy_ssl_trusted;  /* and the proxies it is trusted from */
@@ -88,6 +89,7 @@ int ea_https_check(ea_req *rq);
 const char *ea_hosts_set(cmd_parms *cmd, void *dconf, const char *arg);
 /* 0 when the Host header is allowed; otherwise the 400 was sent. */
 int ea_hosts_check(ea_req *rq);
+void ea_hosts_post_config(apr_pool_t *pconf, server_rec *s);
 
 /* ---- rate limits (ea_limits.c) ---------------------------------------------- */
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg);
@@ -147,6 +149,7 @@ void ea_route_match(ea_req *rq);
 /* ---- responses ----------------------------------------------------------- */
 void ea_security_headers(request_rec *r);
 int ea_send_json(ea_req *rq, int status, ea_buf *body);
+int ea_log_once(const char *what, uint64_t salt);
 int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len);
 int ea_send_detail(ea_req *rq, int status, const char *detail);
 int ea_send_unavailable(ea_req *rq);
