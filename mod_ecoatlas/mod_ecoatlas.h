@@ -29,6 +29,7 @@ typedef struct ea_dir_conf {
     int debug;              /* EcoAtlasDebug */
     int cache;              /* EcoAtlasCache */
     apr_array_header_t *allowed_hosts;  /* EcoAtlasAllowedHosts; NULL: ServerName/ServerAlias */
+    long long max_body;     /* EcoAtlasMaxBodySize (bytes), UNSET: 1 MB (ea_body.c) */
 } ea_dir_conf;
 
 /* A rate limit: count per period; set = 0 means not configured here. */
@@ -57,6 +58,13 @@ typedef struct ea_srv_conf {
     int hsts_subdomains;    /* EcoAtlasHSTSIncludeSubdomains */
     int hsts_preload;       /* EcoAtlasHSTSPreload */
     int cache_db;           /* index of this server's database, -1: none */
+    /* authentication (ea_auth.c) */
+    const char *secret_key;         /* EcoAtlasSecretKey / EcoAtlasSecretKeyFile */
+    const char *token_name;         /* EcoAtlasTokenName */
+    int session_cookie_secure;      /* EcoAtlasSessionCookieSecure */
+    int csrf_cookie_secure;         /* EcoAtlasCSRFCookieSecure */
+    apr_array_header_t *csrf_trusted;   /* EcoAtlasCSRFTrustedOrigins, normalised; NULL: unset */
+    ea_rate rate_login;             /* EcoAtlasRateLimitLogin (ea_limits.c) */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
@@ -97,6 +105,9 @@ const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg);
 int ea_limits_post_config(apr_pool_t *pconf, server_rec *s);
 /* 0 when admitted; otherwise the 429 was sent. */
 int ea_limits_check(ea_req *rq);
+/* The login endpoints' own limit (per client and per username): 0 when
+ * admitted; otherwise the 429 was sent. */
+int ea_limits_login(ea_req *rq, const char *username);
 
 /* ---- CORS (ea_cors.c) ------------------------------------------------------ */
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
@@ -141,7 +152,32 @@ struct ea_req {
     const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */
     uint64_t cache_gen;        /* generation the miss was looked up under */
+    const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
 };
+
+/* ---- authentication (ea_auth.c) ------------------------------------------- */
+typedef struct ea_user {
+    long long id;              /* auth_user.id */
+    const char *username;
+    int is_staff;
+    int via_session;           /* authenticated by the session cookie (CSRF applies) */
+} ea_user;
+/* Permission check for the matched route and method (API-CONTRACT §3):
+ * 0 when allowed; otherwise the 401/403 was sent. */
+int ea_auth_permit(ea_req *rq);
+
+/* ---- request bodies (ea_body.c) --------------------------------------------- */
+struct json_object;
+/* Read the body through the input filters, capped by EcoAtlasMaxBodySize,
+ * and parse it by Content-Type (JSON, form-urlencoded, multipart/form-data).
+ * 0: *data is a JSON object owned by the request pool (form values are
+ * strings; *is_form set); -1: the 400/413/415 response was sent. */
+int ea_body_read(ea_req *rq, struct json_object **data, int *is_form);
+
+/* ---- writes (ea_handle_write.c) --------------------------------------------- */
+/* POST on a list route, PUT/PATCH/DELETE on a detail route, after the
+ * permission check. */
+int ea_handle_write(ea_req *rq);
 
 ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
