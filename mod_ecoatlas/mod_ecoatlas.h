@@ -139,6 +139,7 @@ typedef struct ea_route {
     ea_handler_fn get;         /* GET/HEAD */
     const ea_resource *res;    /* model routes */
     const char *media;         /* besides JSON, the type it serves (exports) */
+    ea_handler_fn post;        /* POST-only routes (auth endpoints, actions) */
 } ea_route;
 
 /* Everything known about one API request. */
@@ -240,6 +241,9 @@ int ea_handle_stats_by_country(ea_req *rq);
 int ea_handle_export_sites(ea_req *rq);
 int ea_handle_export_metrics(ea_req *rq);
 int ea_handle_export_pdf(ea_req *rq);
+int ea_handle_auth_token(ea_req *rq);
+int ea_handle_auth_login(ea_req *rq);
+int ea_handle_auth_logout(ea_req *rq);
 
 /* Build the filtered set of the route's resource; on failure the error
  * response is sent and the handler's return value stored in *rc. */

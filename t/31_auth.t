@@ -14,7 +14,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use EaTest qw(:all);
 
-plan tests => 69;
+plan tests => 68;
 
 reset_db();
 seed_fixture();
