@@ -149,6 +149,17 @@ static int send_options(ea_req *rq)
     return ea_send_json(rq, HTTP_OK, &b);
 }
 
+int ea_precheck(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00")) {
+        ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
+        return -1;
+    }
+    rq->qs = ea_qs_parse(r->pool, r->args);
+    return ea_negotiate(rq) != 0 ? -1 : 0;
+}
+
 int ea_dispatch(ea_req *rq)
 {
     request_rec *r = rq->r;
@@ -163,15 +174,10 @@ int ea_dispatch(ea_req *rq)
     }
     if (!rq->route)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
-    if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00"))
-        return ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
-    rq->qs = ea_qs_parse(r->pool, r->args);
-    if (ea_negotiate(rq) != 0)
-        return OK;
-    if (!is_safe_method(r) && rq->route->perm != EA_PERM_ANY) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Token");
-        return ea_send_detail(rq, HTTP_UNAUTHORIZED,
-                              "Authentication credentials were not provided.");
+    if (!rq->prechecked) {   /* an internal redirect that skipped fixups */
+        if (ea_precheck(rq) != 0 || ea_auth_permit(rq) != 0)
+            return OK;
+        rq->prechecked = 1;
     }
     /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
     if (!is_safe_method(r) && rq->route->res

@@ -120,6 +120,12 @@ void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
 int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
 void ea_cache_store(ea_req *rq, const char *body, size_t len);
 void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
+/* Credentials: 1 hit (value in out), 0 miss, -1 no usable cache (ask the
+ * database, do not store).  *gen is what a miss must be stored under. */
+int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
+                      uint64_t *gen);
+void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len);
+void ea_cache_auth_invalidate(request_rec *r);
 
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
@@ -155,6 +161,7 @@ struct ea_req {
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
+    int prechecked;            /* ea_precheck and ea_auth_permit ran (fixups) */
 };
 
 /* ---- authentication (ea_auth.c) ------------------------------------------- */
@@ -167,6 +174,13 @@ typedef struct ea_user {
 /* Permission check for the matched route and method (API-CONTRACT §3):
  * 0 when allowed; otherwise the 401/403 was sent. */
 int ea_auth_permit(ea_req *rq);
+void ea_auth_register_hooks(apr_pool_t *p);
+int ea_auth_post_config(apr_pool_t *pconf, server_rec *s);
+const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_token_name(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_csrf_origins(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_token_name(const ea_srv_conf *sc);
 
 /* ---- request bodies (ea_body.c) --------------------------------------------- */
 struct json_object;
@@ -184,6 +198,9 @@ int ea_handle_write(ea_req *rq);
 
 ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
+/* Before authorisation: %00, query string, content negotiation (406), as
+ * DRF does them ahead of permissions.  0, or -1 when answered. */
+int ea_precheck(ea_req *rq);
 
 /* ---- responses ----------------------------------------------------------- */
 void ea_security_headers(request_rec *r);
