@@ -19,6 +19,7 @@ void *ea_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_page_size = EA_UNSET;
     c->debug = EA_UNSET;
     c->cache = EA_UNSET;
+    c->max_body = EA_UNSET;
     return c;
 }
 
@@ -34,6 +35,7 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(max_page_size);
     MERGE(debug);
     MERGE(cache);
+    MERGE(max_body);
     return c;
 }
 
@@ -232,6 +234,8 @@ const command_rec ea_directives[] = {
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),
+    AP_INIT_TAKE1("EcoAtlasMaxBodySize", ea_body_set_max, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Largest request body the API reads, e.g. 512K or 1M (default 1M)"),
     AP_INIT_TAKE1("EcoAtlasSecretKey", ea_auth_set_secret, NULL, RSRC_CONF,
                   "Key that signs session cookies (32+ random characters); prefer "
                   "EcoAtlasSecretKeyFile or ${VAR} to keep it out of the configuration"),

@@ -193,6 +193,10 @@ int ea_dispatch(ea_req *rq)
             return OK;
         rq->prechecked = 1;
     }
+    /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
+    if (!is_safe_method(r) && rq->route->res
+        && (rq->route->get == ea_handle_list || rq->route->get == ea_handle_detail))
+        return ea_handle_write(rq);
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
     if (r->method_number == M_POST && rq->route->post)

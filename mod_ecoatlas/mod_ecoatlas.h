@@ -160,6 +160,8 @@ struct ea_req {
     const char *cache_key;     /* set on a cache miss: store the 200 body */
     uint64_t cache_gen;        /* generation the miss was looked up under */
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
+    int in_txn;                /* a write's transaction is open (ea_db_begin) */
+    int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
     int prechecked;            /* ea_precheck and ea_auth_permit ran (fixups) */
 };
 
@@ -188,6 +190,7 @@ struct json_object;
  * 0: *data is a JSON object owned by the request pool (form values are
  * strings; *is_form set); -1: the 400/413/415 response was sent. */
 int ea_body_read(ea_req *rq, struct json_object **data, int *is_form);
+const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg);
 
 /* ---- writes (ea_handle_write.c) --------------------------------------------- */
 /* POST on a list route, PUT/PATCH/DELETE on a detail route, after the
@@ -227,6 +230,19 @@ typedef int (*ea_row_fn)(void *ctx, PGresult *row);
 ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
                           ea_row_fn fn, void *ctx, int *delivered);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+/* Writes: one transaction per request.  ea_db_write is ea_db_query where an
+ * integrity violation (SQLSTATE 23xxx) is an expected answer: EA_DB_ERROR
+ * with diag set, and no error logged.  A request that ends with its
+ * transaction open is rolled back. */
+typedef struct ea_db_diag {
+    const char *sqlstate;      /* "23505", or NULL */
+    const char *constraint;    /* the constraint's name, or NULL */
+} ea_db_diag;
+ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out, ea_db_diag *diag);
+ea_db_status ea_db_begin(ea_req *rq);
+ea_db_status ea_db_commit(ea_req *rq, ea_db_diag *diag);
+void ea_db_rollback(ea_req *rq);
 
 /* ---- handlers -------------------------------------------------------------- */
 int ea_dispatch(ea_req *rq);
