@@ -95,5 +95,6 @@ void cli_generate_usage(FILE *out);
 extern const cli_command cli_cmd_migrate;
 extern const cli_command cli_cmd_loaddata;
 extern const cli_command cli_cmd_generate;
+extern const cli_command cli_cmd_check;
 
 #endif

@@ -51,6 +51,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->hsts_subdomains = EA_UNSET;
     c->hsts_preload = EA_UNSET;
     c->cache_db = -1;
+    c->throttle_failure = EA_UNSET;
     return c;
 }
 
@@ -80,6 +81,9 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
         c->proxy_ssl_trusted = base->proxy_ssl_trusted;
     }
     c->cache_db = -1;
+    c->rate_login = add->rate_login.set ? add->rate_login : base->rate_login;
+    c->throttle_backend = add->throttle_backend ? add->throttle_backend : base->throttle_backend;
+    MERGE(throttle_failure);
     return c;
 }
 
@@ -225,5 +229,14 @@ const command_rec ea_directives[] = {
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),
+    AP_INIT_TAKE1("EcoAtlasRateLimitLogin", ea_limits_set_rate, (void *)2, RSRC_CONF,
+                  "Login attempts per client address and per username, N/period or off "
+                  "(default 10/min)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackend", ea_limits_set_backend, NULL, RSRC_CONF,
+                  "Where the rate limits are counted: local (shared memory, default), "
+                  "redis://host[:port][/db] or unix:///path.sock[?db=N] (shared by several nodes)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackendFailure", ea_limits_set_failure, NULL, RSRC_CONF,
+                  "When the Redis backend is unreachable: open (count locally, default) or "
+                  "closed (503)"),
     { NULL }
 };
