@@ -178,7 +178,10 @@ static int conf_include_path(ea_conf_state *st, const char *path, int optional,
  * as httpd does; glob(3) sorts and skips dot files. */
 static int conf_include_dir(ea_conf_state *st, const char *dir, const char **err)
 {
-    const char *pattern = apr_pstrcat(st->cf->pool, dir, "/*", NULL);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')   /* "Include sites/" names files sites/x */
+        n--;
+    const char *pattern = apr_pstrcat(st->cf->pool, apr_pstrmemdup(st->cf->pool, dir, n), "/*", NULL);
     glob_t g;
     int rc = glob(pattern, 0, NULL, &g);
     if (rc == GLOB_NOMATCH) {

@@ -56,5 +56,5 @@ for my $d ('EcoAtlasThrottleBackend local', 'EcoAtlasThrottleBackendFailure clos
     close $f;
     my $out = `ASAN_OPTIONS=detect_leaks=0 '$httpd' -t -f '$dir/t.conf' 2>&1`;
     my ($name) = split ' ', $d;
-    like $out, qr/\Q$name\E not allowed here/, "$name is refused in <Location>";
+    like $out, qr/\Q$name\E not allowed in <Location> context/, "$name is refused in <Location>";
 }
