@@ -1,5 +1,5 @@
 # CORS seen by a real browser (issue 4 item 3): headless Chromium loads a
-# page (t/htdocs/cors/page.html) from the origin of <VirtualHost
+# page (t/browser/page.html) from the origin of <VirtualHost
 # browser_page> that calls the API with fetch:
 #   - an API host whose EcoAtlasCORSAllowedOrigins lists the page's origin:
 #     the fetch succeeds and the page reads the JSON;
