@@ -102,5 +102,6 @@ extern const cli_command cli_cmd_createuser;
 extern const cli_command cli_cmd_changepassword;
 extern const cli_command cli_cmd_deactivate;
 extern const cli_command cli_cmd_token;
+extern const cli_command cli_cmd_check;
 
 #endif

@@ -24,6 +24,7 @@ static const cli_command *const cli_commands[] = {
     &cli_cmd_changepassword,
     &cli_cmd_deactivate,
     &cli_cmd_token,
+    &cli_cmd_check,
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

@@ -55,6 +55,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->cache_db = -1;
     c->session_cookie_secure = EA_UNSET;
     c->csrf_cookie_secure = EA_UNSET;
+    c->throttle_failure = EA_UNSET;
     return c;
 }
 
@@ -89,6 +90,9 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->csrf_trusted = add->csrf_trusted ? add->csrf_trusted : base->csrf_trusted;
     MERGE(session_cookie_secure);
     MERGE(csrf_cookie_secure);
+    c->rate_login = add->rate_login.set ? add->rate_login : base->rate_login;
+    c->throttle_backend = add->throttle_backend ? add->throttle_backend : base->throttle_backend;
+    MERGE(throttle_failure);
     return c;
 }
 
@@ -252,5 +256,14 @@ const command_rec ea_directives[] = {
     AP_INIT_ITERATE("EcoAtlasCSRFTrustedOrigins", ea_auth_set_csrf_origins, NULL, RSRC_CONF,
                     "Origins trusted for session-authenticated writes besides the API's own "
                     "(https://app.example.org, https://*.example.org)"),
+    AP_INIT_TAKE1("EcoAtlasRateLimitLogin", ea_limits_set_rate, (void *)2, RSRC_CONF,
+                  "Login attempts per client address and per username, N/period or off "
+                  "(default 10/min)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackend", ea_limits_set_backend, NULL, RSRC_CONF,
+                  "Where the rate limits are counted: local (shared memory, default), "
+                  "redis://host[:port][/db] or unix:///path.sock[?db=N] (shared by several nodes)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackendFailure", ea_limits_set_failure, NULL, RSRC_CONF,
+                  "When the Redis backend is unreachable: open (count locally, default) or "
+                  "closed (503)"),
     { NULL }
 };

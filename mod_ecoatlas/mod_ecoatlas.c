@@ -85,12 +85,15 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         rc = ea_db_post_config(pconf, s);
     if (rc == OK)
         rc = ea_limits_post_config(pconf, s);
+    if (rc == OK)
+        ea_deploy_post_config(ptemp, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
 }
 
 static void ea_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ea_cache_child_init(pchild, s);
+    ea_limits_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)

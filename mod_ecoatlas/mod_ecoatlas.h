@@ -65,6 +65,9 @@ typedef struct ea_srv_conf {
     int csrf_cookie_secure;         /* EcoAtlasCSRFCookieSecure */
     apr_array_header_t *csrf_trusted;   /* EcoAtlasCSRFTrustedOrigins, normalised; NULL: unset */
     ea_rate rate_login;             /* EcoAtlasRateLimitLogin (ea_limits.c) */
+    /* shared rate limits (ea_limits.c) */
+    struct ea_rl_backend *throttle_backend; /* EcoAtlasThrottleBackend; NULL: unset (local) */
+    int throttle_failure;           /* EcoAtlasThrottleBackendFailure: 0 open, 1 closed */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
@@ -103,6 +106,11 @@ void ea_hosts_post_config(apr_pool_t *pconf, server_rec *s);
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg);
 int ea_limits_post_config(apr_pool_t *pconf, server_rec *s);
+const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_limits_set_failure(cmd_parms *cmd, void *dconf, const char *arg);
+void ea_limits_child_init(apr_pool_t *pchild, server_rec *s);
+/* Startup warnings for weak production settings (ea_deploy.c). */
+void ea_deploy_post_config(apr_pool_t *ptemp, server_rec *s);
 /* 0 when admitted; otherwise the 429 was sent. */
 int ea_limits_check(ea_req *rq);
 /* The login endpoints' own limit (per client and per username): 0 when
