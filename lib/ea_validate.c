@@ -620,7 +620,7 @@ static int field_value(vstate *st, int i, int state, struct json_object *v, int 
             add_err(st, i, "L\xE2\x80\x99" "ann\xC3\xA9" "e doit \xC3\xAA" "tre comprise entre 1900 et 2100.");
             return 0;
         }
-        st->val[i] = apr_psprintf(p, "%" APR_INT64_T_FMT "", (apr_int64_t)n);
+        st->val[i] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)n);
         break;
     }
     case EA_V_DEC: {
@@ -716,7 +716,7 @@ static int field_value(vstate *st, int i, int state, struct json_object *v, int 
             return 0;
         }
         int exists = 0;
-        const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT "", (apr_int64_t)id);
+        const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
         if (!overflow) {
             exists = h->fk_exists(h->ctx, f->fk_table, idtext);
             if (exists < 0)
