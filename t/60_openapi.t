@@ -16,8 +16,9 @@ use JSON::PP ();
 use Encode ();
 use EaTest qw(reset_db seed_fixture);
 use EaOpenAPI ();
+use File::Temp ();
 
-plan tests => 14;
+plan tests => 15;
 
 reset_db();
 my $f = seed_fixture();
@@ -290,4 +291,20 @@ like(join(' ', $page->code, $page->header('Content-Type'), $html),
     push @e, "the stylesheet loads $1" if $css =~ m{url\(\s*["']?((?:https?:)?//[^)"']+)};
     is_deeply(\@e, [], 'every asset of the page comes from this server: ' . join(', ', @refs))
         or diag(join "\n", @e);
+}
+
+# ---- the page in a real browser: headless Chromium renders every operation --------------
+{
+    my $chromium = (grep { -x } '/usr/bin/chromium', '/usr/bin/chromium-browser')[0];
+    my $n_ops = grep { /^(?:get|post|put|patch|delete) / } values %opids;
+    my $profile = File::Temp::tempdir(CLEANUP => 1);
+    my $url = Apache::TestRequest::resolve_url('/api/docs/');
+    # --no-sandbox: the sandbox needs user namespaces a test machine may not
+    # give; the page is our own, from this server.
+    my $dom = $chromium
+        ? `'$chromium' --headless=new --no-sandbox --disable-gpu --no-first-run --user-data-dir='$profile' --virtual-time-budget=15000 --dump-dom '$url' 2>/dev/null`
+        : '';
+    my @ops = $dom =~ /class="opblock-summary-path" data-path="([^"]+)"/g;
+    is(scalar(@ops) . ' ' . ($dom =~ m{<h1 class="title">EcoPowerAtlas API<} ? 'titled' : 'untitled'),
+       "$n_ops titled", "headless Chromium ($chromium) renders the $n_ops operations of the document");
 }

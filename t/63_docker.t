@@ -96,7 +96,8 @@ my $pid = fork // die "fork: $!";
 if (!$pid) {
     open STDOUT, '>', "$tmp/web.out" or die;
     open STDERR, '>&', \*STDOUT or die;
-    exec("env $envs sh '$entry' web") or die "exec: $!";
+    # env and sh both exec: the entrypoint keeps this pid, then httpd does
+    exec('env', (map { "$_=$env{$_}" } sort keys %env), 'sh', $entry, 'web') or die "exec: $!";
 }
 my $up = wait_port($port, 60);
 ok($up, "entrypoint.sh web: httpd listens on $port") or diag(slurp("$tmp/web.out"));
@@ -119,14 +120,16 @@ my $httpd_pid = slurp("$tmp/run/httpd.pid") // '';
 chomp $httpd_pid;
 is($httpd_pid, $pid, 'exec apache2 -DFOREGROUND: httpd replaced the entrypoint (same pid)');
 kill 'TERM', $pid;
+kill 'TERM', $httpd_pid if $httpd_pid =~ /^\d+$/ && $httpd_pid != $pid;
 waitpid($pid, 0);
+for (1 .. 100) { last unless $httpd_pid =~ /^\d+$/ && kill 0, $httpd_pid; select(undef, undef, undef, 0.1) }
 my $web_out = slurp("$tmp/web.out") // '';
 like($web_out, qr{^\[notice\] \d{4}-\d\d-\d\d \S+ mpm_event: .*^127\.0\.0\.1 - - \[[^\]]+\] "GET /api/countries/ HTTP/1\.1" 200 }ms,
      'httpd logs to stderr (errors, "[level] timestamp module: message") and stdout (access)') or diag($web_out);
 my $pgpass_mode = (stat "$tmp/run/pgpass")[2] & 07777;
 ok($web_out !~ /\Q$pw\E|\Q$key\E/ && sprintf('%o', $pgpass_mode) eq '600' && slurp("$tmp/run/pgpass") =~ /\Q$pw\E/,
    'secrets read from *_FILE: never printed; the password in a 0600 passfile') or diag($web_out);
-db()->do(qq{DROP DATABASE IF EXISTS "$dbname"});
+eval { db()->do(qq{DROP DATABASE IF EXISTS "$dbname" WITH (FORCE)}); 1 } or diag($@);
 
 # ---- plain variables are accepted and leave the environment --------------------------------
 ($rc, $out) = run_cmd("env $envs POSTGRES_PASSWORD_FILE= POSTGRES_PASSWORD='$pw' ECOATLAS_SECRET_KEY_FILE= "

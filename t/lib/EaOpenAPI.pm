@@ -12,13 +12,15 @@ package EaOpenAPI;
 use strict;
 use warnings;
 use JSON::PP ();
+use Encode ();
 
 my $STR = JSON::PP->new->allow_nonref;
 
 # ---- the reader: nodes are { t => TYPE, v => ..., keys => [...] } ----------
 sub parse {
     my ($text) = @_;
-    my $s = $text;
+    # bytes from the wire: JSON is UTF-8
+    my $s = utf8::is_utf8($text) ? $text : Encode::decode('UTF-8', $text, Encode::FB_CROAK);
     pos($s) = 0;
     my $v = _value(\$s);
     $s =~ /\G\s*/gc;
