@@ -20,6 +20,11 @@ static const cli_command *const cli_commands[] = {
     &cli_cmd_migrate,
     &cli_cmd_loaddata,
     &cli_cmd_generate,
+    &cli_cmd_createuser,
+    &cli_cmd_changepassword,
+    &cli_cmd_deactivate,
+    &cli_cmd_token,
+    &cli_cmd_check,
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

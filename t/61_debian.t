@@ -71,7 +71,11 @@ $secrets //= '';
 # As the operations guide says: the secrets file with your DBDParams, the
 # site with your port; /etc/apache2 is the copy here.
 $secrets =~ s{^DBDParams .*$}{DBDParams "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}"}m;
+$secrets =~ s{/etc/apache2/}{$etc/}g;
 write_file("$etc/ecoatlas-secrets.conf", $secrets);
+# the secret key file, as the secrets example says
+write_file("$etc/ecoatlas-secret-key", join('', map { ('a'..'z', 'A'..'Z', 0..9)[rand 62] } 1 .. 64));
+chmod 0600, "$etc/ecoatlas-secret-key";
 chmod 0600, "$etc/ecoatlas-secrets.conf";
 $site =~ s{/etc/apache2/}{$etc/}g;
 $site =~ s{<VirtualHost \*:80>}{<VirtualHost *:$port>};
@@ -93,15 +97,21 @@ my $start = ". '$etc/envvars' && exec '$httpd' -d '$etc' -k";
 my $up = $rc == 0 && wait_port($port, 30);
 ok($up, "httpd started from the copy on 127.0.0.1:$port") or diag($out, slurp("$tmp/log/error.log") // '');
 
-my $ua = LWP::UserAgent->new(timeout => 10);
+# The example site sits behind a TLS proxy: requests come as the proxy
+# sends them (127.0.0.1 is a trusted proxy there).
+my $ua = LWP::UserAgent->new(timeout => 10, max_redirect => 0);
+$ua->default_header('X-Forwarded-Proto' => 'https');
 my $res = $ua->get("http://localhost:$port/api/countries/");
 my $data = eval { JSON::PP->new->utf8->decode($res->content) } || {};
 is(join(' ', $res->code, $data->{count} // '-', $data->{results}[0]{iso3} // '-'), '200 1 BEN',
    'GET /api/countries/ through the Debian site');
 $res = $ua->get("http://localhost:$port/api/");
-is($res->code . ' ' . $res->content, '200 ' . root_body("http://localhost:$port/api"), 'the API root');
+is($res->code . ' ' . $res->content, '200 ' . root_body("https://localhost:$port/api"), 'the API root');
 $res = $ua->get("http://localhost:$port/api/schema/", 'Host' => 'evil.example');
-is($res->code, 400, "a Host outside the example's EcoAtlasAllowedHosts: 400");
+my $plain = LWP::UserAgent->new(timeout => 10, max_redirect => 0)->get("http://localhost:$port/api/stats/");
+is(join(' ', $res->code, $plain->code, $plain->header('Location') // '-'),
+   "400 301 https://localhost:$port/api/stats/",
+   "a Host outside the example's EcoAtlasAllowedHosts: 400; plain http: 301 to https");
 
 ($rc, $out) = run_cmd("$env sh -c \"$start stop\"");
 my $pidfile = "$tmp/run/apache2.pid";
