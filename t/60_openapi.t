@@ -119,10 +119,12 @@ my %sample = (country__iso3 => 'BEN', iso2 => 'BJ', iso3 => 'BEN', level => '', 
               status => 'identified', region__name => 'Atlantique', dataset => $f->{dataset},
               resource_type => 'solar', year => 2023, site => $f->{site}, variable => 'rainfall',
               search => 'a', page => 1, page_size => 10, limit => 100, format => 'json');
-# Routes that other work in progress adds (issue 3: auth, issue 5: tasks and
-# imports): in the document already; until they exist here they answer 404.
+# Routes that other work in progress adds (issue 5: the task queue, tasks
+# and imports; issue 3 for auth if this branch predates it): in the document
+# already; until they exist here they answer 404 (or 405 for the POST of
+# enqueue_snapshot), and are listed in the test's notes.
 my %pending = map { $_ => 1 } qw(/api/auth/token/ /api/auth/login/ /api/auth/logout/
-                                 /api/tasks/{id}/ /api/imports/);
+                                 /api/tasks/{id}/ /api/imports/ /api/resource-metrics/enqueue_snapshot/);
 
 # Does response $res match operation $op?  Returns the list of problems.
 sub check_response {
@@ -211,7 +213,7 @@ for my $p (sort grep { $_ ne '__keys__' } keys %{ $doc->{paths} }) {
             my $res = request($m, $url, %o);
             $requests++;
             my @e = check_response($op, $res);
-            if ($pending{$p} && $res->code == 404) {
+            if ($pending{$p} && ($res->code == 404 || ($res->code == 405 && $m eq 'post'))) {
                 push @pending_seen, uc($m) . " $p";
                 next;
             }
