@@ -15,7 +15,7 @@ use HTTP::Request ();
 use HTTP::Request::Common ();
 use EaTest qw(:all);
 
-plan tests => 67;
+plan tests => 69;
 
 reset_db();
 seed_fixture();
@@ -229,8 +229,8 @@ $res = req(POST => '/api/auth/login/', json => '{"username":"bob","password":"se
 my $b1 = cookie_value(set_cookies($res)->{sessionid});
 my $bcsrf = cookie_value(set_cookies($res)->{csrftoken});
 is body(req(POST => '/api/auth/login/', headers => [Cookie => "sessionid=$b1"],
-    json => '{"username":"bob","password":"secret"}')), '403 {"detail":"CSRF Failed: CSRF token missing."}',
-    'logging in again from a session needs the CSRF token too (as DRF)';
+    json => '{"username":"bob","password":"secret"}')), '403 {"detail":"CSRF Failed: CSRF cookie not set."}',
+    'logging in again from a session needs the CSRF cookie and token too (as DRF)';
 $res = req(POST => '/api/auth/login/', headers => [Cookie => "sessionid=$b1; csrftoken=$bcsrf", 'X-CSRFToken' => $bcsrf],
     json => '{"username":"bob","password":"secret"}');
 my $b2 = cookie_value(set_cookies($res)->{sessionid}) // '';
