@@ -20,6 +20,9 @@ static const cli_command *const cli_commands[] = {
     &cli_cmd_migrate,
     &cli_cmd_loaddata,
     &cli_cmd_generate,
+    &cli_cmd_import_resources,
+    &cli_cmd_import_geojson,
+    &cli_cmd_task,
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

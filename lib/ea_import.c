@@ -446,6 +446,27 @@ static ssize_t imp_fd_read(void *baton, char *buf, size_t len)
     return read(*(int *)baton, buf, len);
 }
 
+int ea_import_check_file(apr_pool_t *p, const char *path, int geojson, char *msg, size_t n)
+{
+    const char *suffix;
+    path = imp_expand(p, path);
+    if (access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR)) {
+        snprintf(msg, n, "Fichier introuvable: %s", path);
+        return -1;
+    }
+    if (geojson)
+        return 0;
+    suffix = imp_suffix(p, path);
+    if (strcmp(suffix, ".csv") != 0 && strcmp(suffix, ".txt") != 0) {
+        if (strcmp(suffix, ".xlsx") == 0 || strcmp(suffix, ".xls") == 0)
+            snprintf(msg, n, "Extension de fichier non supportée: %s (enregistrez le classeur en CSV UTF-8)", suffix);
+        else
+            snprintf(msg, n, "Extension de fichier non supportée: %s", suffix);
+        return -1;
+    }
+    return 0;
+}
+
 /* ---- import_resources -------------------------------------------------------------------- */
 
 static const char *imp_sql_dataset =
@@ -632,19 +653,13 @@ int ea_import_resources(PGconn *pg, apr_pool_t *p, const char *path, const ea_im
     struct stat st;
     int fd;
     long long accepted = 0, missing = 0;
-    const char *suffix, *dsid;
+    const char *dsid;
     PGresult *r;
 
     memset(res, 0, sizeof *res);
+    if (ea_import_check_file(p, path, 0, res->message, sizeof res->message) != 0)
+        return -1;
     path = imp_expand(p, path);
-    if (access(path, F_OK) != 0 && errno == ENOENT)
-        return imp_fail(&x, "Fichier introuvable: %s", path);
-    suffix = imp_suffix(p, path);
-    if (strcmp(suffix, ".csv") != 0 && strcmp(suffix, ".txt") != 0) {
-        if (strcmp(suffix, ".xlsx") == 0 || strcmp(suffix, ".xls") == 0)
-            return imp_fail(&x, "Extension de fichier non supportée: %s (enregistrez le classeur en CSV UTF-8)", suffix);
-        return imp_fail(&x, "Extension de fichier non supportée: %s", suffix);
-    }
     if (!ea_import_resource_type_valid(o->resource_type))
         return imp_fail(&x, "--resource-type « %s » invalide (solar, wind, hydro, biomass ou other).",
                         o->resource_type ? o->resource_type : "");
@@ -889,6 +904,8 @@ int ea_import_geojson(PGconn *pg, apr_pool_t *p, const char *path, const ea_impo
     ea_buf b;
 
     memset(res, 0, sizeof *res);
+    if (ea_import_check_file(p, path, 1, res->message, sizeof res->message) != 0)
+        return -1;
     path = imp_expand(p, path);
     region = o->target && strcmp(o->target, "region") == 0;
     if (o->target && !region && strcmp(o->target, "country") != 0)

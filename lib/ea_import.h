@@ -59,6 +59,10 @@ int ea_import_resources(PGconn *pg, apr_pool_t *p, const char *path, const ea_im
 int ea_import_geojson(PGconn *pg, apr_pool_t *p, const char *path, const ea_import_opts *o,
                       ea_import_result *res);
 
+/* The checks that need no database: the file exists, and (CSV) its
+ * extension is .csv or .txt.  0, or -1 with the message in msg. */
+int ea_import_check_file(apr_pool_t *p, const char *path, int geojson, char *msg, size_t msglen);
+
 /* ---- row rules, exposed for the unit tests ----------------------------------- */
 
 enum { EA_COL_ISO3, EA_COL_COUNTRY, EA_COL_ISO2, EA_COL_METRIC, EA_COL_VALUE, EA_COL_UNIT,
