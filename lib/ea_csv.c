@@ -162,6 +162,8 @@ static int csv_skip_line(ea_csv *c)
 
 static int csv_put(ea_csv *c, char ch)
 {
+    if (c->rec_len > c->max_record)
+        return -1;
     if (c->rec_len + 1 >= c->rec_cap) {
         size_t cap = c->rec_cap * 2;
         char *r;
