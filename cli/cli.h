@@ -67,6 +67,9 @@ char *cli_read_file(cli_ctx *ctx, apr_pool_t *p, const char *path, apr_size_t *l
 
 /* cli_db.c */
 int cli_db_connect(cli_ctx *ctx);
+/* The first argument of directive in the Apache configuration (-f,
+ * $ECOATLAS_CONFIG, the default file), or dflt when absent or unreadable. */
+const char *cli_config_value(cli_ctx *ctx, const char *directive, const char *dflt);
 void cli_db_close(cli_ctx *ctx);
 /* Replace the value of password=... (and the password of a postgresql://
  * URI) so a conninfo can appear in a message. */
@@ -95,6 +98,11 @@ void cli_generate_usage(FILE *out);
 extern const cli_command cli_cmd_migrate;
 extern const cli_command cli_cmd_loaddata;
 extern const cli_command cli_cmd_generate;
+extern const cli_command cli_cmd_createuser;
+extern const cli_command cli_cmd_changepassword;
+extern const cli_command cli_cmd_deactivate;
+extern const cli_command cli_cmd_token;
+extern const cli_command cli_cmd_check;
 
 /* cli_import.c, cli_task.c */
 int cli_import_resources(cli_ctx *ctx, int argc, char **argv);

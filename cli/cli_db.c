@@ -120,6 +120,13 @@ static const char *db_config_path(cli_ctx *ctx)
     return env && *env ? env : CLI_DEFAULT_APACHE_CONF;
 }
 
+const char *cli_config_value(cli_ctx *ctx, const char *directive, const char *dflt)
+{
+    const char *err = NULL;
+    ea_conffile *cf = ea_conffile_read(ctx->pool, db_config_path(ctx), &err);
+    return cf ? ea_conffile_get(cf, directive, dflt) : dflt;
+}
+
 /* DBDParams is TAKE1 in mod_dbd; a value split into several words (no
  * quotes) is joined back rather than refused, the intent being plain. */
 static const char *db_conninfo_from_config(cli_ctx *ctx)

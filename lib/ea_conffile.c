@@ -27,6 +27,10 @@ struct ea_conffile {
     apr_hash_t *directives;   /* lower-cased name -> apr_array_header_t * */
     apr_table_t *defines;     /* Define NAME VALUE, consulted before environ */
     const char *server_root;  /* last ServerRoot seen, for relative Includes */
+    apr_array_header_t *entries;  /* ea_conf_entry, in file order */
+    apr_array_header_t *vhosts;   /* ea_conf_vhost */
+    int cur_vhost;            /* the <VirtualHost> being read, -1: none */
+    int dir_depth;            /* per-directory sections open */
 };
 
 /* Parsing state for one file; sections must close in the file that opened
@@ -174,7 +178,10 @@ static int conf_include_path(ea_conf_state *st, const char *path, int optional,
  * as httpd does; glob(3) sorts and skips dot files. */
 static int conf_include_dir(ea_conf_state *st, const char *dir, const char **err)
 {
-    const char *pattern = apr_pstrcat(st->cf->pool, dir, "/*", NULL);
+    size_t n = strlen(dir);
+    while (n > 1 && dir[n - 1] == '/')   /* "Include sites/" names files sites/x */
+        n--;
+    const char *pattern = apr_pstrcat(st->cf->pool, apr_pstrmemdup(st->cf->pool, dir, n), "/*", NULL);
     glob_t g;
     int rc = glob(pattern, 0, NULL, &g);
     if (rc == GLOB_NOMATCH) {
@@ -272,12 +279,36 @@ static const char *conf_section_name(apr_pool_t *p, const char *tag)
     return apr_pstrmemdup(p, tag, n);
 }
 
+static int conf_is_dir_section(const char *name)
+{
+    static const char *const dirs[] = { "Location", "LocationMatch", "Directory", "DirectoryMatch",
+                                        "Files", "FilesMatch", NULL };
+    for (int i = 0; dirs[i]; i++)
+        if (strcasecmp(name, dirs[i]) == 0)
+            return 1;
+    return 0;
+}
+
 static int conf_open_section(ea_conf_state *st, const char *line, const char **err)
 {
     const char *name = conf_section_name(st->cf->pool, line + 1);
     if (line[strlen(line) - 1] != '>') {
         *err = conf_err(st, apr_psprintf(st->cf->pool, "<%s> directive missing closing '>'", name));
         return -1;
+    }
+    if (strcasecmp(name, "VirtualHost") == 0) {
+        ea_conf_vhost *v = apr_array_push(st->cf->vhosts);
+        const char *a = line + 1 + strlen(name);
+        size_t n = strlen(a);
+        while (*a == ' ' || *a == '\t')
+            a++, n--;
+        v->addrs = apr_pstrmemdup(st->cf->pool, a, n > 0 ? n - 1 : 0);
+        v->file = st->path;
+        v->line = st->line;
+        st->cf->cur_vhost = st->cf->vhosts->nelts - 1;
+    }
+    else if (conf_is_dir_section(name)) {
+        st->cf->dir_depth++;
     }
     if (st->nsections == EA_CONF_MAX_SECTIONS) {
         *err = conf_err(st, "sections nested too deeply");
@@ -303,6 +334,10 @@ static int conf_close_section(ea_conf_state *st, const char *line, const char **
         return -1;
     }
     st->nsections--;
+    if (strcasecmp(name, "VirtualHost") == 0)
+        st->cf->cur_vhost = -1;
+    else if (conf_is_dir_section(name) && st->cf->dir_depth > 0)
+        st->cf->dir_depth--;
     return 0;
 }
 
@@ -327,6 +362,13 @@ static int conf_line(ea_conf_state *st, const char *raw, const char **err)
     }
     conf_note_special(st->cf, name, args);
     conf_record(st->cf, name, args);
+    ea_conf_entry *e = apr_array_push(st->cf->entries);
+    e->name = name;
+    e->args = args;
+    e->vhost = st->cf->cur_vhost;
+    e->in_dir = st->cf->dir_depth > 0;
+    e->file = st->path;
+    e->line = st->line;
     return 0;
 }
 
@@ -444,7 +486,7 @@ static int conf_read_file(ea_conffile *cf, const char *path, int depth,
     ea_conf_state st;
     memset(&st, 0, sizeof st);
     st.cf = cf;
-    st.path = path;
+    st.path = apr_pstrdup(cf->pool, path);   /* glob results are freed after reading */
     st.dir = conf_dirname(cf->pool, path);
     st.depth = depth;
     return conf_parse_text(&st, text, err);
@@ -461,6 +503,9 @@ ea_conffile *ea_conffile_read(apr_pool_t *p, const char *path, const char **err)
     cf->pool = p;
     cf->directives = apr_hash_make(p);
     cf->defines = apr_table_make(p, 4);
+    cf->entries = apr_array_make(p, 64, sizeof(ea_conf_entry));
+    cf->vhosts = apr_array_make(p, 4, sizeof(ea_conf_vhost));
+    cf->cur_vhost = -1;
     if (conf_read_file(cf, path, 0, err) != 0) {
         return NULL;
     }
@@ -490,4 +535,14 @@ const char *ea_conffile_get(const ea_conffile *cf, const char *directive, const 
         return dflt;
     }
     return APR_ARRAY_IDX(args, 0, const char *);
+}
+
+const apr_array_header_t *ea_conffile_entries(const ea_conffile *cf)
+{
+    return cf->entries;
+}
+
+const apr_array_header_t *ea_conffile_vhosts(const ea_conffile *cf)
+{
+    return cf->vhosts;
 }

@@ -26,4 +26,27 @@ const apr_array_header_t *ea_conffile_args(const ea_conffile *cf, const char *di
 /* Convenience: the first argument of the last occurrence, or dflt. */
 const char *ea_conffile_get(const ea_conffile *cf, const char *directive, const char *dflt);
 
+/* Every directive in file order, for readers that need the structure (the
+ * deploy check): which <VirtualHost> it is in, whether it sits in a
+ * per-directory section (<Location>, <Directory>, <Files> and their Match
+ * forms).  Other containers (<IfModule>, <IfDefine>, ...) are entered as
+ * if their condition held. */
+typedef struct {
+    const char *name;                 /* as written */
+    const apr_array_header_t *args;   /* const char *, quotes removed */
+    int vhost;                        /* index in ea_conffile_vhosts(), -1: main server */
+    int in_dir;                       /* inside a per-directory section */
+    const char *file;
+    unsigned line;
+} ea_conf_entry;
+
+typedef struct {
+    const char *addrs;                /* the <VirtualHost ...> arguments, e.g. "*:443" */
+    const char *file;
+    unsigned line;
+} ea_conf_vhost;
+
+const apr_array_header_t *ea_conffile_entries(const ea_conffile *cf);   /* ea_conf_entry */
+const apr_array_header_t *ea_conffile_vhosts(const ea_conffile *cf);    /* ea_conf_vhost */
+
 #endif

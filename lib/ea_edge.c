@@ -7,6 +7,8 @@
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+#include <ctype.h>
 #include <sys/socket.h>
 
 /* "https://" + a 254-byte host (253 + trailing dot) + ":65535" + NUL. */
@@ -508,4 +510,131 @@ int ea_client_key(char *out, size_t outlen, const char *ip)
         return ea_key_print(out, outlen, v4, 0);
     memset(a + 8, 0, 8);    /* one subscriber, one /64 */
     return ea_key_print(out, outlen, a, 1);
+}
+
+/* ---- EcoAtlasThrottleBackend URLs ------------------------------------------- */
+
+static int parse_uint(const char *s, size_t n, long max, long *out)
+{
+    long v = 0;
+    if (n == 0 || n > 7)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    if (v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int ea_redis_url_parse(const char *s, ea_redis_url *u, const char **err)
+{
+    const char *dummy;
+    long v;
+    if (!err)
+        err = &dummy;
+    memset(u, 0, sizeof(*u));
+    u->port = 6379;
+    if (!s) {
+        *err = "no URL";
+        return -1;
+    }
+    if (strncasecmp(s, "unix://", 7) == 0) {
+        const char *path = s + 7, *q = strchr(path, '?');
+        size_t n = q ? (size_t)(q - path) : strlen(path);
+        if (path[0] != '/' || n < 2) {
+            *err = "expected unix:///absolute/path.sock";
+            return -1;
+        }
+        if (n >= sizeof(u->path)) {
+            *err = "socket path too long";
+            return -1;
+        }
+        if (memchr(path, '#', n)) {
+            *err = "no fragment allowed";
+            return -1;
+        }
+        memcpy(u->path, path, n);
+        u->path[n] = '\0';
+        u->port = 0;
+        if (q) {
+            if (strncmp(q, "?db=", 4) != 0 || parse_uint(q + 4, strlen(q + 4), 65535, &v) != 0) {
+                *err = "the only query allowed is ?db=N (0 to 65535)";
+                return -1;
+            }
+            u->db = (int)v;
+        }
+        return 0;
+    }
+    if (strncasecmp(s, "redis://", 8) != 0) {
+        *err = "expected redis://host[:port][/db] or unix:///path.sock[?db=N]";
+        return -1;
+    }
+    const char *h = s + 8, *end;
+    size_t hn;
+    if (*h == '[') {   /* IPv6 literal */
+        end = strchr(h, ']');
+        if (!end || end - h < 3) {
+            *err = "bad IPv6 address";
+            return -1;
+        }
+        for (const char *c = h + 1; c < end; c++)
+            if (!isxdigit((unsigned char)*c) && *c != ':' && *c != '.') {
+                *err = "bad IPv6 address";
+                return -1;
+            }
+        hn = (size_t)(end - h - 1);
+        if (hn >= sizeof(u->host)) {
+            *err = "host too long";
+            return -1;
+        }
+        memcpy(u->host, h + 1, hn);
+        u->host[hn] = '\0';
+        end++;
+    } else {
+        end = h + strcspn(h, ":/");
+        hn = (size_t)(end - h);
+        if (hn == 0 || hn > 253) {
+            *err = hn ? "host too long" : "no host";
+            return -1;
+        }
+        for (const char *c = h; c < end; c++)
+            if (!isalnum((unsigned char)*c) && *c != '-' && *c != '.' && *c != '_') {
+                *err = *c == '@' ? "no user or password allowed (use Redis ACLs on a private network)"
+                                 : "bad character in host";
+                return -1;
+            }
+        memcpy(u->host, h, hn);
+        u->host[hn] = '\0';
+    }
+    if (*end == ':') {
+        const char *p = end + 1, *pe = p + strcspn(p, "/");
+        if (parse_uint(p, (size_t)(pe - p), 65535, &v) != 0 || v == 0) {
+            *err = "port must be 1 to 65535";
+            return -1;
+        }
+        u->port = (int)v;
+        end = pe;
+    }
+    if (*end == '/') {
+        const char *d = end + 1;
+        size_t dn = strlen(d);
+        if (dn > 0 && d[dn - 1] == '/')
+            dn--;
+        if (dn > 0 && parse_uint(d, dn, 65535, &v) != 0) {
+            *err = "database must be a number, 0 to 65535";
+            return -1;
+        }
+        if (dn > 0)
+            u->db = (int)v;
+        end = d + strlen(d);
+    }
+    if (*end) {
+        *err = "unexpected characters after the host";
+        return -1;
+    }
+    return 0;
 }

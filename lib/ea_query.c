@@ -12,7 +12,7 @@
 /* ---- Unicode character classes (Python 3.11, Unicode 14.0) --------------- */
 
 /* str.isspace() and re's \s agree on exactly these code points. */
-static int ea_uni_isspace(long cp)
+int ea_uni_isspace(long cp)
 {
     if (cp == ' ' || (cp >= 0x09 && cp <= 0x0D) || (cp >= 0x1C && cp <= 0x1F))
         return 1;
@@ -25,7 +25,7 @@ static int ea_uni_isspace(long cp)
 
 /* Value of a Unicode decimal digit (category Nd), else -1: Python's int()
  * and Decimal() accept these; every Nd block is ten in a row from a zero. */
-static int ea_uni_decimal(long cp)
+int ea_uni_decimal(long cp)
 {
     static const long zeros[] = {
         0x660, 0x6F0, 0x7C0, 0x966, 0x9E6, 0xA66, 0xAE6, 0xB66, 0xBE6, 0xC66,

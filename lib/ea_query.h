@@ -56,4 +56,9 @@ int ea_parse_int64(const char *s, long long *out);
  * ("Enter a number."). */
 int ea_parse_decimal_trunc(const char *s, long long *truncated, int *overflow);
 
+/* Python's str.isspace() for one code point, and the value of a Unicode
+ * decimal digit (category Nd) or -1: what int() and Decimal() accept. */
+int ea_uni_isspace(long cp);
+int ea_uni_decimal(long cp);
+
 #endif

@@ -71,7 +71,7 @@ static int url_int(const char *s, size_t n, long lo, long hi, int *out)
 }
 
 /* ?db=N&password=X (also virtual_host=N, Celery's name for the db). */
-static int url_query(apr_pool_t *p, const char *q, ea_redis_url *u, const char **err)
+static int url_query(apr_pool_t *p, const char *q, ea_broker_url *u, const char **err)
 {
     while (*q) {
         size_t n = strcspn(q, "&");
@@ -113,7 +113,7 @@ static int url_query(apr_pool_t *p, const char *q, ea_redis_url *u, const char *
 }
 
 /* user:password before the last '@' of the authority. */
-static int url_userinfo(apr_pool_t *p, const char *s, size_t n, ea_redis_url *u, const char **err)
+static int url_userinfo(apr_pool_t *p, const char *s, size_t n, ea_broker_url *u, const char **err)
 {
     const char *colon = memchr(s, ':', n);
     if (colon == NULL) {
@@ -136,7 +136,7 @@ bad:
     return -1;
 }
 
-int ea_redis_url_parse(apr_pool_t *p, const char *url, ea_redis_url *u, const char **err)
+int ea_broker_url_parse(apr_pool_t *p, const char *url, ea_broker_url *u, const char **err)
 {
     const char *rest, *q;
     memset(u, 0, sizeof *u);
@@ -240,7 +240,7 @@ int ea_redis_url_parse(apr_pool_t *p, const char *url, ea_redis_url *u, const ch
     return q ? url_query(p, q + 1, u, err) : 0;
 }
 
-const char *ea_redis_url_redact(apr_pool_t *p, const char *url)
+const char *ea_broker_url_redact(apr_pool_t *p, const char *url)
 {
     const char *s = strstr(url ? url : "", "://"), *out;
     if (url == NULL)
@@ -316,7 +316,7 @@ void ea_task_now_iso(char out[32])
 /* ---- connections -------------------------------------------------------------- */
 
 typedef struct taskq_conn {
-    ea_redis_url url;
+    ea_broker_url url;
     redisContext *c;
 } taskq_conn;
 
@@ -482,15 +482,15 @@ ea_taskq *ea_taskq_create(apr_pool_t *p, const ea_taskq_opts *o, const char **er
         *err = "no broker URL (EcoAtlasBrokerURL)";
         return NULL;
     }
-    if (ea_redis_url_parse(p, o->broker_url, &q->broker.url, &e) != 0) {
-        *err = apr_psprintf(p, "invalid broker URL '%s': %s", ea_redis_url_redact(p, o->broker_url), e);
+    if (ea_broker_url_parse(p, o->broker_url, &q->broker.url, &e) != 0) {
+        *err = apr_psprintf(p, "invalid broker URL '%s': %s", ea_broker_url_redact(p, o->broker_url), e);
         return NULL;
     }
     q->backend = &q->broker;
     if (o->backend_url != NULL && *o->backend_url && strcmp(o->backend_url, o->broker_url) != 0) {
-        if (ea_redis_url_parse(p, o->backend_url, &q->backend_own.url, &e) != 0) {
+        if (ea_broker_url_parse(p, o->backend_url, &q->backend_own.url, &e) != 0) {
             *err = apr_psprintf(p, "invalid result backend URL '%s': %s",
-                                ea_redis_url_redact(p, o->backend_url), e);
+                                ea_broker_url_redact(p, o->backend_url), e);
             return NULL;
         }
         q->backend = &q->backend_own;

@@ -35,7 +35,7 @@
 
 #define EA_TASK_ID_LEN 36
 
-typedef struct ea_redis_url {
+typedef struct ea_broker_url {
     int is_unix;
     const char *host;       /* TCP */
     int port;
@@ -43,14 +43,14 @@ typedef struct ea_redis_url {
     int db;
     const char *username;   /* NULL: none (AUTH password only) */
     const char *password;   /* NULL: no AUTH */
-} ea_redis_url;
+} ea_broker_url;
 
 /* redis://[[user]:password@]host[:port][/db], unix:///path/redis.sock[?db=N]
  * (also redis+socket://, and password=... in the query); 0 or -1 with *err.
  * rediss:// is refused (TLS would need hiredis_ssl). */
-int ea_redis_url_parse(apr_pool_t *p, const char *url, ea_redis_url *out, const char **err);
+int ea_broker_url_parse(apr_pool_t *p, const char *url, ea_broker_url *out, const char **err);
 /* The URL with its password replaced by ****, for messages. */
-const char *ea_redis_url_redact(apr_pool_t *p, const char *url);
+const char *ea_broker_url_redact(apr_pool_t *p, const char *url);
 
 /* A random UUID4 (getrandom, the kernel CSPRNG) as 36 characters + NUL. */
 int ea_task_uuid4(char out[EA_TASK_ID_LEN + 1]);

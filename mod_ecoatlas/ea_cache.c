@@ -22,6 +22,12 @@
 APLOG_USE_MODULE(ecoatlas);
 
 #define EA_CACHE_BODY_MAX (32 * 1024)
+/* Credentials (ea_auth.c) are cached in the same region under a second
+ * generation per database, bumped by NOTIFY ecoatlas_auth (migration 0004):
+ * database i uses generation i for responses and AUTH_DB(i) for credentials. */
+#define EA_CACHE_MAX_DBS (EA_SHMCACHE_DBS / 2)
+#define AUTH_DB(db) ((db) + EA_CACHE_MAX_DBS)
+#define EA_AUTH_MAX_AGE_MS (60 * 1000)
 #define EA_CACHE_MAX_AGE_MS (60 * 1000)
 
 static ea_shmcache *cache;                       /* NULL: no cache */
@@ -42,7 +48,7 @@ static int db_index_for(apr_pool_t *p, const char *args)
     for (int i = 0; i < ndbs; i++)
         if (strcmp(db_conninfo[i], word) == 0)
             return i;
-    if (ndbs == EA_SHMCACHE_DBS)
+    if (ndbs == EA_CACHE_MAX_DBS)
         return -1;
     db_conninfo[ndbs] = word;
     return ndbs++;
@@ -138,7 +144,7 @@ static PGconn *connect_listen(listener *L, int db)
 {
     PGconn *c = PQconnectdb(db_conninfo[db]);
     if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, "LISTEN ecoatlas_data");
+        PGresult *r = PQexec(c, "LISTEN ecoatlas_data; LISTEN ecoatlas_auth");
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok && PQsetnonblocking(c, 1) == 0) {
@@ -180,6 +186,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
             if (!L->conn[db] && (L->conn[db] = connect_listen(L, db)) != NULL) {
                 /* Changes before LISTEN went unheard: forget everything. */
                 ea_shmcache_bump(cache, db);
+                ea_shmcache_bump(cache, AUTH_DB(db));
             }
             if (L->conn[db]) {
                 ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
@@ -204,14 +211,19 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                 drop(L, db, pid);
                 continue;
             }
-            int changed = 0;
+            int changed = 0, auth_changed = 0;
             PGnotify *nf;
             while ((nf = PQnotifies(c)) != NULL) {
-                changed = 1;
+                if (strcmp(nf->relname, "ecoatlas_auth") == 0)
+                    auth_changed = 1;
+                else
+                    changed = 1;
                 PQfreemem(nf);
             }
             if (changed)
                 ea_shmcache_bump(cache, db);
+            if (auth_changed)
+                ea_shmcache_bump(cache, AUTH_DB(db));
             ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
         }
     }
@@ -284,4 +296,35 @@ void ea_cache_invalidate(request_rec *r)
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     if (cache && sc->cache_db >= 0)
         ea_shmcache_bump(cache, sc->cache_db);
+}
+
+/* ---- credentials (ea_auth.c) ----------------------------------------------- */
+
+int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
+                      uint64_t *gen)
+{
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    *gen = 0;
+    if (!cache || sc->cache_db < 0 || outsz < ea_shmcache_body_max(cache))
+        return -1;
+    uint64_t now = now_ms();
+    if (!ea_shmcache_healthy(cache, sc->cache_db, now))
+        return -1;   /* a revocation could have been missed: ask the database */
+    *gen = ea_shmcache_generation(cache, AUTH_DB(sc->cache_db));
+    return ea_shmcache_get(cache, AUTH_DB(sc->cache_db), *gen, key, strlen(key), now,
+                           EA_AUTH_MAX_AGE_MS, out, len);
+}
+
+void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len)
+{
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    if (cache && sc->cache_db >= 0)
+        ea_shmcache_put(cache, AUTH_DB(sc->cache_db), gen, key, strlen(key), val, len, now_ms());
+}
+
+void ea_cache_auth_invalidate(request_rec *r)
+{
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    if (cache && sc->cache_db >= 0)
+        ea_shmcache_bump(cache, AUTH_DB(sc->cache_db));
 }

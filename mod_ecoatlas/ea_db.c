@@ -126,8 +126,12 @@ static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
     return PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
 }
 
-ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
-                         PGresult **out)
+/* Run a statement.  With diag non-NULL, integrity violations (SQLSTATE class
+ * 23) are expected outcomes: reported through diag, logged at debug only.
+ * Inside a transaction a broken connection is not repaired and retried: the
+ * transaction is gone with it. */
+static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                          PGresult **out, ea_db_diag *diag)
 {
     request_rec *r = rq->r;
     ap_dbd_t *dbd;
@@ -158,6 +162,15 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
             clear_result(res);
             return EA_DB_TIMEOUT;
         }
+        if (!broken && !lost_stmt && diag && state && strncmp(state, "23", 2) == 0) {
+            const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
+            diag->sqlstate = apr_pstrdup(r->pool, state);
+            diag->constraint = cons ? apr_pstrdup(r->pool, cons) : NULL;
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "write refused by the database "
+                          "(SQLSTATE %s, constraint %s)", state, cons ? cons : "?");
+            clear_result(res);
+            return EA_DB_ERROR;
+        }
         if (!broken && !lost_stmt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           "query failed (SQLSTATE %s): %s", state ? state : "?",
@@ -166,6 +179,12 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
             return EA_DB_ERROR;
         }
         clear_result(res);
+        if (rq->in_txn && (broken || lost_stmt)) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "database connection lost during a transaction: %s", PQerrorMessage(conn));
+            rq->in_txn = 0;
+            return EA_DB_UNAVAILABLE;
+        }
         /* A fresh server session knows none of our statements or settings. */
         st->stmts = apr_hash_make(st->pool);
         st->configured = 0;
@@ -182,6 +201,62 @@ ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *
         }
     }
     return EA_DB_UNAVAILABLE;
+}
+
+ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out)
+{
+    return query(rq, sql, params, out, NULL);
+}
+
+ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out, ea_db_diag *diag)
+{
+    diag->sqlstate = diag->constraint = NULL;
+    return query(rq, sql, params, out, diag);
+}
+
+/* ---- transactions (writes) ------------------------------------------------------ */
+
+/* A request that ends inside its transaction (an error path) must not hand
+ * the open transaction back to mod_dbd's pool. */
+static apr_status_t rollback_cleanup(void *v)
+{
+    ea_req *rq = v;
+    if (rq->in_txn) {
+        ap_dbd_t *dbd = rq->db;
+        PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
+        PQclear(PQexec(conn, "ROLLBACK"));
+        rq->in_txn = 0;
+    }
+    return APR_SUCCESS;
+}
+
+ea_db_status ea_db_begin(ea_req *rq)
+{
+    PGresult *res;
+    ea_db_status st = query(rq, "BEGIN", NULL, &res, NULL);
+    if (st == EA_DB_OK) {
+        if (!rq->txn_cleanup) {
+            apr_pool_cleanup_register(rq->r->pool, rq, rollback_cleanup, apr_pool_cleanup_null);
+            rq->txn_cleanup = 1;
+        }
+        rq->in_txn = 1;
+    }
+    return st;
+}
+
+ea_db_status ea_db_commit(ea_req *rq, ea_db_diag *diag)
+{
+    PGresult *res;
+    ea_db_status st = ea_db_write(rq, "COMMIT", NULL, &res, diag);
+    rq->in_txn = 0;   /* committed, or rolled back by the failure */
+    return st;
+}
+
+void ea_db_rollback(ea_req *rq)
+{
+    rollback_cleanup(rq);
 }
 
 int ea_db_fail(ea_req *rq, ea_db_status st)

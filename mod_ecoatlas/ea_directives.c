@@ -19,6 +19,7 @@ void *ea_create_dir_conf(apr_pool_t *p, char *dir)
     c->max_page_size = EA_UNSET;
     c->debug = EA_UNSET;
     c->cache = EA_UNSET;
+    c->max_body = EA_UNSET;
     return c;
 }
 
@@ -34,6 +35,7 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(max_page_size);
     MERGE(debug);
     MERGE(cache);
+    MERGE(max_body);
     return c;
 }
 
@@ -51,6 +53,9 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->hsts_subdomains = EA_UNSET;
     c->hsts_preload = EA_UNSET;
     c->cache_db = -1;
+    c->session_cookie_secure = EA_UNSET;
+    c->csrf_cookie_secure = EA_UNSET;
+    c->throttle_failure = EA_UNSET;
     return c;
 }
 
@@ -80,6 +85,14 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
         c->proxy_ssl_trusted = base->proxy_ssl_trusted;
     }
     c->cache_db = -1;
+    c->secret_key = add->secret_key ? add->secret_key : base->secret_key;
+    c->token_name = add->token_name ? add->token_name : base->token_name;
+    c->csrf_trusted = add->csrf_trusted ? add->csrf_trusted : base->csrf_trusted;
+    MERGE(session_cookie_secure);
+    MERGE(csrf_cookie_secure);
+    c->rate_login = add->rate_login.set ? add->rate_login : base->rate_login;
+    c->throttle_backend = add->throttle_backend ? add->throttle_backend : base->throttle_backend;
+    MERGE(throttle_failure);
     return c;
 }
 
@@ -225,5 +238,32 @@ const command_rec ea_directives[] = {
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
                   "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),
+    AP_INIT_TAKE1("EcoAtlasMaxBodySize", ea_body_set_max, NULL, RSRC_CONF | ACCESS_CONF,
+                  "Largest request body the API reads, e.g. 512K or 1M (default 1M)"),
+    AP_INIT_TAKE1("EcoAtlasSecretKey", ea_auth_set_secret, NULL, RSRC_CONF,
+                  "Key that signs session cookies (32+ random characters); prefer "
+                  "EcoAtlasSecretKeyFile or ${VAR} to keep it out of the configuration"),
+    AP_INIT_TAKE1("EcoAtlasSecretKeyFile", ea_auth_set_secret_file, NULL, RSRC_CONF,
+                  "File holding the secret key on one line, readable by root only"),
+    AP_INIT_TAKE1("EcoAtlasTokenName", ea_auth_set_token_name, NULL, RSRC_CONF,
+                  "Label of new API tokens, followed by the date (default \"EcoPowerAtlas API\")"),
+    AP_INIT_FLAG("EcoAtlasSessionCookieSecure", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, session_cookie_secure), RSRC_CONF,
+                 "On: the sessionid cookie is sent over HTTPS only (default Off)"),
+    AP_INIT_FLAG("EcoAtlasCSRFCookieSecure", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, csrf_cookie_secure), RSRC_CONF,
+                 "On: the csrftoken cookie is sent over HTTPS only (default Off)"),
+    AP_INIT_ITERATE("EcoAtlasCSRFTrustedOrigins", ea_auth_set_csrf_origins, NULL, RSRC_CONF,
+                    "Origins trusted for session-authenticated writes besides the API's own "
+                    "(https://app.example.org, https://*.example.org)"),
+    AP_INIT_TAKE1("EcoAtlasRateLimitLogin", ea_limits_set_rate, (void *)2, RSRC_CONF,
+                  "Login attempts per client address and per username, N/period or off "
+                  "(default 10/min)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackend", ea_limits_set_backend, NULL, RSRC_CONF,
+                  "Where the rate limits are counted: local (shared memory, default), "
+                  "redis://host[:port][/db] or unix:///path.sock[?db=N] (shared by several nodes)"),
+    AP_INIT_TAKE1("EcoAtlasThrottleBackendFailure", ea_limits_set_failure, NULL, RSRC_CONF,
+                  "When the Redis backend is unreachable: open (count locally, default) or "
+                  "closed (503)"),
     { NULL }
 };

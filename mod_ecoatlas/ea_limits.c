@@ -3,15 +3,30 @@
  * authenticated requests count per user (EcoAtlasRateLimitUser), anonymous
  * ones per client address as mod_remoteip leaves it in r->useragent_ip,
  * IPv6 grouped by /64 (EcoAtlasRateLimitAnon).  The table lives in the
- * parent's process pool, so `apachectl graceful` keeps the counts. */
+ * parent's process pool, so `apachectl graceful` keeps the counts.
+ *
+ * EcoAtlasThrottleBackend redis://... counts in Redis instead, shared by
+ * several nodes (lib/ea_rlredis.c: the same algorithm in one Lua script).
+ * Each child keeps a few connections (one per thread at a time) with 50 ms
+ * connect and command timeouts; a failure makes the child count locally
+ * (or answer 503: EcoAtlasThrottleBackendFailure closed) and retry Redis
+ * after a back-off of 100 ms doubling to 5 s.  The outage and the
+ * recovery are logged once for all children (a flag in shared memory).
+ *
+ * The login endpoints call ea_limits_login: two keys, the client address
+ * and the (normalised, hashed) username, both must admit. */
 #include "mod_ecoatlas.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 #include "ea_edge.h"
+#include "ea_rlredis.h"
+#include "ea_siphash.h"
 #include "ea_throttle.h"
 
+#include <ctype.h>
 #include <time.h>
 
 APLOG_USE_MODULE(ecoatlas);
@@ -19,12 +34,46 @@ APLOG_USE_MODULE(ecoatlas);
 #define SHM_KEY "ecoatlas:throttle"
 #define THROTTLE_SLOTS EA_THROTTLE_SLOTS_DEFAULT
 
+#define STATE_KEY "ecoatlas:throttle-backends"
+#define MAX_BACKENDS 16            /* distinct Redis URLs in one configuration */
+#define REDIS_TIMEOUT_MS 50        /* connect and command timeouts */
+#define BACKOFF_MIN_MS 100
+#define BACKOFF_MAX_MS 5000
+#define POOL_MAX 64                /* idle connections a child keeps per backend */
+
 static ea_throttle *table;
+
+/* EcoAtlasThrottleBackend: url NULL means local (the shared-memory table). */
+typedef struct ea_rl_backend {
+    const char *url;
+    ea_redis_url u;
+    int idx;                       /* slot in the shared outage flags and per-child state */
+} ea_rl_backend;
+
+static ea_rl_backend local_backend;
+
+/* Shared by all children: 1 while a backend is known to be down. */
+static uint32_t *outage;
+/* The secret the Redis key names are hashed with (EcoAtlasSecretKey). */
+static uint8_t redis_secret[16];
+
+/* Per child, per backend. */
+typedef struct {
+    apr_thread_mutex_t *mu;
+    ea_rlredis *idle[POOL_MAX];
+    int nidle;
+    uint64_t retry_at;             /* no attempt before (monotonic ms) */
+    unsigned backoff_ms;
+    const ea_rl_backend *b;
+} backend_state;
+
+static backend_state bstate[MAX_BACKENDS];
 
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
-    ea_rate *rate = cmd->info == (void *)0 ? &c->rate_anon : &c->rate_user;
+    ea_rate *rate = cmd->info == (void *)0 ? &c->rate_anon
+                  : cmd->info == (void *)1 ? &c->rate_user : &c->rate_login;
     long count, period;
     const char *err;
     if (strcasecmp(arg, "off") == 0 || strcasecmp(arg, "none") == 0) {
@@ -57,6 +106,37 @@ const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    const char *err;
+    if (strcasecmp(arg, "local") == 0) {
+        c->throttle_backend = &local_backend;
+        return NULL;
+    }
+    ea_rl_backend *b = apr_pcalloc(cmd->pool, sizeof(*b));
+    if (ea_redis_url_parse(arg, &b->u, &err) != 0)
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (%s)",
+                            cmd->directive->directive, arg, err);
+    b->url = apr_pstrdup(cmd->pool, arg);
+    b->idx = -1;
+    c->throttle_backend = b;
+    return NULL;
+}
+
+const char *ea_limits_set_failure(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    if (strcasecmp(arg, "open") == 0)
+        c->throttle_failure = 0;
+    else if (strcasecmp(arg, "closed") == 0)
+        c->throttle_failure = 1;
+    else
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected open or closed)",
+                            cmd->directive->directive, arg);
+    return NULL;
+}
+
 /* A clock every child shares that never steps back (NTP cannot freeze a
  * window); it also runs on across graceful restarts. */
 static uint64_t monotonic_ms(void)
@@ -76,7 +156,7 @@ static ea_rate effective(const ea_rate *r, unsigned dflt_count, uint64_t dflt_pe
     return e;
 }
 
-int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
+static int table_post_config(apr_pool_t *pconf, server_rec *s)
 {
     ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
     /* 1.25 entries per client keeps live evictions (which would forget a
@@ -122,6 +202,219 @@ int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
     return OK;
 }
 
+/* Number the distinct Redis backends; the outage flags live in a small
+ * region of shared memory kept over restarts like the table. */
+static int backends_post_config(server_rec *s)
+{
+    ea_srv_conf *msc = ap_get_module_config(s->module_config, &ecoatlas_module);
+    const ea_rl_backend *seen[MAX_BACKENDS];
+    int n = 0;
+    apr_pool_t *keep = s->process->pool;
+    apr_shm_t *shm = NULL;
+    void *old = NULL;
+
+    ea_rlredis_secret(redis_secret, msc->secret_key);
+    for (server_rec *v = s; v; v = v->next) {
+        ea_srv_conf *sc = ap_get_module_config(v->module_config, &ecoatlas_module);
+        ea_rl_backend *b = sc->throttle_backend;
+        int k;
+        if (!b || !b->url)
+            continue;
+        for (k = 0; k < n; k++)
+            if (strcmp(seen[k]->url, b->url) == 0)
+                break;
+        if (k == n) {
+            if (n == MAX_BACKENDS) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v, "more than %d distinct "
+                             "EcoAtlasThrottleBackend URLs", MAX_BACKENDS);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            seen[n++] = b;
+        }
+        b->idx = k;
+    }
+    apr_pool_userdata_get(&old, STATE_KEY, keep);
+    if (old) {
+        shm = old;
+    } else {
+        apr_status_t rv = apr_shm_create(&shm, MAX_BACKENDS * sizeof(uint32_t), NULL, keep);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create shared memory for the "
+                         "throttle backends' state");
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+        apr_pool_userdata_set(shm, STATE_KEY, NULL, keep);
+    }
+    outage = apr_shm_baseaddr_get(shm);
+    memset(outage, 0, MAX_BACKENDS * sizeof(uint32_t));
+    return OK;
+}
+
+int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    int rc = table_post_config(pconf, s);
+    if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
+        rc = backends_post_config(s);
+    return rc;
+}
+
+static apr_status_t close_connections(void *data)
+{
+    for (int k = 0; k < MAX_BACKENDS; k++) {
+        while (bstate[k].nidle > 0)
+            ea_rlredis_free(bstate[k].idle[--bstate[k].nidle]);
+    }
+    return APR_SUCCESS;
+}
+
+void ea_limits_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    memset(bstate, 0, sizeof(bstate));
+    for (server_rec *v = s; v; v = v->next) {
+        ea_srv_conf *sc = ap_get_module_config(v->module_config, &ecoatlas_module);
+        ea_rl_backend *b = sc->throttle_backend;
+        if (!b || !b->url || b->idx < 0 || bstate[b->idx].mu)
+            continue;
+        bstate[b->idx].b = b;
+        if (apr_thread_mutex_create(&bstate[b->idx].mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
+            bstate[b->idx].mu = NULL;   /* counts locally then */
+    }
+    apr_pool_cleanup_register(pchild, NULL, close_connections, apr_pool_cleanup_null);
+}
+
+static void backend_failed(server_rec *s, backend_state *st, const char *why, int closed)
+{
+    uint32_t expect = 0;
+    apr_thread_mutex_lock(st->mu);
+    st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
+    if (st->backoff_ms > BACKOFF_MAX_MS)
+        st->backoff_ms = BACKOFF_MAX_MS;
+    st->retry_at = monotonic_ms() + st->backoff_ms;
+    apr_thread_mutex_unlock(st->mu);
+    /* once per outage, for all children together */
+    if (__atomic_compare_exchange_n(&outage[st->b->idx], &expect, 1, 0, __ATOMIC_RELAXED,
+                                    __ATOMIC_RELAXED))
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "rate limits: Redis backend %s unreachable "
+                     "(%s); %s until it answers again", st->b->url, why,
+                     closed ? "hosts with EcoAtlasThrottleBackendFailure closed answer 503, "
+                     "the others count locally" : "counting in this node's local table");
+}
+
+static void backend_ok(server_rec *s, backend_state *st)
+{
+    uint32_t expect = 1;
+    if (st->backoff_ms) {
+        apr_thread_mutex_lock(st->mu);
+        st->backoff_ms = 0;
+        apr_thread_mutex_unlock(st->mu);
+    }
+    if (__atomic_load_n(&outage[st->b->idx], __ATOMIC_RELAXED)
+        && __atomic_compare_exchange_n(&outage[st->b->idx], &expect, 0, 0, __ATOMIC_RELAXED,
+                                       __ATOMIC_RELAXED))
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "rate limits: Redis backend %s answers "
+                     "again; limits shared again", st->b->url);
+}
+
+/* Count in Redis: 0 decided (*v), -1 unavailable (backing off, or failed now). */
+static int redis_admit(request_rec *r, const ea_rl_backend *b, int closed, const char *key,
+                       unsigned count, uint64_t period, ea_throttle_verdict *v)
+{
+    backend_state *st = b->idx >= 0 ? &bstate[b->idx] : NULL;
+    ea_rlredis *c = NULL;
+    char rkey[EA_RLREDIS_KEY_SIZE], err[256];
+
+    if (!st || !st->mu || !outage)
+        return -1;
+    apr_thread_mutex_lock(st->mu);
+    if (st->backoff_ms && monotonic_ms() < st->retry_at) {
+        apr_thread_mutex_unlock(st->mu);
+        return -1;
+    }
+    if (st->nidle > 0)
+        c = st->idle[--st->nidle];
+    apr_thread_mutex_unlock(st->mu);
+    if (!c) {
+        c = ea_rlredis_connect(&b->u, REDIS_TIMEOUT_MS, err, sizeof(err));
+        if (!c) {
+            backend_failed(r->server, st, err, closed);
+            return -1;
+        }
+    }
+    ea_rlredis_key(rkey, redis_secret, key, strlen(key));
+    if (ea_rlredis_admit(c, rkey, count, period, THROTTLE_SLOTS, v, err, sizeof(err)) != 0) {
+        ea_rlredis_free(c);
+        backend_failed(r->server, st, err, closed);
+        return -1;
+    }
+    apr_thread_mutex_lock(st->mu);
+    if (st->nidle < POOL_MAX) {
+        st->idle[st->nidle++] = c;
+        c = NULL;
+    }
+    apr_thread_mutex_unlock(st->mu);
+    ea_rlredis_free(c);
+    backend_ok(r->server, st);
+    return 0;
+}
+
+#define ADMIT_DECIDED 0       /* *v holds the verdict */
+#define ADMIT_SKIP 1          /* no verdict: admit without headers (fail open) */
+#define ADMIT_UNAVAILABLE 2   /* the backend is down and this host fails closed */
+
+static int admit(request_rec *r, const char *key, ea_rate rate, ea_throttle_verdict *v)
+{
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    const ea_rl_backend *b = sc->throttle_backend;
+    int closed = sc->throttle_failure == 1;
+    if (b && b->url) {
+        if (redis_admit(r, b, closed, key, rate.count, rate.period_ms, v) == 0)
+            return ADMIT_DECIDED;
+        if (closed)
+            return ADMIT_UNAVAILABLE;
+    }
+    if (!table)
+        return ADMIT_SKIP;
+    if (ea_throttle_admit(table, key, strlen(key), rate.count, rate.period_ms, monotonic_ms(), v)
+        != EA_THROTTLE_OK) {   /* fail open: never refuse a client for our own contention */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "rate limit table busy; request admitted");
+        return ADMIT_SKIP;
+    }
+    return ADMIT_DECIDED;
+}
+
+static void set_headers(request_rec *r, ea_rate rate, const ea_throttle_verdict *v)
+{
+    apr_table_setn(r->err_headers_out, "RateLimit-Limit", apr_psprintf(r->pool, "%u", rate.count));
+    apr_table_setn(r->err_headers_out, "RateLimit-Remaining", apr_psprintf(r->pool, "%u", v->remaining));
+    apr_table_setn(r->err_headers_out, "RateLimit-Reset", apr_psprintf(r->pool, "%u", v->reset_s));
+}
+
+static int send_throttled(ea_req *rq, const ea_throttle_verdict *v)
+{
+    request_rec *r = rq->r;
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", v->retry_after_s));
+    ea_send_detail(rq, HTTP_TOO_MANY_REQUESTS,
+                   apr_psprintf(r->pool, "Request was throttled. Expected available in %u second%s.",
+                                v->retry_after_s, v->retry_after_s == 1 ? "" : "s"));
+    return -1;
+}
+
+static int send_backend_down(ea_req *rq)
+{
+    apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
+    ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,
+                   "The rate-limit service is unavailable. Try again in a few seconds.");
+    return -1;
+}
+
+static void log_throttled(request_rec *r, const char *key, const char *who, ea_rate rate,
+                          const ea_throttle_verdict *v)
+{
+    if (ea_log_once(key, v->at_ms / rate.period_ms))   /* once per window */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
+                      who, rate.count, rate.period_ms / 1000);
+}
+
 int ea_limits_check(ea_req *rq)
 {
     request_rec *r = rq->r;
@@ -131,7 +424,7 @@ int ea_limits_check(ea_req *rq)
     ea_rate rate;
     ea_throttle_verdict v;
 
-    if (!table || r->main)
+    if (r->main)
         return 0;
     if (r->user) {
         rate = effective(&sc->rate_user, 5000, 86400000);
@@ -148,23 +441,75 @@ int ea_limits_check(ea_req *rq)
      * limits keeps its own count. */
     key = apr_psprintf(r->pool, "%c%u/%" APR_UINT64_T_FMT ":%s", r->user ? 'u' : 'a',
                        rate.count, rate.period_ms, key);
-    int rc = ea_throttle_admit(table, key, strlen(key), rate.count, rate.period_ms,
-                               monotonic_ms(), &v);
-    if (rc != EA_THROTTLE_OK) {   /* fail open: never refuse a client for our own contention */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "rate limit table busy; request admitted");
+    switch (admit(r, key, rate, &v)) {
+    case ADMIT_SKIP:
         return 0;
+    case ADMIT_UNAVAILABLE:
+        return send_backend_down(rq);
     }
-    apr_table_setn(r->err_headers_out, "RateLimit-Limit", apr_psprintf(r->pool, "%u", rate.count));
-    apr_table_setn(r->err_headers_out, "RateLimit-Remaining", apr_psprintf(r->pool, "%u", v.remaining));
-    apr_table_setn(r->err_headers_out, "RateLimit-Reset", apr_psprintf(r->pool, "%u", v.reset_s));
+    set_headers(r, rate, &v);
     if (v.admitted)
         return 0;
-    if (ea_log_once(key, v.at_ms / rate.period_ms))   /* once per window */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
-                      r->user ? "a user" : "a client address", rate.count, rate.period_ms / 1000);
-    apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", v.retry_after_s));
-    ea_send_detail(rq, HTTP_TOO_MANY_REQUESTS,
-                   apr_psprintf(r->pool, "Request was throttled. Expected available in %u second%s.",
-                                v.retry_after_s, v.retry_after_s == 1 ? "" : "s"));
-    return -1;
+    log_throttled(r, key, r->user ? "a user" : "a client address", rate, &v);
+    return send_throttled(rq, &v);
+}
+
+/* A username as the login limit counts it: surrounding blanks dropped,
+ * ASCII case folded (so "Admin" and "admin " share one allowance), then
+ * hashed, so that the key (and Redis) never holds the name itself. */
+static const char *username_key(apr_pool_t *p, const char *username)
+{
+    static const uint8_t k[16] = "ecoatlas-login-u";
+    const char *s = username ? username : "";
+    while (*s && isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        n--;
+    char *norm = apr_pstrmemdup(p, s, n);
+    for (char *c = norm; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
+    return apr_psprintf(p, "%016" APR_UINT64_T_HEX_FMT, ea_siphash24(k, norm, n));
+}
+
+int ea_limits_login(ea_req *rq, const char *username)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_rate rate = effective(&sc->rate_login, 10, 60000);
+    char client[EA_CLIENT_KEY_SIZE];
+    ea_throttle_verdict vc, vu;
+
+    if (rate.count == 0)
+        return 0;
+    if (ea_client_key(client, sizeof(client), r->useragent_ip) != 0)
+        client[0] = '\0';
+    const char *prefix = apr_psprintf(r->pool, "l%u/%" APR_UINT64_T_FMT, rate.count, rate.period_ms);
+    const char *kc = apr_pstrcat(r->pool, prefix, "c:", client, NULL);
+    const char *ku = apr_pstrcat(r->pool, prefix, "u:", username_key(r->pool, username), NULL);
+
+    /* the client first: a client over its limit does not use up the
+     * allowance of the names it tries */
+    int rc = admit(r, kc, rate, &vc);
+    if (rc == ADMIT_UNAVAILABLE)
+        return send_backend_down(rq);
+    if (rc == ADMIT_DECIDED && !vc.admitted) {
+        set_headers(r, rate, &vc);
+        log_throttled(r, kc, "login attempts from a client address", rate, &vc);
+        return send_throttled(rq, &vc);
+    }
+    int ru = admit(r, ku, rate, &vu);
+    if (ru == ADMIT_UNAVAILABLE)
+        return send_backend_down(rq);
+    if (ru == ADMIT_DECIDED && !vu.admitted) {
+        set_headers(r, rate, &vu);
+        log_throttled(r, ku, "login attempts for a username", rate, &vu);
+        return send_throttled(rq, &vu);
+    }
+    /* both admitted: the headers of the tighter one */
+    if (rc == ADMIT_DECIDED && (ru != ADMIT_DECIDED || vc.remaining <= vu.remaining))
+        set_headers(r, rate, &vc);
+    else if (ru == ADMIT_DECIDED)
+        set_headers(r, rate, &vu);
+    return 0;
 }

@@ -12,8 +12,8 @@ APLOG_USE_MODULE(ecoatlas);
 #define GET_ALLOW "GET, HEAD, OPTIONS"
 
 #define MODEL_ROUTES(i, view) \
-    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL }, \
-    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL }
+    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL, NULL }, \
+    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL, NULL }
 
 /* [2i] list, [2i+1] detail, for ea_resources[i]. */
 static const ea_route model_routes[] = {
@@ -26,30 +26,37 @@ static const ea_route model_routes[] = {
 };
 
 static const ea_route root_route =
-    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL };
+    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL, NULL };
 static const ea_route stats_route =
-    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL };
+    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL, NULL };
 static const ea_route by_country_route =
-    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL };
+    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL, NULL };
+
+#define POST_ALLOW "POST, OPTIONS"
+static const ea_route auth_routes[] = {
+    { "Obtain Auth Token", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_token },
+    { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login },
+    { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout },
+};
 
 /* List-level actions, matched before the detail route (as DRF's router). */
 typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
 static const ea_action_route action_routes[] = {
     { EA_RES_HYDROSITE, "summary",
-      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL } },
+      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL, NULL } },
     { EA_RES_HYDROSITE, "export",
       { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_sites, &ea_resources[EA_RES_HYDROSITE],
-        "text/csv" } },
+        "text/csv", NULL } },
     { EA_RES_METRIC, "export",
       { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_metrics, &ea_resources[EA_RES_METRIC],
-        "text/csv" } },
+        "text/csv", NULL } },
     { EA_RES_METRIC, "export_pdf",
       { "Export pdf", GET_ALLOW, EA_PERM_ANY, ea_handle_export_pdf, &ea_resources[EA_RES_METRIC],
-        "application/pdf" } },
+        "application/pdf", NULL } },
     { EA_RES_METRIC, "timeseries",
-      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL } },
+      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL } },
     { EA_RES_CLIMATE, "timeline",
-      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL } },
+      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL } },
 };
 
 /* Match a path below the mount point; it must end with '/'. */
@@ -77,6 +84,13 @@ static const ea_route *match_path(const char *rel, const char **pk)
     }
     if (n == 0)
         return NULL;
+    if (len[0] == 4 && memcmp(seg[0], "auth", 4) == 0) {
+        static const char *const names[] = { "token", "login", "logout" };
+        for (int i = 0; n == 2 && i < 3; i++)
+            if (len[1] == strlen(names[i]) && memcmp(seg[1], names[i], len[1]) == 0)
+                return &auth_routes[i];
+        return NULL;
+    }
     if (len[0] == 5 && memcmp(seg[0], "stats", 5) == 0) {
         if (n == 1)
             return &stats_route;
@@ -149,6 +163,17 @@ static int send_options(ea_req *rq)
     return ea_send_json(rq, HTTP_OK, &b);
 }
 
+int ea_precheck(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00")) {
+        ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
+        return -1;
+    }
+    rq->qs = ea_qs_parse(r->pool, r->args);
+    return ea_negotiate(rq) != 0 ? -1 : 0;
+}
+
 int ea_dispatch(ea_req *rq)
 {
     request_rec *r = rq->r;
@@ -163,19 +188,20 @@ int ea_dispatch(ea_req *rq)
     }
     if (!rq->route)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
-    if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00"))
-        return ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
-    rq->qs = ea_qs_parse(r->pool, r->args);
-    if (ea_negotiate(rq) != 0)
-        return OK;
-    if (!is_safe_method(r) && rq->route->perm != EA_PERM_ANY) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Token");
-        return ea_send_detail(rq, HTTP_UNAUTHORIZED,
-                              "Authentication credentials were not provided.");
+    if (!rq->prechecked) {   /* an internal redirect that skipped fixups */
+        if (ea_precheck(rq) != 0 || ea_auth_permit(rq) != 0)
+            return OK;
+        rq->prechecked = 1;
     }
+    /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
+    if (!is_safe_method(r) && rq->route->res
+        && (rq->route->get == ea_handle_list || rq->route->get == ea_handle_detail))
+        return ea_handle_write(rq);
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
-    if (r->method_number == M_GET) {  /* HEAD is M_GET with header_only */
+    if (r->method_number == M_POST && rq->route->post)
+        return rq->route->post(rq);
+    if (r->method_number == M_GET && rq->route->get) {  /* HEAD is M_GET with header_only */
         if (!rq->route->media && ea_cache_lookup(rq))   /* exports stream, uncached */
             return OK;
         return rq->route->get(rq);

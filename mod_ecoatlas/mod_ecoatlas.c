@@ -46,12 +46,18 @@ static int ea_header_parser(request_rec *r)
     return ea_cors(r, 1) ? DONE : DECLINED;
 }
 
-/* access_checker: after authentication (r->user), before the handler. */
-static int ea_access_checker(request_rec *r)
+/* fixups: after authentication (check_authn), in DRF's order: content
+ * negotiation, permissions (CSRF included), then throttling. */
+static int ea_fixups(request_rec *r)
 {
     ea_req *rq = ea_req_get(r);
     if (!rq || r->main)
         return DECLINED;
+    if (rq->route && !rq->redirect && !rq->prechecked) {
+        if (ea_precheck(rq) != 0 || ea_auth_permit(rq) != 0)
+            return DONE;
+        rq->prechecked = 1;
+    }
     return ea_limits_check(rq) != 0 ? DONE : DECLINED;
 }
 
@@ -74,15 +80,20 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
     ea_errors_post_config(pconf);
     ea_hosts_post_config(pconf, s);
-    int rc = ea_db_post_config(pconf, s);
+    int rc = ea_auth_post_config(pconf, s);
+    if (rc == OK)
+        rc = ea_db_post_config(pconf, s);
     if (rc == OK)
         rc = ea_limits_post_config(pconf, s);
+    if (rc == OK)
+        ea_deploy_post_config(ptemp, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
 }
 
 static void ea_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ea_cache_child_init(pchild, s);
+    ea_limits_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)
@@ -92,7 +103,8 @@ static void ea_register_hooks(apr_pool_t *p)
     ap_hook_child_init(ea_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ea_errors_register(p);
     ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_access_checker(ea_access_checker, NULL, NULL, APR_HOOK_MIDDLE);
+    ea_auth_register_hooks(p);
+    ap_hook_fixups(ea_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
 }
 

@@ -65,6 +65,9 @@ typedef struct ea_srv_conf {
     int csrf_cookie_secure;         /* EcoAtlasCSRFCookieSecure */
     apr_array_header_t *csrf_trusted;   /* EcoAtlasCSRFTrustedOrigins, normalised; NULL: unset */
     ea_rate rate_login;             /* EcoAtlasRateLimitLogin (ea_limits.c) */
+    /* shared rate limits (ea_limits.c) */
+    struct ea_rl_backend *throttle_backend; /* EcoAtlasThrottleBackend; NULL: unset (local) */
+    int throttle_failure;           /* EcoAtlasThrottleBackendFailure: 0 open, 1 closed */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
@@ -103,6 +106,11 @@ void ea_hosts_post_config(apr_pool_t *pconf, server_rec *s);
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg);
 int ea_limits_post_config(apr_pool_t *pconf, server_rec *s);
+const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_limits_set_failure(cmd_parms *cmd, void *dconf, const char *arg);
+void ea_limits_child_init(apr_pool_t *pchild, server_rec *s);
+/* Startup warnings for weak production settings (ea_deploy.c). */
+void ea_deploy_post_config(apr_pool_t *ptemp, server_rec *s);
 /* 0 when admitted; otherwise the 429 was sent. */
 int ea_limits_check(ea_req *rq);
 /* The login endpoints' own limit (per client and per username): 0 when
@@ -120,6 +128,12 @@ void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
 int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
 void ea_cache_store(ea_req *rq, const char *body, size_t len);
 void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
+/* Credentials: 1 hit (value in out), 0 miss, -1 no usable cache (ask the
+ * database, do not store).  *gen is what a miss must be stored under. */
+int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
+                      uint64_t *gen);
+void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len);
+void ea_cache_auth_invalidate(request_rec *r);
 
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
@@ -133,6 +147,7 @@ typedef struct ea_route {
     ea_handler_fn get;         /* GET/HEAD */
     const ea_resource *res;    /* model routes */
     const char *media;         /* besides JSON, the type it serves (exports) */
+    ea_handler_fn post;        /* POST-only routes (auth endpoints, actions) */
 } ea_route;
 
 /* Everything known about one API request. */
@@ -153,6 +168,9 @@ struct ea_req {
     const char *cache_key;     /* set on a cache miss: store the 200 body */
     uint64_t cache_gen;        /* generation the miss was looked up under */
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
+    int in_txn;                /* a write's transaction is open (ea_db_begin) */
+    int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
+    int prechecked;            /* ea_precheck and ea_auth_permit ran (fixups) */
 };
 
 /* ---- authentication (ea_auth.c) ------------------------------------------- */
@@ -165,6 +183,13 @@ typedef struct ea_user {
 /* Permission check for the matched route and method (API-CONTRACT §3):
  * 0 when allowed; otherwise the 401/403 was sent. */
 int ea_auth_permit(ea_req *rq);
+void ea_auth_register_hooks(apr_pool_t *p);
+int ea_auth_post_config(apr_pool_t *pconf, server_rec *s);
+const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_token_name(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_set_csrf_origins(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_auth_token_name(const ea_srv_conf *sc);
 
 /* ---- request bodies (ea_body.c) --------------------------------------------- */
 struct json_object;
@@ -173,6 +198,7 @@ struct json_object;
  * 0: *data is a JSON object owned by the request pool (form values are
  * strings; *is_form set); -1: the 400/413/415 response was sent. */
 int ea_body_read(ea_req *rq, struct json_object **data, int *is_form);
+const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg);
 
 /* ---- writes (ea_handle_write.c) --------------------------------------------- */
 /* POST on a list route, PUT/PATCH/DELETE on a detail route, after the
@@ -181,6 +207,9 @@ int ea_handle_write(ea_req *rq);
 
 ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
+/* Before authorisation: %00, query string, content negotiation (406), as
+ * DRF does them ahead of permissions.  0, or -1 when answered. */
+int ea_precheck(ea_req *rq);
 
 /* ---- responses ----------------------------------------------------------- */
 void ea_security_headers(request_rec *r);
@@ -209,6 +238,19 @@ typedef int (*ea_row_fn)(void *ctx, PGresult *row);
 ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
                           ea_row_fn fn, void *ctx, int *delivered);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+/* Writes: one transaction per request.  ea_db_write is ea_db_query where an
+ * integrity violation (SQLSTATE 23xxx) is an expected answer: EA_DB_ERROR
+ * with diag set, and no error logged.  A request that ends with its
+ * transaction open is rolled back. */
+typedef struct ea_db_diag {
+    const char *sqlstate;      /* "23505", or NULL */
+    const char *constraint;    /* the constraint's name, or NULL */
+} ea_db_diag;
+ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
+                         PGresult **out, ea_db_diag *diag);
+ea_db_status ea_db_begin(ea_req *rq);
+ea_db_status ea_db_commit(ea_req *rq, ea_db_diag *diag);
+void ea_db_rollback(ea_req *rq);
 
 /* ---- handlers -------------------------------------------------------------- */
 int ea_dispatch(ea_req *rq);
@@ -223,6 +265,9 @@ int ea_handle_stats_by_country(ea_req *rq);
 int ea_handle_export_sites(ea_req *rq);
 int ea_handle_export_metrics(ea_req *rq);
 int ea_handle_export_pdf(ea_req *rq);
+int ea_handle_auth_token(ea_req *rq);
+int ea_handle_auth_login(ea_req *rq);
+int ea_handle_auth_logout(ea_req *rq);
 
 /* Build the filtered set of the route's resource; on failure the error
  * response is sent and the handler's return value stored in *rc. */

@@ -779,7 +779,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     wk_log(EA_LOG_INFO, "ecoatlas-worker %s starting: %d thread(s), broker %s, time limit %d s",
-           EA_VERSION, W.concurrency, ea_redis_url_redact(p, W.broker), W.time_limit_s);
+           EA_VERSION, W.concurrency, ea_broker_url_redact(p, W.broker), W.time_limit_s);
     wk_slots = apr_pcalloc(p, sizeof *wk_slots * (size_t)W.concurrency);
     wk_alive = W.concurrency;
     for (int i = 0; i < W.concurrency; i++) {

@@ -150,6 +150,32 @@ static void ea_fz_key(const char *s, size_t size)
     ea_fz_check(len < outlen ? rc == 0 && strcmp(small, out) == 0 : rc == -1);
 }
 
+/* EcoAtlasThrottleBackend URLs: a parsed URL is TCP xor Unix socket,
+ * within range, and re-parses the same from its canonical spelling. */
+static void ea_fz_redis_url(apr_pool_t *p, const char *s)
+{
+    ea_redis_url u, u2;
+    const char *err = NULL;
+    const char *text;
+
+    if (ea_redis_url_parse(s, &u, &err) != 0) {
+        ea_fz_check(err != NULL && *err != '\0');
+        return;
+    }
+    ea_fz_check(u.db >= 0 && u.db <= 65535);
+    ea_fz_check((u.host[0] != '\0') != (u.path[0] != '\0'));
+    if (u.path[0]) {
+        ea_fz_check(u.path[0] == '/' && strlen(u.path) < sizeof u.path && !strchr(u.path, '?'));
+        text = apr_psprintf(p, "unix://%s?db=%d", u.path, u.db);
+    } else {
+        ea_fz_check(u.port >= 1 && u.port <= 65535 && !strpbrk(u.host, "@/?#[] "));
+        text = apr_psprintf(p, strchr(u.host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d",
+                            u.host, u.port, u.db);
+    }
+    ea_fz_check(ea_redis_url_parse(text, &u2, NULL) == 0);
+    ea_fz_check(memcmp(&u, &u2, sizeof u) == 0);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
@@ -161,6 +187,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ea_fz_origin(p, s);
     ea_fz_host(p, s);
     ea_fz_key(s, size);
+    ea_fz_redis_url(p, s);
     apr_pool_destroy(p);
     return 0;
 }

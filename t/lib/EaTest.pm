@@ -20,9 +20,11 @@ use DBI ();
 use Encode ();
 use JSON::PP ();
 use Apache::TestRequest ();
+use Digest::SHA ();
 
 our @EXPORT_OK = qw(db reset_db seed_fixture get_json decode_json_body pg_stop pg_start
-    insert_row country region dataset site metric climate raw raw_decoded col root_body);
+    insert_row country region dataset site metric climate raw raw_decoded col root_body
+    user_token staff_token auth_header create_user);
 our %EXPORT_TAGS = (all => \@EXPORT_OK);
 
 for my $var (qw(EA_PGHOST EA_PGPORT EA_PGDATABASE EA_PGUSER)) {
@@ -188,6 +190,39 @@ sub root_body {
     return '{' . join(',', map { qq{"$_":"$base/$_/"} }
         qw(countries regions datasets hydro-sites resource-metrics climate-series stats)) . '}';
 }
+
+# A user (created, or updated to these flags and made active) and its id.
+# Options: staff => 0|1, active => 0|1, password_hash => '...' (default: unusable).
+sub create_user {
+    my ($username, %o) = @_;
+    my ($id) = db()->selectrow_array(q{
+        INSERT INTO auth_user (password, last_login, is_superuser, username, first_name, last_name,
+                               email, is_staff, is_active, date_joined)
+        VALUES (?, NULL, false, ?, '', '', '', ?, ?, now())
+        ON CONFLICT (username) DO UPDATE SET is_staff = EXCLUDED.is_staff,
+            is_active = EXCLUDED.is_active, password = EXCLUDED.password
+        RETURNING id}, undef, $o{password_hash} // '!unusable', $username,
+        $o{staff} ? 1 : 0, ($o{active} // 1) ? 1 : 0);
+    return $id;
+}
+
+# A new API token for $username (created by create_user with %o), stored
+# as the module stores them (SHA-256 only); returns the key.
+sub user_token {
+    my ($username, %o) = @_;
+    my $uid = create_user($username, %o);
+    my $key = join '', map { sprintf '%02x', int rand 256 } 1 .. 20;
+    db()->do(q{INSERT INTO ecoatlas_token (user_id, key_sha256, prefix, name, created, expires)
+               VALUES (?, decode(?, 'hex'), ?, 'test', now(), ?)}, undef,
+        $uid, Digest::SHA::sha256_hex($key), substr($key, 0, 8), $o{expires});
+    return $key;
+}
+
+# A token of the active staff user "staff".
+sub staff_token { return user_token('staff', staff => 1) }
+
+# The request header pair for a token: GET($url, auth_header($key)).
+sub auth_header { return (Authorization => "Token $_[0]") }
 
 my $pg_stopped = 0;
 
