@@ -519,6 +519,12 @@ void ea_taskq_close(ea_taskq *q)
     conn_drop(&q->backend_own);
 }
 
+apr_status_t ea_taskq_close_cleanup(void *q)
+{
+    ea_taskq_close(q);
+    return APR_SUCCESS;
+}
+
 /* ---- scripts ------------------------------------------------------------------------
  * Run with EVALSHA; NOSCRIPT (a restarted Redis) falls back to EVAL, which
  * also caches the script again. */

@@ -75,6 +75,8 @@ typedef struct ea_taskq ea_taskq;
 /* Checks the URLs; connects on first use.  NULL with *err on bad URLs. */
 ea_taskq *ea_taskq_create(apr_pool_t *p, const ea_taskq_opts *o, const char **err);
 void ea_taskq_close(ea_taskq *q);
+/* ea_taskq_close as a pool cleanup. */
+apr_status_t ea_taskq_close_cleanup(void *q);
 /* Message of the last failure (connection, Redis error). */
 const char *ea_taskq_error(const ea_taskq *q);
 

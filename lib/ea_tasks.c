@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static void task_log(ea_task_env *env, int level, const char *msg)
 {
@@ -176,6 +177,7 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
     }
 #undef STR_OPT
     o.skip_invalid = arg_bool(args, "skip_invalid", &bad);
+    int remove_file = arg_bool(args, "remove_file", &bad);
     path = path ? apr_pstrdup(env->pool, path) : NULL;
     json_object_put(args);
     if (bad || path == NULL || *path == '\0') {
@@ -190,6 +192,9 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
     o.cancel = env->cancel;
     rc = geo ? ea_import_geojson(env->pg, env->pool, path, &o, &res)
              : ea_import_resources(env->pg, env->pool, path, &o, &res);
+    /* an uploaded file (POST /api/imports/) goes once the outcome is final */
+    if (remove_file && (rc == 0 || PQstatus(env->pg) == CONNECTION_OK))
+        unlink(path);
     ea_buf_init(&b, env->pool, 256 + rej.len);
     if (rc != 0) {
         ea_buf_puts(&b, res.message);

@@ -166,7 +166,7 @@ static void wk_sleep_ms(int ms)
 static int wk_backoff(int *ms)
 {
     int cur = *ms ? *ms : 100;
-    *ms = cur * 2 > 10000 ? 10000 : cur * 2;
+    *ms = cur * 2 > 5000 ? 5000 : cur * 2;
     return cur;
 }
 
