@@ -32,6 +32,7 @@ void cli_task_usage(FILE *out)
           "      --arg KEY=VALUE   a string argument of the task (repeatable)\n"
           "      --json ARGS       the arguments as a JSON object\n"
           "      --max N           dead-letters: how many (default 20)\n"
+          "      --count N         enqueue: N identical tasks, pipelined (benchmarks)\n"
           "      --broker URL      Redis URL; default EcoAtlasBrokerURL from the config\n"
           "      --backend URL     result backend; default EcoAtlasResultBackend, else the broker\n"
           "  -f, --config FILE     Apache configuration to read\n"
@@ -104,6 +105,7 @@ int cli_task(cli_ctx *ctx, int argc, char **argv)
         {"arg", required_argument, NULL, 'a'},
         {"json", required_argument, NULL, 'j'},
         {"max", required_argument, NULL, 'm'},
+        {"count", required_argument, NULL, 'n'},
         {"broker", required_argument, NULL, 'B'},
         {"backend", required_argument, NULL, 'E'},
         CLI_COMMON_LONGOPTS,
@@ -111,7 +113,7 @@ int cli_task(cli_ctx *ctx, int argc, char **argv)
     };
     apr_array_header_t *pairs = apr_array_make(ctx->pool, 4, sizeof(const char *));
     const char *json = NULL, *broker = NULL, *backend = NULL;
-    long long max = 20;
+    long long max = 20, count = 0;
     int c, rc;
     while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS, longopts, NULL)) != -1) {
         switch (c) {
@@ -123,6 +125,10 @@ int cli_task(cli_ctx *ctx, int argc, char **argv)
         case 'j': json = optarg; break;
         case 'm':
             if (cli_parse_count(ctx, cmd_task(), "--max", optarg, 10000, &max) != 0)
+                return CLI_EXIT_USAGE;
+            break;
+        case 'n':
+            if (cli_parse_count(ctx, cmd_task(), "--count", optarg, 10000000, &count) != 0)
                 return CLI_EXIT_USAGE;
             break;
         case 'B': broker = optarg; break;
@@ -148,6 +154,14 @@ int cli_task(cli_ctx *ctx, int argc, char **argv)
         char id[EA_TASK_ID_LEN + 1];
         if (q == NULL)
             return CLI_EXIT_FAIL;
+        if (count > 0) {
+            /* benchmarks: count tasks in pipelined batches, ids not printed */
+            rc = ea_taskq_enqueue_many(q, args[0], json ? json : task_args_json(ctx, pairs), (int)count);
+            if (rc != 0)
+                cli_err(ctx, "cannot enqueue: %s", ea_taskq_error(q));
+            ea_taskq_close(q);
+            return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+        }
         if (ea_taskq_enqueue(q, args[0], json ? json : task_args_json(ctx, pairs), id) != 0) {
             cli_err(ctx, "cannot enqueue: %s", ea_taskq_error(q));
             ea_taskq_close(q);
