@@ -4,6 +4,7 @@
 # <VirtualHost tasks_eager>); a broker nobody listens on -> 503 at once.
 use strict;
 use warnings FATAL => 'all';
+use utf8;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";

@@ -102,7 +102,7 @@ for my $name (sort keys %hostile) {
 }
 
 # formula-injection cells are data, stored as they are
-$f = file('formula.csv', qq{iso3,metric,value,unit\nBEN,"=cmd|' /C calc'!A0",1,@SUM(1+1)\nBEN,+x,2,-y\n});
+$f = file('formula.csv', qq{iso3,metric,value,unit\nBEN,"=cmd|' /C calc'!A0",1,\@SUM(1+1)\nBEN,+x,2,-y\n});
 ($rc, $out) = run('import-resources', $f, '--dataset-name', 'Formula');
 is $rc, 0, 'formula-looking cells: imported';
 is one(q{SELECT string_agg(metric || ' ' || unit, ' | ' ORDER BY value) FROM core_resourcemetric m
