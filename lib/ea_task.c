@@ -1075,6 +1075,15 @@ int ea_taskq_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome outcome,
     if (rc == 0)
         rc = pipe_append(q, q->backend, 3, exp, NULL);
     nrec = 2;
+    if (rc == 0 && m->dead) {
+        /* the reserve script already dead-lettered it: only the record */
+        if (pipe_read(q, q->backend, 2, NULL) != 0)
+            rc = -1;
+        if (rc < 0)
+            conn_drop(q->backend);
+        apr_pool_destroy(p);
+        return rc;
+    }
     if (rc == 0 && q->backend != &q->broker) {
         /* the record must be stored before the ack */
         if (pipe_read(q, q->backend, 2, NULL) != 0)
@@ -1150,6 +1159,13 @@ int ea_taskq_release(ea_taskq *q, const ea_task_msg *m)
     const char *keys[] = {q->k_processing, q_key(q, p, q->k_msg, m->id), q->k_queue, q->k_wakeup};
     const char *args[] = {m->id, m->lease};
     r = q_eval(q, &q->broker, &s_release, 4, keys, 2, args);
+    if (r != NULL) {
+        /* the record says it waits again */
+        const char *hset[] = {"HSET", q_key(q, p, q->k_task, m->id), "status", "PENDING"};
+        redisReply *h = conn_cmd(q, q->backend, 4, hset, NULL);
+        if (h)
+            freeReplyObject(h);
+    }
     apr_pool_destroy(p);
     if (r == NULL)
         return -1;

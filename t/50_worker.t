@@ -217,7 +217,8 @@ kill 'TERM', $wg;
 is wait_exit($wg, 10), 0, 'SIGTERM with a long task and --grace 1: exit 0';
 ok time - $t0 < 6, sprintf('... in %.1f s', time - $t0);
 ($rc, my $stats) = cli($conf, 'task', 'stats');
-is $json->decode($stats)->{queued}, 1, 'the running task was handed back to the queue';
+is $json->decode($stats)->{queued} . ' ' . status($conf, $id)->{status}, '1 PENDING',
+    'the running task was handed back to the queue (PENDING again)';
 redis('FLUSHDB');
 
 # ---- 6. Redis down: a quick error, then everything recovers by itself ------------------------
