@@ -609,18 +609,18 @@ static int field_value(vstate *st, int i, int state, struct json_object *v, int 
             neg = *c == '-';
         }
         if ((rc == -2 && !neg) || (rc == 0 && n > f->max)) {
-            add_err(st, i, apr_psprintf(p, "Ensure this value is less than or equal to %lld.", f->max));
+            add_err(st, i, apr_psprintf(p, "Ensure this value is less than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->max));
             return 0;
         }
         if ((rc == -2 && neg) || (rc == 0 && n < f->min)) {
-            add_err(st, i, apr_psprintf(p, "Ensure this value is greater than or equal to %lld.", f->min));
+            add_err(st, i, apr_psprintf(p, "Ensure this value is greater than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->min));
             return 0;
         }
         if (st->vr->year_check && strcmp(f->key, "year") == 0 && n && (n < 1900 || n > 2100)) {
             add_err(st, i, "L\xE2\x80\x99" "ann\xC3\xA9" "e doit \xC3\xAA" "tre comprise entre 1900 et 2100.");
             return 0;
         }
-        st->val[i] = apr_psprintf(p, "%lld", n);
+        st->val[i] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)n);
         break;
     }
     case EA_V_DEC: {
@@ -716,7 +716,7 @@ static int field_value(vstate *st, int i, int state, struct json_object *v, int 
             return 0;
         }
         int exists = 0;
-        const char *idtext = apr_psprintf(p, "%lld", id);
+        const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
         if (!overflow) {
             exists = h->fk_exists(h->ctx, f->fk_table, idtext);
             if (exists < 0)

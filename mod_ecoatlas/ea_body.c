@@ -53,7 +53,7 @@ static int refuse(ea_req *rq, int status, const char *detail)
 static int too_large(ea_req *rq, long long cap)
 {
     return refuse(rq, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                  apr_psprintf(rq->r->pool, "Request body too large: the limit is %lld bytes.", cap));
+                  apr_psprintf(rq->r->pool, "Request body too large: the limit is %" APR_INT64_T_FMT " bytes.", (apr_int64_t)cap));
 }
 
 int ea_body_read(ea_req *rq, struct json_object **data, int *is_form)

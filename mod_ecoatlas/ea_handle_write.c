@@ -256,9 +256,9 @@ static int country_in_use(ea_req *rq, const char *id)
     ea_db_rollback(rq);
     /* D6: PROTECT answered with a 409 that says why, not a 500 */
     return ea_send_detail(rq, HTTP_CONFLICT, apr_psprintf(rq->r->pool,
-        "Cannot delete this country: %lld hydro site%s still belong%s to it. "
+        "Cannot delete this country: %" APR_INT64_T_FMT " hydro site%s still belong%s to it. "
         "Delete the sites or move them to another country first.",
-        n, n == 1 ? "" : "s", n == 1 ? "s" : ""));
+        (apr_int64_t)n, n == 1 ? "" : "s", n == 1 ? "s" : ""));
 }
 
 static int destroy(ea_req *rq, const ea_resource *res, const ea_vresource *vr, ea_listq *q,

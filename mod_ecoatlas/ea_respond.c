@@ -77,6 +77,18 @@ int ea_send_server_error(ea_req *rq, const char *what)
     return ea_send_detail(rq, HTTP_INTERNAL_SERVER_ERROR, "A server error occurred.");
 }
 
+/* Is type one of the comma-separated media types of a route? */
+static int media_has(const char *media, const char *type)
+{
+    size_t tl = strlen(type);
+    for (const char *m = media; m && *m; m = strchr(m, ',') ? strchr(m, ',') + 1 : NULL) {
+        size_t ml = strcspn(m, ",");
+        if (ml == tl && strncasecmp(m, type, tl) == 0)
+            return 1;
+    }
+    return 0;
+}
+
 /* One media range of an Accept header: does it admit JSON?  Sets *indent
  * from an application/json range's indent parameter (DRF clamps to 0..8). */
 static int range_admits_json(apr_pool_t *p, const char *range, const char *media, int *indent)
@@ -96,7 +108,7 @@ static int range_admits_json(apr_pool_t *p, const char *range, const char *media
         ok = 1;
     else if (strcmp(type, "text/html") == 0 || strcmp(type, "text/*") == 0)
         ok = 1;   /* D11: no browsable API, JSON instead */
-    else if (media && strcmp(type, media) == 0)
+    else if (media && media_has(media, type))
         ok = 1;   /* D1: Accept: text/csv on the exports */
     for (char *par = apr_strtok(NULL, ";", &last); par; par = apr_strtok(NULL, ";", &last)) {
         char *eq = strchr(par, '=');

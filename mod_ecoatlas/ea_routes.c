@@ -38,6 +38,11 @@ static const ea_route auth_routes[] = {
     { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login },
     { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout },
 };
+/* D15: the OpenAPI document and the Swagger UI page with its assets. */
+static const ea_route schema_route =
+    { "Schema", GET_ALLOW, EA_PERM_ANY, ea_handle_schema, NULL, EA_SCHEMA_MEDIA, NULL };
+static const ea_route docs_route =
+    { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL };
 
 /* Tasks (ea_handle_tasks.c): GET tasks/<id>/ checks staff itself. */
 static const ea_route task_route =
@@ -100,6 +105,10 @@ static const ea_route *match_path(const char *rel, const char **pk)
                 return &auth_routes[i];
         return NULL;
     }
+    if (n == 1 && len[0] == 6 && memcmp(seg[0], "schema", 6) == 0)
+        return &schema_route;
+    if (n == 1 && len[0] == 4 && memcmp(seg[0], "docs", 4) == 0)
+        return &docs_route;
     if (len[0] == 5 && memcmp(seg[0], "stats", 5) == 0) {
         if (n == 1)
             return &stats_route;
@@ -142,6 +151,10 @@ void ea_route_match(ea_req *rq)
     if (strncmp(r->uri, base, bl) != 0 || (r->uri[bl] != '/' && r->uri[bl] != '\0'))
         return;
     rq->rel = r->uri + bl;
+    if (ea_docs_asset_path(rq->rel)) {     /* /docs/swagger-ui.css: files, no slash */
+        rq->route = &docs_route;
+        return;
+    }
     size_t rl = strlen(rq->rel);
     if (rl == 0 || rq->rel[rl - 1] != '/') {
         /* APPEND_SLASH: only when the slashed path is a route */

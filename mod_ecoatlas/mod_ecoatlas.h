@@ -152,7 +152,8 @@ typedef struct ea_route {
     ea_perm perm;
     ea_handler_fn get;         /* GET/HEAD */
     const ea_resource *res;    /* model routes */
-    const char *media;         /* besides JSON, the type it serves (exports) */
+    const char *media;         /* besides JSON, the types it serves (exports, schema),
+                                * comma-separated */
     ea_handler_fn post;        /* POST-only routes (auth endpoints, actions) */
 } ea_route;
 
@@ -282,6 +283,12 @@ int ea_handle_export_pdf(ea_req *rq);
 int ea_handle_auth_token(ea_req *rq);
 int ea_handle_auth_login(ea_req *rq);
 int ea_handle_auth_logout(ea_req *rq);
+/* ea_handle_schema.c: GET /api/schema/ and /api/docs/ (D15) */
+#define EA_SCHEMA_MEDIA "application/vnd.oai.openapi,application/vnd.oai.openapi+json,application/yaml"
+#define EA_DOCS_MEDIA "text/css,application/javascript,text/javascript,image/png,image/*"
+int ea_handle_schema(ea_req *rq);
+int ea_handle_docs(ea_req *rq);
+int ea_docs_asset_path(const char *rel);   /* "/docs/<embedded file>" */
 
 /* Build the filtered set of the route's resource; on failure the error
  * response is sent and the handler's return value stored in *rc. */

@@ -59,6 +59,7 @@ DBDMin 0
 DBDKeep 1
 DBDMax 4
 StartServers 2
+EcoAtlasSecretKey "$ENV{EA_SECRET_KEY}"
 EcoAtlasThrottleBackend unix://$sock?db=5
 EcoAtlasRateLimitAnon 7/min
 Listen 127.0.0.1:$node{open}
