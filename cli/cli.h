@@ -104,4 +104,15 @@ extern const cli_command cli_cmd_deactivate;
 extern const cli_command cli_cmd_token;
 extern const cli_command cli_cmd_check;
 
+/* cli_import.c, cli_task.c */
+int cli_import_resources(cli_ctx *ctx, int argc, char **argv);
+void cli_import_resources_usage(FILE *out);
+int cli_import_geojson(cli_ctx *ctx, int argc, char **argv);
+void cli_import_geojson_usage(FILE *out);
+int cli_task(cli_ctx *ctx, int argc, char **argv);
+void cli_task_usage(FILE *out);
+extern const cli_command cli_cmd_import_resources;
+extern const cli_command cli_cmd_import_geojson;
+extern const cli_command cli_cmd_task;
+
 #endif

@@ -25,6 +25,9 @@ static const cli_command *const cli_commands[] = {
     &cli_cmd_deactivate,
     &cli_cmd_token,
     &cli_cmd_check,
+    &cli_cmd_import_resources,
+    &cli_cmd_import_geojson,
+    &cli_cmd_task,
 };
 #define CLI_NCOMMANDS (sizeof cli_commands / sizeof cli_commands[0])
 

@@ -56,6 +56,8 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->session_cookie_secure = EA_UNSET;
     c->csrf_cookie_secure = EA_UNSET;
     c->throttle_failure = EA_UNSET;
+    c->task_eager = EA_UNSET;
+    c->task_time_limit = EA_UNSET;
     return c;
 }
 
@@ -93,6 +95,11 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     c->rate_login = add->rate_login.set ? add->rate_login : base->rate_login;
     c->throttle_backend = add->throttle_backend ? add->throttle_backend : base->throttle_backend;
     MERGE(throttle_failure);
+    c->broker_url = add->broker_url ? add->broker_url : base->broker_url;
+    c->result_backend = add->result_backend ? add->result_backend : base->result_backend;
+    MERGE(task_eager);
+    MERGE(task_time_limit);
+    c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
     return c;
 }
 
@@ -265,5 +272,18 @@ const command_rec ea_directives[] = {
     AP_INIT_TAKE1("EcoAtlasThrottleBackendFailure", ea_limits_set_failure, NULL, RSRC_CONF,
                   "When the Redis backend is unreachable: open (count locally, default) or "
                   "closed (503)"),
+    AP_INIT_TAKE1("EcoAtlasBrokerURL", ea_tasks_set_url, (void *)0, RSRC_CONF,
+                  "Redis URL of the task queue: redis://host[:port][/db] or "
+                  "unix:///path/redis.sock[?db=N] (Celery's CELERY_BROKER_URL)"),
+    AP_INIT_TAKE1("EcoAtlasResultBackend", ea_tasks_set_url, (void *)1, RSRC_CONF,
+                  "Redis URL where task records are kept (default: the broker)"),
+    AP_INIT_FLAG("EcoAtlasTaskAlwaysEager", set_srv_flag,
+                 (void *)APR_OFFSETOF(ea_srv_conf, task_eager), RSRC_CONF,
+                 "On: run tasks inside the request instead of queueing them (default Off)"),
+    AP_INIT_TAKE1("EcoAtlasTaskTimeLimit", ea_tasks_set_time_limit, NULL, RSRC_CONF,
+                  "Seconds a task may run before it is cancelled (default 600)"),
+    AP_INIT_TAKE1("EcoAtlasImportDir", ea_tasks_set_import_dir, NULL, RSRC_CONF,
+                  "Directory, shared with ecoatlas-worker, where uploaded import files wait "
+                  "(default: the system temporary directory)"),
     { NULL }
 };

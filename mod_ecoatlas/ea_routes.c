@@ -44,6 +44,12 @@ static const ea_route schema_route =
 static const ea_route docs_route =
     { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL };
 
+/* Tasks (ea_handle_tasks.c): GET tasks/<id>/ checks staff itself. */
+static const ea_route task_route =
+    { "Task Instance", GET_ALLOW, EA_PERM_ANY, ea_handle_task_status, NULL, NULL, NULL };
+static const ea_route import_route =
+    { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import };
+
 /* List-level actions, matched before the detail route (as DRF's router). */
 typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
 static const ea_action_route action_routes[] = {
@@ -60,6 +66,9 @@ static const ea_action_route action_routes[] = {
         "application/pdf", NULL } },
     { EA_RES_METRIC, "timeseries",
       { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL } },
+    { EA_RES_METRIC, "enqueue_snapshot",
+      { "Enqueue snapshot", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, &ea_resources[EA_RES_METRIC], NULL,
+        ea_handle_enqueue_snapshot } },
     { EA_RES_CLIMATE, "timeline",
       { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL } },
 };
@@ -107,6 +116,14 @@ static const ea_route *match_path(const char *rel, const char **pk)
             return &by_country_route;
         return NULL;
     }
+    if (len[0] == 5 && memcmp(seg[0], "tasks", 5) == 0) {
+        if (n != 2)
+            return NULL;
+        *pk = seg[1];
+        return &task_route;
+    }
+    if (len[0] == 7 && memcmp(seg[0], "imports", 7) == 0)
+        return n == 1 ? &import_route : NULL;
     const ea_resource *res = ea_resource_by_prefix(seg[0], len[0]);
     if (!res || n > 2)
         return NULL;

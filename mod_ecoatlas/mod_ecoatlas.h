@@ -68,6 +68,12 @@ typedef struct ea_srv_conf {
     /* shared rate limits (ea_limits.c) */
     struct ea_rl_backend *throttle_backend; /* EcoAtlasThrottleBackend; NULL: unset (local) */
     int throttle_failure;           /* EcoAtlasThrottleBackendFailure: 0 open, 1 closed */
+    /* tasks (ea_handle_tasks.c) */
+    const char *broker_url;         /* EcoAtlasBrokerURL; NULL: unset */
+    const char *result_backend;     /* EcoAtlasResultBackend; NULL: the broker */
+    int task_eager;                 /* EcoAtlasTaskAlwaysEager, UNSET: Off */
+    int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
+    const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
@@ -200,6 +206,14 @@ struct json_object;
  * strings; *is_form set); -1: the 400/413/415 response was sent. */
 int ea_body_read(ea_req *rq, struct json_object **data, int *is_form);
 const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg);
+
+/* ---- tasks and imports (ea_handle_tasks.c) ------------------------------------ */
+const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_tasks_set_time_limit(cmd_parms *cmd, void *dconf, const char *arg);
+const char *ea_tasks_set_import_dir(cmd_parms *cmd, void *dconf, const char *arg);
+int ea_handle_enqueue_snapshot(ea_req *rq);
+int ea_handle_task_status(ea_req *rq);
+int ea_handle_import(ea_req *rq);
 
 /* ---- writes (ea_handle_write.c) --------------------------------------------- */
 /* POST on a list route, PUT/PATCH/DELETE on a detail route, after the
