@@ -154,6 +154,12 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
         acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     if (def == NULL || ea_task_uuid4(id) != 0)
         return ea_send_server_error(rq, "task setup");
+    /* Through the usual path first: a pooled connection that PostgreSQL
+     * dropped (a restart) is re-established here, not handed to the task. */
+    PGresult *ping;
+    ea_db_status pst = ea_db_query(rq, "SELECT 1", NULL, &ping);
+    if (pst != EA_DB_OK)
+        return ea_db_fail(rq, pst);
     ap_dbd_t *dbd = rq->db ? rq->db : (acquire ? acquire(r) : NULL);
     if (dbd == NULL)
         return ea_db_fail(rq, EA_DB_UNAVAILABLE);

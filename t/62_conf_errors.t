@@ -49,6 +49,7 @@ my %bad = (
     EcoAtlasResultBackend => ['http://redis.example'],
     EcoAtlasTaskAlwaysEager => ['maybe'],
     EcoAtlasTaskTimeLimit => ['-1', 'forever'],
+    EcoAtlasImportDir => ['relative/imports'],
 );
 
 plan tests => 4 + @directives;
