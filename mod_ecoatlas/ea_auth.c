@@ -26,10 +26,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define SESSION_COOKIE "sessionid"
-#define CSRF_COOKIE "csrftoken"
-#define SESSION_AGE_S 1209600      /* Django's SESSION_COOKIE_AGE: two weeks */
-#define CSRF_AGE_S 31449600        /* Django's CSRF_COOKIE_AGE: a year */
 #define DEFAULT_TOKEN_NAME "EcoPowerAtlas API"
 #define MIN_SECRET_LEN 32
 
@@ -306,13 +302,13 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
 }
 
 /* The session key of a well-formed, correctly signed sessionid cookie. */
-static const char *session_key(ea_req *rq)
+const char *ea_auth_session_key(ea_req *rq)
 {
     request_rec *r = rq->r;
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     const char *val = NULL;
     char key[EA_SESSION_KEY_LEN + 1];
-    if (!sc->secret_key || ap_cookie_read(r, SESSION_COOKIE, &val, 0) != APR_SUCCESS || !val)
+    if (!sc->secret_key || ap_cookie_read(r, EA_SESSION_COOKIE, &val, 0) != APR_SUCCESS || !val)
         return NULL;
     if (!ea_session_cookie_verify(sc->secret_key, strlen(sc->secret_key), val, strlen(val), key))
         return NULL;
@@ -322,7 +318,7 @@ static const char *session_key(ea_req *rq)
 static void resolve_session(ea_req *rq, auth_result *ar)
 {
     request_rec *r = rq->r;
-    const char *key = session_key(rq);
+    const char *key = ea_auth_session_key(rq);
     char hex[65];
     if (!key)
         return;   /* absent, forged or from another secret: anonymous, as Django */
@@ -379,7 +375,7 @@ static int has_credentials(request_rec *r)
     if (ea_token_header(apr_table_get(r->headers_in, "Authorization"), &key, &klen, &err) != 0)
         return 1;
     const char *cookie = apr_table_get(r->headers_in, "Cookie");
-    return cookie && ap_strstr_c(cookie, SESSION_COOKIE "=") != NULL;
+    return cookie && ap_strstr_c(cookie, EA_SESSION_COOKIE "=") != NULL;
 }
 
 /* force_authn: have httpd run check_authn when there is a user to set or
@@ -473,7 +469,7 @@ static const char *csrf_failure(ea_req *rq)
                                 ref);
     }
     const char *cookie = NULL;
-    if (ap_cookie_read(r, CSRF_COOKIE, &cookie, 0) != APR_SUCCESS || !cookie
+    if (ap_cookie_read(r, EA_CSRF_COOKIE, &cookie, 0) != APR_SUCCESS || !cookie
         || !ea_csrf_valid(cookie, strlen(cookie)))
         return "CSRF cookie not set.";
     const char *token = apr_table_get(r->headers_in, "X-CSRFToken");

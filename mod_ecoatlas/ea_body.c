@@ -56,17 +56,14 @@ static int too_large(ea_req *rq, long long cap)
                   apr_psprintf(rq->r->pool, "Request body too large: the limit is %" APR_INT64_T_FMT " bytes.", (apr_int64_t)cap));
 }
 
-int ea_body_read(ea_req *rq, struct json_object **data, int *is_form)
+int ea_body_read_parsed(ea_req *rq, long long cap, struct ea_body *out)
 {
     request_rec *r = rq->r;
-    long long cap = max_body(rq->conf);
     const char *cl = apr_table_get(r->headers_in, "Content-Length");
     apr_bucket_brigade *bb;
     ea_buf body;
     int seen_eos = 0;
 
-    *data = NULL;
-    *is_form = 0;
     if (cl) {
         char *end;
         apr_off_t n;
@@ -112,13 +109,22 @@ int ea_body_read(ea_req *rq, struct json_object **data, int *is_form)
     }
     apr_brigade_destroy(bb);
 
-    ea_body parsed;
     int rc = ea_body_parse(r->pool, apr_table_get(r->headers_in, "Content-Type"),
-                           body.data, body.len, &parsed);
+                           body.data, body.len, out);
     if (rc) {
-        ea_send_detail(rq, rc, parsed.detail);
+        ea_send_detail(rq, rc, out->detail);
         return -1;
     }
+    return 0;
+}
+
+int ea_body_read(ea_req *rq, struct json_object **data, int *is_form)
+{
+    ea_body parsed;
+    *data = NULL;
+    *is_form = 0;
+    if (ea_body_read_parsed(rq, max_body(rq->conf), &parsed) != 0)
+        return -1;
     *data = parsed.data;
     *is_form = parsed.is_form;
     return 0;

@@ -15,8 +15,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define SESSION_COOKIE "sessionid"
-#define CSRF_COOKIE "csrftoken"
 #define SESSION_AGE_S 1209600      /* Django's SESSION_COOKIE_AGE: two weeks */
 #define CSRF_AGE_S 31449600        /* Django's CSRF_COOKIE_AGE: 52 weeks */
 #define BAD_CREDENTIALS "{\"non_field_errors\":[\"Unable to log in with provided credentials.\"]}"
@@ -171,15 +169,10 @@ static void set_cookie(request_rec *r, const char *name, const char *value, long
 /* The digest of the session the request's cookie names, if well signed. */
 static const char *cookie_session_hex(ea_req *rq)
 {
-    request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    const char *val = NULL;
-    char key[EA_SESSION_KEY_LEN + 1];
-    char *hex = apr_palloc(r->pool, 65);
-    if (!sc->secret_key || ap_cookie_read(r, SESSION_COOKIE, &val, 0) != APR_SUCCESS || !val
-        || !ea_session_cookie_verify(sc->secret_key, strlen(sc->secret_key), val, strlen(val), key))
-        return NULL;
-    ea_sha256(key, strlen(key), NULL, hex);
+    const char *key = ea_auth_session_key(rq);
+    char *hex = key ? apr_palloc(rq->r->pool, 65) : NULL;
+    if (key)
+        ea_sha256(key, strlen(key), NULL, hex);
     return hex;
 }
 
@@ -225,8 +218,8 @@ int ea_handle_auth_login(ea_req *rq)
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
     ea_session_cookie(sc->secret_key, strlen(sc->secret_key), key, cookie);
-    set_cookie(r, SESSION_COOKIE, cookie, SESSION_AGE_S, 1, sc->session_cookie_secure == 1);
-    set_cookie(r, CSRF_COOKIE, csrf, CSRF_AGE_S, 0, sc->csrf_cookie_secure == 1);
+    set_cookie(r, EA_SESSION_COOKIE, cookie, SESSION_AGE_S, 1, sc->session_cookie_secure == 1);
+    set_cookie(r, EA_CSRF_COOKIE, csrf, CSRF_AGE_S, 0, sc->csrf_cookie_secure == 1);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
     ea_buf b;
@@ -247,7 +240,7 @@ int ea_handle_auth_logout(ea_req *rq)
         if (st != EA_DB_OK)
             return ea_db_fail(rq, st);
     }
-    set_cookie(r, SESSION_COOKIE, "\"\"", 0, 1, sc->session_cookie_secure == 1);
+    set_cookie(r, EA_SESSION_COOKIE, "\"\"", 0, 1, sc->session_cookie_secure == 1);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     return ea_send_detail(rq, HTTP_OK, "Logged out.");
 }

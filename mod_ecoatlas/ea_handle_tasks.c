@@ -278,62 +278,7 @@ int ea_handle_task_status(ea_req *rq)
  * EcoAtlasMaxBodySize, is for JSON documents, not files). */
 static int read_upload(ea_req *rq, ea_body *out)
 {
-    request_rec *r = rq->r;
-    const char *cl = apr_table_get(r->headers_in, "Content-Length");
-    apr_bucket_brigade *bb;
-    ea_buf body;
-    int seen_eos = 0, rc;
-    if (cl) {
-        char *end;
-        apr_off_t n;
-        if (apr_strtoff(&n, cl, &end, 10) != APR_SUCCESS || *end || n < 0) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            ea_send_detail(rq, HTTP_BAD_REQUEST, "Invalid Content-Length.");
-            return -1;
-        }
-        if (n > EA_IMPORT_MAX_BODY)
-            goto too_large;
-    }
-    ea_buf_init(&body, r->pool, cl ? (size_t)atoll(cl) + 1 : 65536);
-    bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    while (!seen_eos) {
-        if (ap_get_brigade(r->input_filters, bb, AP_MODE_READBYTES, APR_BLOCK_READ, HUGE_STRING_LEN)
-            != APR_SUCCESS) {
-            r->connection->keepalive = AP_CONN_CLOSE;
-            ea_send_detail(rq, HTTP_BAD_REQUEST, "The request body is incomplete or malformed.");
-            return -1;
-        }
-        for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb); b = APR_BUCKET_NEXT(b)) {
-            const char *buf;
-            apr_size_t len;
-            if (APR_BUCKET_IS_EOS(b)) {
-                seen_eos = 1;
-                break;
-            }
-            if (APR_BUCKET_IS_METADATA(b))
-                continue;
-            if (apr_bucket_read(b, &buf, &len, APR_BLOCK_READ) != APR_SUCCESS) {
-                r->connection->keepalive = AP_CONN_CLOSE;
-                ea_send_detail(rq, HTTP_BAD_REQUEST, "The request body is incomplete or malformed.");
-                return -1;
-            }
-            if ((long long)(body.len + len) > EA_IMPORT_MAX_BODY)
-                goto too_large;
-            ea_buf_put(&body, buf, len);
-        }
-        apr_brigade_cleanup(bb);
-    }
-    rc = ea_body_parse(r->pool, apr_table_get(r->headers_in, "Content-Type"), body.data, body.len, out);
-    if (rc) {
-        ea_send_detail(rq, rc, out->detail);
-        return -1;
-    }
-    return 0;
-too_large:
-    r->connection->keepalive = AP_CONN_CLOSE;
-    ea_send_detail(rq, HTTP_REQUEST_ENTITY_TOO_LARGE,
-                   apr_psprintf(r->pool, "Request body too large: the limit is %lld bytes.", EA_IMPORT_MAX_BODY));
-    return -1;
+    return ea_body_read_parsed(rq, EA_IMPORT_MAX_BODY, out);
 }
 
 static int field_error(ea_req *rq, const char *field, const char *msg)

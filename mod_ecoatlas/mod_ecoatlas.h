@@ -197,6 +197,10 @@ const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg
 const char *ea_auth_set_token_name(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_auth_set_csrf_origins(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_auth_token_name(const ea_srv_conf *sc);
+/* The key in a well-formed sessionid cookie signed with our secret, or NULL. */
+const char *ea_auth_session_key(ea_req *rq);
+#define EA_SESSION_COOKIE "sessionid"
+#define EA_CSRF_COOKIE "csrftoken"
 
 /* ---- request bodies (ea_body.c) --------------------------------------------- */
 struct json_object;
@@ -205,6 +209,10 @@ struct json_object;
  * 0: *data is a JSON object owned by the request pool (form values are
  * strings; *is_form set); -1: the 400/413/415 response was sent. */
 int ea_body_read(ea_req *rq, struct json_object **data, int *is_form);
+/* The same with another cap, keeping everything the parser found
+ * (uploaded files included). */
+struct ea_body;
+int ea_body_read_parsed(ea_req *rq, long long cap, struct ea_body *out);
 const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg);
 
 /* ---- tasks and imports (ea_handle_tasks.c) ------------------------------------ */
