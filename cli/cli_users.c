@@ -549,42 +549,46 @@ static int token_revoke(cli_ctx *ctx, int argc, char **argv)
         return cli_usage_error(ctx, &cli_cmd_token, optind >= argc ? "ID or PREFIX is required"
                                                                    : "too many arguments");
     const char *arg = argv[optind];
+    /* Key prefixes are hex, so a prefix may be all digits: a number is
+     * taken as an id or a prefix, whichever matches (both: ambiguous). */
     int numeric = *arg && strspn(arg, "0123456789") == strlen(arg) && strlen(arg) < 19;
-    if (!numeric && (strlen(arg) < 4 || strspn(arg, "0123456789abcdef") != strlen(arg)))
+    int prefix = strlen(arg) >= 4 && strspn(arg, "0123456789abcdef") == strlen(arg);
+    if (!numeric && !prefix)
         return cli_usage_error(ctx, &cli_cmd_token,
                                "'%s' is neither a token id nor a key prefix (4+ lower-case hex digits)", arg);
     if (cli_db_connect(ctx) != 0)
         return CLI_EXIT_FAIL;
-    const char *params[1] = { arg };
-    PGresult *r;
-    if (numeric) {
-        r = q(ctx, "DELETE FROM ecoatlas_token WHERE id = $1::bigint RETURNING id", 1, params);
-    } else {
-        /* A prefix names one token, among ours and the legacy ones. */
-        r = q(ctx, "SELECT (SELECT count(*) FROM ecoatlas_token WHERE left(prefix, length($1)) = $1"
-                   "         AND length($1) <= 8)"
-                   "     + (SELECT count(*) FROM authtoken_token WHERE left(key, length($1)) = $1)", 1, params);
-        if (!r)
-            return CLI_EXIT_FAIL;
-        long n = atol(PQgetvalue(r, 0, 0));
-        PQclear(r);
-        if (n > 1) {
-            cli_err(ctx, "the prefix '%s' matches %ld tokens: give more characters or the id", arg, n);
-            return CLI_EXIT_FAIL;
-        }
-        r = q(ctx, "WITH a AS (DELETE FROM ecoatlas_token WHERE left(prefix, length($1)) = $1"
-                   "           AND length($1) <= 8 RETURNING 1),"
-                   " b AS (DELETE FROM authtoken_token WHERE left(key, length($1)) = $1 RETURNING 1)"
-                   " SELECT 1 FROM a UNION ALL SELECT 1 FROM b", 1, params);
-    }
+    const char *params[3] = { arg, numeric ? "t" : "f", prefix ? "t" : "f" };
+    /* the matches among our tokens (by id or prefix) and the legacy ones */
+    static const char matches[] =
+        "m AS (SELECT id FROM ecoatlas_token WHERE ($2::boolean AND id = CASE WHEN $2::boolean"
+        "        THEN $1::text::bigint END) OR ($3::boolean AND length($1::text) <= 8"
+        "        AND left(prefix, length($1::text)) = $1::text)),"
+        " l AS (SELECT key FROM authtoken_token WHERE $3::boolean AND left(key, length($1::text)) = $1::text)";
+    PGresult *r = q(ctx, apr_pstrcat(ctx->pool, "WITH ", matches,
+                                     " SELECT (SELECT count(*) FROM m) + (SELECT count(*) FROM l)", NULL),
+                    3, params);
     if (!r)
         return CLI_EXIT_FAIL;
-    int n = PQntuples(r);
+    long n = atol(PQgetvalue(r, 0, 0));
     PQclear(r);
     if (n == 0) {
-        cli_err(ctx, "no token %s '%s'", numeric ? "with id" : "with the prefix", arg);
+        cli_err(ctx, "no token with the id or key prefix '%s'", arg);
         return CLI_EXIT_FAIL;
     }
+    if (n > 1) {
+        cli_err(ctx, "'%s' matches %ld tokens (ids or key prefixes): give more characters of the key, "
+                "or the id shown by 'ecoatlas token list'", arg, n);
+        return CLI_EXIT_FAIL;
+    }
+    r = q(ctx, apr_pstrcat(ctx->pool, "WITH ", matches,
+                           ", a AS (DELETE FROM ecoatlas_token WHERE id IN (SELECT id FROM m) RETURNING 1),"
+                           " b AS (DELETE FROM authtoken_token WHERE key IN (SELECT key FROM l) RETURNING 1)"
+                           " SELECT (SELECT count(*) FROM a) + (SELECT count(*) FROM b)", NULL),
+          3, params);
+    if (!r)
+        return CLI_EXIT_FAIL;
+    PQclear(r);
     printf("Token %s revoked.\n", arg);
     return CLI_EXIT_OK;
 }

@@ -15,7 +15,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 use EaTest qw(:all);
 
-plan tests => 68;
+plan tests => 71;
 
 reset_db();
 seed_fixture();
@@ -203,6 +203,14 @@ ok t_cmp($expired_now, '401 Token has expired.', 'once expired: 401');
 ok t_cmp($rc, 2, '--expires 0 is refused');
 ($rc, $out, $err) = cli('', 'token', 'create', 'nobody');
 ok t_cmp($rc, 1, 'token create for an unknown user fails');
+# A key prefix of digits only is still a prefix (not taken for an id).
+my $digits = '12345678' . ('a' x 32);
+db()->do(q{INSERT INTO ecoatlas_token (user_id, key_sha256, prefix, name) SELECT id, decode(?, 'hex'), '12345678', 'digits'
+    FROM auth_user WHERE username = 'alice'}, undef, Digest::SHA::sha256_hex($digits));
+ok t_cmp(GET('/api/countries/', auth_header($digits))->code, 200, 'a key whose prefix is all digits works');
+($rc, $out, $err) = cli('', 'token', 'revoke', '12345678');
+ok t_cmp($rc, 0, 'revoke by an all-digit prefix');
+ok t_cmp(GET('/api/countries/', auth_header($digits))->code, 401, '... revokes that key');
 ($rc, $out, $err) = cli('', 'token', 'revoke', 'zz');
 ok t_cmp($rc, 2, 'revoke of a non-hex prefix is a usage error');
 
