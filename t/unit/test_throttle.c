@@ -880,7 +880,10 @@ START_TEST(churn_through_a_small_table)
             (unsigned long long)st.inserted, (unsigned long long)st.reused_idle,
             (unsigned long long)st.evicted_live, (unsigned long long)sh->busy);
     ck_assert_uint_gt(st.reused_idle, 100);
-    ck_assert_uint_eq(sh->busy, 0);
+    /* BUSY only when a lock holder was descheduled for longer than
+     * EA_THROTTLE_WAIT_MS (a loaded machine, valgrind): rare, never a
+     * pattern.  A lock left held would make it common. */
+    ck_assert_uint_le(sh->busy, (uint64_t)procs * (uint64_t)iters / 1000);
     ck_assert_int_eq(ea_throttle_validate(t), 0);
     munmap(sh, sizeof(shared_t));
     munmap(t, size);
