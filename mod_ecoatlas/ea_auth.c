@@ -31,8 +31,9 @@ APLOG_USE_MODULE(ecoatlas);
 
 /* What force_authn found, for check_authn. */
 typedef struct {
-    int state;                 /* 0 anonymous, 1 user, -1 error */
+    int state;                 /* 0 anonymous, 1 user, -1 error, -2 database, -3 refused */
     const char *error;         /* 401 detail */
+    unsigned retry_s;          /* -3: seconds until the client may try again */
     ea_user *user;
 } auth_result;
 
@@ -218,6 +219,41 @@ static ea_user *parse_user(apr_pool_t *p, const char *v, int *active, apr_int64_
     return u;
 }
 
+/* A client that went over the failed-credential limit is refused for the
+ * rest of its window from the shared cache, before any database lookup
+ * (the cache entry is the "peek" the throttle table does not offer). */
+static const char *block_key(request_rec *r)
+{
+    char client[EA_CLIENT_KEY_SIZE];
+    if (ea_client_key(client, sizeof(client), r->useragent_ip) != 0)
+        client[0] = '\0';
+    return apr_pstrcat(r->pool, "auth:block:", client, NULL);
+}
+
+static apr_int64_t blocked_until(request_rec *r)
+{
+    char buf[32 * 1024];
+    size_t len;
+    uint64_t gen;
+    if (ea_cache_auth_get(r, block_key(r), buf, sizeof(buf), &len, &gen) != 1 || len >= 32)
+        return 0;
+    buf[len] = '\0';
+    apr_int64_t until = apr_atoi64(buf);
+    return until > apr_time_sec(apr_time_now()) ? until : 0;
+}
+
+static void block(request_rec *r, unsigned retry_s)
+{
+    char buf[32 * 1024];
+    size_t len;
+    uint64_t gen;
+    if (retry_s == 0 || ea_cache_auth_get(r, block_key(r), buf, sizeof(buf), &len, &gen) == -1)
+        return;
+    const char *v = apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                 (apr_int64_t)(apr_time_sec(apr_time_now()) + retry_s));
+    ea_cache_auth_put(r, block_key(r), gen, v, strlen(v));
+}
+
 /* Look up one digest: kind 't' (token) or 's' (session).  Returns the
  * description ("U..." or "N"), or NULL after a database failure (status in
  * rq->db_failure). */
@@ -231,6 +267,13 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
     int c = ea_cache_auth_get(r, ckey, buf, sizeof(buf), &len, &gen);
     if (c == 1)
         return apr_pstrmemdup(r->pool, buf, len);
+    if (kind == 't') {
+        /* a key the cache does not know, from a client over the
+         * failed-credential limit: refused without asking the database */
+        apr_int64_t until = blocked_until(r);
+        if (until)
+            return apr_psprintf(r->pool, "B%" APR_INT64_T_FMT, until - apr_time_sec(apr_time_now()));
+    }
 
     apr_array_header_t *params = apr_array_make(r->pool, 2, sizeof(const char *));
     APR_ARRAY_PUSH(params, const char *) = hex;
@@ -283,6 +326,12 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
     apr_int64_t expires;
     if (!v) {
         ar->state = -2;   /* database failure */
+        return;
+    }
+    if (v[0] == 'B') {
+        apr_int64_t left = apr_atoi64(v + 1);
+        ar->state = -3;
+        ar->retry_s = left > 0 ? (unsigned)left : 1;
         return;
     }
     ea_user *u = parse_user(r->pool, v, &active, &expires);
@@ -400,9 +449,21 @@ static int ea_check_authn(request_rec *r)
         r->ap_auth_type = ar->user->via_session ? "Session" : "Token";
         rq->user = ar->user;
         return OK;
-    case -1:
+    case -1: {
+        unsigned retry;
+        if (ea_limits_auth_failure(rq, &retry) != 0) {   /* 429 sent */
+            block(r, retry);
+            return DONE;
+        }
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Token");
         ea_send_detail(rq, HTTP_UNAUTHORIZED, ar->error);
+        return DONE;
+    }
+    case -3:
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", ar->retry_s));
+        ea_send_detail(rq, HTTP_TOO_MANY_REQUESTS,
+                       apr_psprintf(r->pool, "Request was throttled. Expected available in %u second%s.",
+                                    ar->retry_s, ar->retry_s == 1 ? "" : "s"));
         return DONE;
     case -2:
         ea_db_fail(rq, rq->db_failure);

@@ -513,3 +513,31 @@ int ea_limits_login(ea_req *rq, const char *username)
         set_headers(r, rate, &vu);
     return 0;
 }
+
+/* Failed credentials (an unknown, expired or inactive user's token) count
+ * against EcoAtlasRateLimitLogin per client address, like login attempts:
+ * guessing keys is guessing passwords.  0: within the limit (answer 401);
+ * otherwise the 429 was sent and *retry_s says for how long the client
+ * stays refused. */
+int ea_limits_auth_failure(ea_req *rq, unsigned *retry_s)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_rate rate = effective(&sc->rate_login, 10, 60000);
+    char client[EA_CLIENT_KEY_SIZE];
+    ea_throttle_verdict v;
+
+    *retry_s = 0;
+    if (rate.count == 0)
+        return 0;
+    if (ea_client_key(client, sizeof(client), r->useragent_ip) != 0)
+        client[0] = '\0';
+    const char *k = apr_psprintf(r->pool, "f%u/%" APR_UINT64_T_FMT "c:%s", rate.count, rate.period_ms, client);
+    int rc = admit(r, k, rate, &v);
+    if (rc != ADMIT_DECIDED || v.admitted)
+        return 0;   /* a backend outage never turns a 401 into something else */
+    set_headers(r, rate, &v);
+    log_throttled(r, k, "failed credentials from a client address", rate, &v);
+    *retry_s = v.retry_after_s;
+    return send_throttled(rq, &v);
+}

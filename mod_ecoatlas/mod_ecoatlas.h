@@ -122,6 +122,9 @@ int ea_limits_check(ea_req *rq);
 /* The login endpoints' own limit (per client and per username): 0 when
  * admitted; otherwise the 429 was sent. */
 int ea_limits_login(ea_req *rq, const char *username);
+/* A failed credential (bad token): counted per client with the login
+ * limit; 0 within it, else the 429 was sent (*retry_s: its Retry-After). */
+int ea_limits_auth_failure(ea_req *rq, unsigned *retry_s);
 
 /* ---- CORS (ea_cors.c) ------------------------------------------------------ */
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
