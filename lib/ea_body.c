@@ -95,23 +95,12 @@ static void jskip_ws(jparser *jp)
     }
 }
 
-static int hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Four hex digits at s[at..at+4), or -1. */
 static long hex4(const char *s, size_t at)
 {
     long v = 0;
     for (int i = 0; i < 4; i++) {
-        int h = hexval((unsigned char)s[at + (size_t)i]);
+        int h = ea_hexval((unsigned char)s[at + (size_t)i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -283,6 +272,24 @@ static const char *jkey(jparser *jp)
     return k.data;
 }
 
+/* After a member or element: the closing bracket (0, consumed), or a comma
+ * and the whitespace after it (1), or Python's delimiter error (-1). */
+static int jnext(jparser *jp, char close)
+{
+    jskip_ws(jp);
+    if (jp->pos < jp->n && jp->s[jp->pos] == close) {
+        jp->pos++;
+        return 0;
+    }
+    if (jp->pos >= jp->n || jp->s[jp->pos] != ',') {
+        jfail(jp, "Expecting ',' delimiter", jp->pos);
+        return -1;
+    }
+    jp->pos++;
+    jskip_ws(jp);
+    return 1;
+}
+
 static struct json_object *jobject(jparser *jp)
 {
     struct json_object *obj;
@@ -316,17 +323,11 @@ static struct json_object *jobject(jparser *jp)
         if (jp->err)
             goto fail;
         json_object_object_add(obj, key, v);
-        jskip_ws(jp);
-        if (jp->pos < jp->n && jp->s[jp->pos] == '}') {
-            jp->pos++;
-            break;
-        }
-        if (jp->pos >= jp->n || jp->s[jp->pos] != ',') {
-            jfail(jp, "Expecting ',' delimiter", jp->pos);
+        int more = jnext(jp, '}');
+        if (more < 0)
             goto fail;
-        }
-        jp->pos++;
-        jskip_ws(jp);
+        if (!more)
+            break;
     }
     jp->depth--;
     return obj;
@@ -353,17 +354,11 @@ static struct json_object *jarray(jparser *jp)
         if (jp->err)
             goto fail;
         json_object_array_add(arr, v);
-        jskip_ws(jp);
-        if (jp->pos < jp->n && jp->s[jp->pos] == ']') {
-            jp->pos++;
-            break;
-        }
-        if (jp->pos >= jp->n || jp->s[jp->pos] != ',') {
-            jfail(jp, "Expecting ',' delimiter", jp->pos);
+        int more = jnext(jp, ']');
+        if (more < 0)
             goto fail;
-        }
-        jp->pos++;
-        jskip_ws(jp);
+        if (!more)
+            break;
     }
     jp->depth--;
     return arr;

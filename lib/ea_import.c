@@ -1,5 +1,6 @@
 /* ea_import: CSV and GeoJSON imports (see ea_import.h). */
 #include "ea_import.h"
+#include "ea_resource.h"
 #include "ea_buf.h"
 #include "ea_csv.h"
 #include "ea_geojson.h"
@@ -35,12 +36,10 @@ void ea_import_opts_init(ea_import_opts *o)
     o->level = "";
 }
 
-static const char *const imp_rtypes[] = {"solar", "wind", "hydro", "biomass", "other", NULL};
-
 int ea_import_resource_type_valid(const char *s)
 {
-    for (int i = 0; s && imp_rtypes[i]; i++)
-        if (strcmp(s, imp_rtypes[i]) == 0)
+    for (int i = 0; s && ea_resource_type_choices[i]; i++)
+        if (strcmp(s, ea_resource_type_choices[i]) == 0)
             return 1;
     return 0;
 }

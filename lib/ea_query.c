@@ -87,7 +87,7 @@ static void ea_trim_space(const unsigned char **s, const unsigned char **end)
 
 /* ---- query strings (Django QueryDict over urllib.parse.parse_qsl) ------- */
 
-static int ea_hexval(int c)
+int ea_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -635,5 +635,28 @@ int ea_parse_decimal_trunc(const char *s, long long *truncated, int *overflow)
         return -1;
     *overflow = ea_dec_truncate(&d, &v);
     *truncated = *overflow ? (d.neg ? LLONG_MIN : LLONG_MAX) : v;
+    return 0;
+}
+
+int ea_parse_size(const char *s, long long max, long long *out)
+{
+    long long v = 0, mult = 1;
+    const char *p = s;
+    if (*p < '0' || *p > '9')
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (v > (max - (*p - '0')) / 10)
+            return -1;
+        v = v * 10 + (*p - '0');
+    }
+    switch (*p) {
+    case 'K': case 'k': mult = 1024; p++; break;
+    case 'M': case 'm': mult = 1024LL * 1024; p++; break;
+    case 'G': case 'g': mult = 1024LL * 1024 * 1024; p++; break;
+    default: break;
+    }
+    if (*p || v > max / mult)
+        return -1;
+    *out = v * mult;
     return 0;
 }

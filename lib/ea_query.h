@@ -58,6 +58,12 @@ int ea_parse_decimal_trunc(const char *s, long long *truncated, int *overflow);
 
 /* Python's str.isspace() for one code point, and the value of a Unicode
  * decimal digit (category Nd) or -1: what int() and Decimal() accept. */
+/* A size in bytes for a directive: ASCII digits with an optional K, M or G
+ * suffix (any case, powers of 1024), at most max.  0, or -1 when s is not
+ * one (overflow included). */
+int ea_parse_size(const char *s, long long max, long long *out);
+/* The value of an ASCII hex digit, or -1. */
+int ea_hexval(int c);
 int ea_uni_isspace(long cp);
 int ea_uni_decimal(long cp);
 

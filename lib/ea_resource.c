@@ -13,11 +13,12 @@
 #define COUNTRY_BY_ISO3 "(SELECT id FROM core_country WHERE iso3 = ?)"
 #define REGIONS_BY_NAME "ANY (ARRAY(SELECT id FROM core_region WHERE name = ?))"
 
-static const char *const status_choices[] = {
+/* The models' choices (API-CONTRACT §1), shared with validation and imports. */
+const char *const ea_status_choices[] = {
     "identified", "study", "construction", "operational", NULL };
-static const char *const resource_type_choices[] = {
+const char *const ea_resource_type_choices[] = {
     "solar", "wind", "hydro", "biomass", "other", NULL };
-static const char *const dataset_type_choices[] = {
+const char *const ea_dataset_type_choices[] = {
     "resource", "climate", "phes", NULL };
 
 /* ---- Country ----------------------------------------------------------- */
@@ -78,7 +79,7 @@ static const ea_field dataset_fields[] = {
     { "metadata", EA_F_JSON, "t.metadata" },
 };
 static const ea_filter dataset_filters[] = {
-    { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, dataset_type_choices, NULL },
+    { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, ea_dataset_type_choices, NULL },
 };
 static const char *const dataset_search[] = { "t.name", "t.source", NULL };
 static const ea_order dataset_orderings[] = {
@@ -111,7 +112,7 @@ static const ea_filter site_filters[] = {
       "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
     { "region__name", EA_FILT_STR, "t.region_id = " REGIONS_BY_NAME,
       "g.region_id = " REGIONS_BY_NAME, NULL, NULL },
-    { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", status_choices, NULL },
+    { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", ea_status_choices, NULL },
     { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset" },
 };
 static const char *const site_search[] = { "t.name", "t.notes", "t.properties::text", NULL };
@@ -139,7 +140,7 @@ static const ea_field metric_fields[] = {
 };
 static const ea_filter metric_filters[] = {
     { "resource_type", EA_FILT_CHOICE, "t.resource_type = ?", "g.resource_type = ?",
-      resource_type_choices, NULL },
+      ea_resource_type_choices, NULL },
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
       "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
     { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL },

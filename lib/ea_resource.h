@@ -51,6 +51,11 @@ typedef struct ea_resource {
 } ea_resource;
 
 extern const ea_resource ea_resources[];
+
+/* The models' choice lists (NULL-terminated). */
+extern const char *const ea_status_choices[];
+extern const char *const ea_resource_type_choices[];
+extern const char *const ea_dataset_type_choices[];
 extern const int ea_nresources;
 
 typedef enum {

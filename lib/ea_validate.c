@@ -15,13 +15,6 @@
 
 /* ---- the resources ------------------------------------------------------------ */
 
-static const char *const status_choices[] = {
-    "identified", "study", "construction", "operational", NULL };
-static const char *const resource_type_choices[] = {
-    "solar", "wind", "hydro", "biomass", "other", NULL };
-static const char *const dataset_type_choices[] = {
-    "resource", "climate", "phes", NULL };
-
 #define CHAR(k, len, fl, def) { k, k, EA_V_CHAR, fl, len, NULL, 0, 0, 0, 0, 0, NULL, def }
 #define CHOICE(k, ch, fl, def) { k, k, EA_V_CHOICE, fl, 0, ch, 0, 0, 0, 0, 0, NULL, def }
 #define INT(k, lo, hi, fl) { k, k, EA_V_INT, fl, 0, NULL, lo, hi, 0, 0, 0, NULL, NULL }
@@ -48,7 +41,7 @@ static const ea_vfield region_v[] = {
 };
 static const ea_vfield dataset_v[] = {
     CHAR("name", 128, REQ | EA_VF_UNIQUE, NULL),
-    CHOICE("dataset_type", dataset_type_choices, REQ, NULL),
+    CHOICE("dataset_type", ea_dataset_type_choices, REQ, NULL),
     CHAR("source", 256, BLANK, ""),
     CHAR("description", 0, BLANK, ""),
     CHAR("file_name", 256, BLANK, ""),
@@ -66,7 +59,7 @@ static const ea_vfield site_v[] = {
     DEC("head_m", 6, 2, 1, NUL),
     DEC("storage_capacity_mwh", 10, 2, 1, NUL),
     DEC("turbine_capacity_mw", 9, 2, 1, NUL),
-    CHOICE("status", status_choices, 0, "identified"),
+    CHOICE("status", ea_status_choices, 0, "identified"),
     CHAR("notes", 0, BLANK, ""),
     JSON("properties", 0, "{}"),
 };
@@ -74,7 +67,7 @@ static const ea_vfield metric_v[] = {
     FK("dataset", "core_energydataset", REQ),
     FK("country", "core_country", REQ),
     FK("region", "core_region", NUL),
-    CHOICE("resource_type", resource_type_choices, REQ, NULL),
+    CHOICE("resource_type", ea_resource_type_choices, REQ, NULL),
     CHAR("metric", 64, REQ, NULL),
     DEC("value", 14, 4, 1, REQ),
     CHAR("unit", 32, 0, ""),    /* default "" but blank=False */

@@ -192,11 +192,6 @@ int ea_auth_post_config(apr_pool_t *pconf, server_rec *s)
 
 /* ---- looking credentials up ------------------------------------------------------------- */
 
-static int is_safe(const request_rec *r)
-{
-    return r->method_number == M_GET || r->method_number == M_OPTIONS || r->header_only;
-}
-
 /* Parse a cached/DB description "U\t<id>\t<staff>\t<active>\t<expires>\t<username>". */
 static ea_user *parse_user(apr_pool_t *p, const char *v, int *active, apr_int64_t *expires)
 {
@@ -244,14 +239,10 @@ static apr_int64_t blocked_until(request_rec *r)
 
 static void block(request_rec *r, unsigned retry_s)
 {
-    char buf[32 * 1024];
-    size_t len;
-    uint64_t gen;
-    if (retry_s == 0 || ea_cache_auth_get(r, block_key(r), buf, sizeof(buf), &len, &gen) == -1)
-        return;
     const char *v = apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
                                  (apr_int64_t)(apr_time_sec(apr_time_now()) + retry_s));
-    ea_cache_auth_put(r, block_key(r), gen, v, strlen(v));
+    if (retry_s)
+        ea_cache_auth_put_now(r, block_key(r), v, strlen(v));
 }
 
 /* Look up one digest: kind 't' (token) or 's' (session).  Returns the
@@ -460,10 +451,7 @@ static int ea_check_authn(request_rec *r)
         return DONE;
     }
     case -3:
-        apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", ar->retry_s));
-        ea_send_detail(rq, HTTP_TOO_MANY_REQUESTS,
-                       apr_psprintf(r->pool, "Request was throttled. Expected available in %u second%s.",
-                                    ar->retry_s, ar->retry_s == 1 ? "" : "s"));
+        ea_limits_send_throttled(rq, ar->retry_s);
         return DONE;
     case -2:
         ea_db_fail(rq, rq->db_failure);
@@ -546,9 +534,10 @@ static const char *csrf_failure(ea_req *rq)
 int ea_auth_permit(ea_req *rq)
 {
     request_rec *r = rq->r;
-    if (is_safe(r) || !rq->route)
+    int safe = ea_is_safe_method(r);
+    if (!rq->route || (safe && rq->route->perm != EA_PERM_STAFF))
         return 0;
-    if (rq->user && rq->user->via_session) {
+    if (!safe && rq->user && rq->user->via_session) {
         const char *why = csrf_failure(rq);
         if (why) {
             ea_send_detail(rq, HTTP_FORBIDDEN, apr_pstrcat(r->pool, "CSRF Failed: ", why, NULL));
@@ -562,7 +551,8 @@ int ea_auth_permit(ea_req *rq)
         ea_send_detail(rq, HTTP_UNAUTHORIZED, "Authentication credentials were not provided.");
         return -1;
     }
-    if (rq->route->perm == EA_PERM_STAFF_WRITE && !rq->user->is_staff) {
+    if ((rq->route->perm == EA_PERM_STAFF_WRITE || rq->route->perm == EA_PERM_STAFF)
+        && !rq->user->is_staff) {
         ea_send_detail(rq, HTTP_FORBIDDEN, "You do not have permission to perform this action.");
         return -1;
     }

@@ -4,9 +4,9 @@
 #include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"
+#include "ea_query.h"
 #include "ea_body.h"
 
-#include <errno.h>
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -17,19 +17,8 @@ APLOG_USE_MODULE(ecoatlas);
 const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ea_dir_conf *c = dconf;
-    char *end;
     long long v;
-    errno = 0;
-    v = strtoll(arg, &end, 10);
-    if (end != arg && !errno) {
-        if (*end == 'K' || *end == 'k')
-            v *= 1024, end++;
-        else if (*end == 'M' || *end == 'm')
-            v *= 1024 * 1024, end++;
-        else if (*end == 'G' || *end == 'g')
-            v *= 1024LL * 1024 * 1024, end++;
-    }
-    if (errno || *end || end == arg || v < 1 || v > EA_MAX_MAX_BODY)
+    if (ea_parse_size(arg, EA_MAX_MAX_BODY, &v) != 0 || v < 1)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected a size "
                             "from 1 byte to 1G, like 512K or 1M)", cmd->directive->directive, arg);
     c->max_body = v;

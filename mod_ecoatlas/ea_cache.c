@@ -328,3 +328,11 @@ void ea_cache_auth_invalidate(request_rec *r)
     if (cache && sc->cache_db >= 0)
         ea_shmcache_bump(cache, AUTH_DB(sc->cache_db));
 }
+
+void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, size_t len)
+{
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    if (cache && sc->cache_db >= 0)
+        ea_shmcache_put(cache, AUTH_DB(sc->cache_db), ea_shmcache_generation(cache, AUTH_DB(sc->cache_db)),
+                        key, strlen(key), val, len, now_ms());
+}

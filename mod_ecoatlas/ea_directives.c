@@ -1,6 +1,7 @@
 /* ea_directives: the EcoAtlas* directive table, per-directory create/merge. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
+#include "ea_query.h"
 #include <errno.h>
 
 APLOG_USE_MODULE(ecoatlas);
@@ -179,20 +180,10 @@ static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    char *end;
     long long v;
     if (err)
         return err;
-    errno = 0;
-    v = strtoll(arg, &end, 10);
-    if (*end == 'K' || *end == 'k')
-        v *= 1024, end++;
-    else if (*end == 'M' || *end == 'm')
-        v *= 1024 * 1024, end++;
-    else if (*end == 'G' || *end == 'g')
-        v *= 1024LL * 1024 * 1024, end++;
-    if (errno || *end || end == arg || v < 0 || v > 16LL * 1024 * 1024 * 1024
-        || (v > 0 && v < 1024 * 1024))
+    if (ea_parse_size(arg, 16LL * 1024 * 1024 * 1024, &v) != 0 || (v > 0 && v < 1024 * 1024))
         return apr_psprintf(cmd->pool,
                             "Invalid value for directive '%s': '%s' (expected 0 or a size "
                             "from 1M to 16G, like 64M)", cmd->directive->directive, arg);

@@ -389,14 +389,19 @@ static void set_headers(request_rec *r, ea_rate rate, const ea_throttle_verdict 
     apr_table_setn(r->err_headers_out, "RateLimit-Reset", apr_psprintf(r->pool, "%u", v->reset_s));
 }
 
-static int send_throttled(ea_req *rq, const ea_throttle_verdict *v)
+int ea_limits_send_throttled(ea_req *rq, unsigned retry_after_s)
 {
     request_rec *r = rq->r;
-    apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", v->retry_after_s));
+    apr_table_setn(r->err_headers_out, "Retry-After", apr_psprintf(r->pool, "%u", retry_after_s));
     ea_send_detail(rq, HTTP_TOO_MANY_REQUESTS,
                    apr_psprintf(r->pool, "Request was throttled. Expected available in %u second%s.",
-                                v->retry_after_s, v->retry_after_s == 1 ? "" : "s"));
+                                retry_after_s, retry_after_s == 1 ? "" : "s"));
     return -1;
+}
+
+static int send_throttled(ea_req *rq, const ea_throttle_verdict *v)
+{
+    return ea_limits_send_throttled(rq, v->retry_after_s);
 }
 
 static int send_backend_down(ea_req *rq)

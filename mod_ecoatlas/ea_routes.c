@@ -44,9 +44,9 @@ static const ea_route schema_route =
 static const ea_route docs_route =
     { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL };
 
-/* Tasks (ea_handle_tasks.c): GET tasks/<id>/ checks staff itself. */
+/* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
 static const ea_route task_route =
-    { "Task Instance", GET_ALLOW, EA_PERM_ANY, ea_handle_task_status, NULL, NULL, NULL };
+    { "Task Instance", GET_ALLOW, EA_PERM_STAFF, ea_handle_task_status, NULL, NULL, NULL };
 static const ea_route import_route =
     { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import };
 
@@ -172,7 +172,7 @@ void ea_route_match(ea_req *rq)
     }
 }
 
-static int is_safe_method(const request_rec *r)
+int ea_is_safe_method(const request_rec *r)
 {
     return r->method_number == M_GET || r->method_number == M_OPTIONS
            || strcmp(r->method, "HEAD") == 0;
@@ -193,15 +193,20 @@ static int send_options(ea_req *rq)
     return ea_send_json(rq, HTTP_OK, &b);
 }
 
-int ea_precheck(ea_req *rq)
+int ea_authorize(ea_req *rq)
 {
     request_rec *r = rq->r;
+    if (rq->authorized)
+        return 0;
     if (ap_strchr_c(r->args ? r->args : "", '%') && ap_strstr_c(r->args, "%00")) {
         ea_send_detail(rq, HTTP_BAD_REQUEST, "Null characters are not allowed.");
         return -1;
     }
     rq->qs = ea_qs_parse(r->pool, r->args);
-    return ea_negotiate(rq) != 0 ? -1 : 0;
+    if (ea_negotiate(rq) != 0 || ea_auth_permit(rq) != 0)
+        return -1;
+    rq->authorized = 1;
+    return 0;
 }
 
 int ea_dispatch(ea_req *rq)
@@ -211,20 +216,17 @@ int ea_dispatch(ea_req *rq)
     if (rq->redirect) {
         /* D10: 301 for GET/HEAD as Django did; 308 keeps the method and body */
         apr_table_setn(r->headers_out, "Location", rq->redirect);
-        r->status = is_safe_method(r) && r->method_number != M_OPTIONS
+        r->status = ea_is_safe_method(r) && r->method_number != M_OPTIONS
                         ? HTTP_MOVED_PERMANENTLY : HTTP_PERMANENT_REDIRECT;
         ap_set_content_length(r, 0);
         return OK;
     }
     if (!rq->route)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
-    if (!rq->prechecked) {   /* an internal redirect that skipped fixups */
-        if (ea_precheck(rq) != 0 || ea_auth_permit(rq) != 0)
-            return OK;
-        rq->prechecked = 1;
-    }
+    if (ea_authorize(rq) != 0)   /* done in fixups, unless an internal redirect skipped them */
+        return OK;
     /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
-    if (!is_safe_method(r) && rq->route->res
+    if (!ea_is_safe_method(r) && rq->route->res
         && (rq->route->get == ea_handle_list || rq->route->get == ea_handle_detail))
         return ea_handle_write(rq);
     if (r->method_number == M_OPTIONS)

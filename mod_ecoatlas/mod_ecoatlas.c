@@ -53,11 +53,8 @@ static int ea_fixups(request_rec *r)
     ea_req *rq = ea_req_get(r);
     if (!rq || r->main)
         return DECLINED;
-    if (rq->route && !rq->redirect && !rq->prechecked) {
-        if (ea_precheck(rq) != 0 || ea_auth_permit(rq) != 0)
-            return DONE;
-        rq->prechecked = 1;
-    }
+    if (rq->route && !rq->redirect && ea_authorize(rq) != 0)
+        return DONE;
     return ea_limits_check(rq) != 0 ? DONE : DECLINED;
 }
 

@@ -125,6 +125,8 @@ int ea_limits_login(ea_req *rq, const char *username);
 /* A failed credential (bad token): counted per client with the login
  * limit; 0 within it, else the 429 was sent (*retry_s: its Retry-After). */
 int ea_limits_auth_failure(ea_req *rq, unsigned *retry_s);
+/* DRF's 429 with Retry-After; returns -1. */
+int ea_limits_send_throttled(ea_req *rq, unsigned retry_after_s);
 
 /* ---- CORS (ea_cors.c) ------------------------------------------------------ */
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
@@ -142,12 +144,16 @@ void ea_cache_invalidate(request_rec *r);      /* after a write through the API 
 int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
                       uint64_t *gen);
 void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len);
+/* Store under the current generation (entries no change can make stale). */
+void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, size_t len);
 void ea_cache_auth_invalidate(request_rec *r);
 
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
 
-typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE } ea_perm;
+/* ANY: public; READ_ONLY: writes need a user; STAFF_WRITE: writes need
+ * staff; STAFF: every method needs staff (task records). */
+typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE, EA_PERM_STAFF } ea_perm;
 
 typedef struct ea_route {
     const char *name;          /* for OPTIONS "name" */
@@ -180,7 +186,7 @@ struct ea_req {
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
-    int prechecked;            /* ea_precheck and ea_auth_permit ran (fixups) */
+    int authorized;            /* ea_authorize passed (fixups, or dispatch) */
 };
 
 /* ---- authentication (ea_auth.c) ------------------------------------------- */
@@ -233,9 +239,12 @@ int ea_handle_write(ea_req *rq);
 
 ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
-/* Before authorisation: %00, query string, content negotiation (406), as
- * DRF does them ahead of permissions.  0, or -1 when answered. */
-int ea_precheck(ea_req *rq);
+/* Once per request, before the handler: %00, query string, content
+ * negotiation (406), then permissions and CSRF (ea_auth_permit), in DRF's
+ * order.  0, or -1 when the refusal was sent. */
+int ea_authorize(ea_req *rq);
+/* GET, HEAD or OPTIONS. */
+int ea_is_safe_method(const request_rec *r);
 
 /* ---- responses ----------------------------------------------------------- */
 void ea_security_headers(request_rec *r);

@@ -19,7 +19,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use EaTest qw(db reset_db seed_fixture decode_json_body user_token staff_token auth_header);
 
-plan tests => 37;
+plan tests => 38;
 
 my $build = $ENV{EA_BUILD} or die 'EA_BUILD';
 my $sock = $ENV{EA_REDIS_SOCKET} or die 'EA_REDIS_SOCKET';
@@ -73,6 +73,8 @@ is detail($res), '401 Authentication credentials were not provided.', 'GET tasks
 is $res->header('WWW-Authenticate'), 'Token', '... with WWW-Authenticate: Token';
 is detail(get_('default', "/api/tasks/$id/", auth_header($user))), '403 You do not have permission to perform this action.',
     'GET tasks/<id> non-staff: 403 (reads too)';
+is detail($ua->request(HTTP::Request->new(OPTIONS => url('default', "/api/tasks/$id/")))),
+    '401 Authentication credentials were not provided.', 'OPTIONS tasks/<id> anonymous: 401 (staff for every method)';
 $res = get_('default', "/api/tasks/$id/", auth_header($staff));
 is $res->code, 200, 'GET tasks/<id> staff: 200';
 my $rec = decode_json_body($res);

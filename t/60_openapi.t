@@ -28,7 +28,7 @@ $base =~ s{/$}{};
 
 # Staff credentials exist once the auth work is merged; until then writes
 # are requested anonymously and must answer the documented 401.
-my $token = EaTest->can('staff_token') ? EaTest::staff_token() : undef;
+my $token = EaTest::staff_token();
 
 # ---- the document itself ---------------------------------------------------------
 my $yaml_res = GET('/api/schema/');
@@ -165,7 +165,7 @@ my %body = (
 sub request {
     my ($method, $path, %o) = @_;
     my $req = HTTP::Request->new(uc $method => "$base$path");
-    $req->header(Authorization => "Token $token") if $token && $o{auth};
+    $req->header(Authorization => "Token $token") if $o{auth};
     if ($o{json}) {
         $req->header('Content-Type' => 'application/json');
         $req->content(JSON::PP->new->utf8->encode($o{json}));
@@ -185,7 +185,7 @@ for my $p (sort grep { $_ ne '__keys__' } keys %{ $doc->{paths} }) {
         my $path = $p;
         if ($path =~ /\{id\}/) {
             my $id = $pk{$prefix // ''};
-            if ($write && $token && $body{$prefix}) {
+            if ($write && $body{$prefix}) {
                 # writes act on an object of their own, created first
                 my $c = request('post', "/api/$prefix/", auth => 1, json => $body{$prefix});
                 my $d = eval { JSON::PP->new->utf8->decode($c->content) } || {};
@@ -217,7 +217,7 @@ for my $p (sort grep { $_ ne '__keys__' } keys %{ $doc->{paths} }) {
             my @e = check_response($op, $res);
             push @problems, map { uc($m) . " $url: $_" } @e;
             # the anonymous case of every write, when a token was used above
-            if (($write || $o{auth}) && $token) {
+            if ($write || $o{auth}) {
                 my $anon = request($m, $url, json => $o{json});
                 push @problems, map { uc($m) . " $url (anonymous): $_" } check_response($op, $anon);
             }
@@ -250,19 +250,12 @@ is_deeply(\@problems, [], "every operation answers as documented ($requests requ
     my $res = request('delete', '/api/hydro-sites/', auth => 1);
     my $r = $api->resolve($doc->{components}{responses}{MethodNotAllowed});
     my @e = $api->validate($r->{content}{'application/json'}{schema}, EaOpenAPI::parse($res->content));
-    is(join(' ', $res->code, @e), $token ? '405' : '401',
-       'a method a path does not serve: 405 with the MethodNotAllowed body (401 first when anonymous)');
+    is(join(' ', $res->code, @e), '405', 'a method a path does not serve: 405 with the MethodNotAllowed body');
 }
 {
     my $res = GET('/api/countries/', Authorization => 'Token nosuchtoken');
     my $op = $doc->{paths}{'/api/countries/'}{get};
-    if (EaTest->can('staff_token')) {
-        is(join(' ', $res->code, check_response($op, $res)), '401', 'an invalid token: the documented 401');
-    }
-    else {
-        # before the auth work lands the header is ignored
-        is(join(' ', $res->code, check_response($op, $res)), '200', 'an invalid token (auth not merged yet): 200');
-    }
+    is(join(' ', $res->code, check_response($op, $res)), '401', 'an invalid token: the documented 401');
 }
 
 # ---- the docs page ----------------------------------------------------------------

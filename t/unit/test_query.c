@@ -370,6 +370,30 @@ START_TEST(utf8_decode_subparts)
 }
 END_TEST
 
+START_TEST(sizes)
+{
+    long long v = -7;
+    ck_assert_int_eq(ea_parse_size("0", 100, &v), 0);
+    ck_assert_int_eq((int)v, 0);
+    ck_assert_int_eq(ea_parse_size("512K", 1LL << 40, &v), 0);
+    ck_assert(v == 512 * 1024);
+    ck_assert_int_eq(ea_parse_size("64m", 1LL << 40, &v), 0);
+    ck_assert(v == 64LL * 1024 * 1024);
+    ck_assert_int_eq(ea_parse_size("16G", 16LL << 30, &v), 0);
+    ck_assert(v == 16LL << 30);
+    ck_assert_int_eq(ea_parse_size("17G", 16LL << 30, &v), -1);
+    ck_assert_int_eq(ea_parse_size("16385M", 16LL << 30, &v), -1);
+    /* no overflow on the way, whatever the digits */
+    ck_assert_int_eq(ea_parse_size("99999999999999999999999G", 16LL << 30, &v), -1);
+    ck_assert_int_eq(ea_parse_size("9223372036854775807", 9223372036854775807LL, &v), 0);
+    ck_assert_int_eq(ea_parse_size("9223372036854775808", 9223372036854775807LL, &v), -1);
+    ck_assert_int_eq(ea_parse_size("8589934592G", 9223372036854775807LL, &v), -1);
+    for (const char *const *bad = (const char *const[]){ "", "-1", "+1", " 1", "1 ", "1.5M", "1KB",
+                                                         "K", "0x10", "1T", NULL }; *bad; bad++)
+        ck_assert_msg(ea_parse_size(*bad, 1LL << 40, &v) == -1, "'%s' accepted", *bad);
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("ea_query");
@@ -406,6 +430,7 @@ static Suite *query_suite(void)
     tcase_add_test(n, decimal_truncates_toward_zero);
     tcase_add_test(n, decimal_invalid);
     tcase_add_test(n, decimal_overflow);
+    tcase_add_test(n, sizes);
     suite_add_tcase(s, n);
     return s;
 }
