@@ -205,7 +205,8 @@ for my $p (sort grep { $_ ne '__keys__' } keys %{ $doc->{paths} }) {
         push @variants, [ "$path?" . join('&', @query) ] if @query && @query > @required && !$write;
         for my $v (@variants) {
             my $url = $v->[0];
-            my %o = (auth => $write || $p =~ m{^/api/tasks/});
+            # (a failed match is an empty list: keep the value a scalar)
+            my %o = (auth => ($write || $p =~ m{^/api/tasks/}) ? 1 : 0);
             if ($write && $m ne 'delete') {
                 $o{json} = $prefix && $body{$prefix} ? { %{ $body{$prefix} } }
                          : $p =~ /enqueue_snapshot/ ? { country_iso3 => 'BEN' }
