@@ -3,12 +3,13 @@
 #
 #   entrypoint.sh [web]        wait for PostgreSQL, ecoatlas migrate, static
 #                              files, then exec apache2 -DFOREGROUND (port 8080)
-#   entrypoint.sh worker ...   wait for PostgreSQL, then exec ecoatlas-worker
+#   entrypoint.sh worker ...   wait for PostgreSQL, then exec ecoatlas-worker (in the
+#                              foreground, logging to stderr, unless given --log)
 #   entrypoint.sh migrate      wait, migrate, exit
 #   entrypoint.sh CMD ...      exec CMD (e.g. /bin/sh, ecoatlas createuser ...)
 #
-# Settings come from the environment (names in docker/README.md and
-# docs/operations.md "Docker") and reach httpd through ${VAR} in
+# Settings come from the environment (names and defaults in
+# docs/operations.md, section 15 "Docker") and reach httpd through ${VAR} in
 # docker/apache-ecoatlas.conf.  Secrets come from files: POSTGRES_PASSWORD_FILE,
 # ECOATLAS_SECRET_KEY_FILE (Docker/compose secrets); the plain variables
 # POSTGRES_PASSWORD / ECOATLAS_SECRET_KEY are accepted too, moved into
@@ -44,6 +45,7 @@ die() { log ERROR "$1"; exit 1; }
 : "${ECOATLAS_RESULT_BACKEND:=$ECOATLAS_BROKER_URL}"
 : "${ECOATLAS_TASK_ALWAYS_EAGER:=Off}"
 : "${ECOATLAS_TASK_TIME_LIMIT:=600}"
+: "${ECOATLAS_IMPORT_DIR:=/var/lib/ecoatlas/imports}"   # uploads, shared by web and worker
 : "${ECOATLAS_RUN_DIR:=/tmp/ecoatlas}"      # pid file, private secret files
 : "${ECOATLAS_STATIC_DIR:=}"                # copy the OpenAPI files there, if set
 : "${ECOATLAS_CONF:=/etc/ecoatlas/apache-ecoatlas.conf}"
@@ -59,7 +61,7 @@ export POSTGRES_HOST POSTGRES_PORT POSTGRES_DB POSTGRES_USER ECOATLAS_PORT ECOAT
     ECOATLAS_RATE_LIMIT_USER ECOATLAS_THROTTLE_BACKEND ECOATLAS_PAGE_SIZE ECOATLAS_MAX_PAGE_SIZE \
     ECOATLAS_DEBUG ECOATLAS_LOG_LEVEL ECOATLAS_TRUSTED_PROXIES ECOATLAS_PROXY_SSL_HEADER \
     ECOATLAS_BROKER_URL ECOATLAS_RESULT_BACKEND ECOATLAS_TASK_ALWAYS_EAGER ECOATLAS_TASK_TIME_LIMIT \
-    ECOATLAS_RUN_DIR ECOATLAS_MODULE ECOATLAS_HTTPD_MODULES
+    ECOATLAS_IMPORT_DIR ECOATLAS_RUN_DIR ECOATLAS_MODULE ECOATLAS_HTTPD_MODULES
 
 umask 077
 mkdir -p "$ECOATLAS_RUN_DIR"
@@ -152,6 +154,13 @@ install_static() {
     log INFO "OpenAPI documents copied to $ECOATLAS_STATIC_DIR"
 }
 
+# Uploaded imports wait there for the worker (a volume both containers
+# mount); httpd refuses to start without it.
+import_dir() {
+    (umask 027 && mkdir -p "$ECOATLAS_IMPORT_DIR") \
+        || die "cannot create ECOATLAS_IMPORT_DIR $ECOATLAS_IMPORT_DIR"
+}
+
 cmd=${1:-web}
 case "$cmd" in
     web)
@@ -159,6 +168,7 @@ case "$cmd" in
         wait_for_db
         migrate
         install_static
+        import_dir
         log INFO "starting httpd on port $ECOATLAS_PORT"
         # shellcheck disable=SC2086 # the -D flags are words
         exec "$ECOATLAS_HTTPD" -f "$ECOATLAS_CONF" -DFOREGROUND $httpd_defines "$@"
@@ -166,6 +176,9 @@ case "$cmd" in
     worker)
         shift
         wait_for_db
+        import_dir
+        log INFO "starting ecoatlas-worker"
+        # no --log: it stays in the foreground and logs to stderr
         exec "$ECOATLAS_WORKER" "$@"
         ;;
     migrate)

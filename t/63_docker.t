@@ -17,10 +17,11 @@ use File::Copy qw(copy);
 use LWP::UserAgent ();
 use DBI ();
 use YAML::PP ();
+use JSON::PP ();
 use EaTest qw(db);
 use EaConfTest qw(httpd_cmd free_port run_cmd wait_port module_path);
 
-plan tests => 14;
+plan tests => 20;
 
 my $top = $ENV{EA_TOP};
 my $tmp = File::Temp::tempdir(CLEANUP => 1);
@@ -83,7 +84,8 @@ my $port = free_port();
 my %env = (
     POSTGRES_HOST => $ENV{EA_PGHOST}, POSTGRES_PORT => $ENV{EA_PGPORT}, POSTGRES_DB => $dbname,
     POSTGRES_USER => $ENV{EA_PGUSER}, POSTGRES_PASSWORD_FILE => "$tmp/postgres_password",
-    ECOATLAS_SECRET_KEY_FILE => "$tmp/secret_key", ECOATLAS_BROKER_URL => "redis://127.0.0.1:1/0",
+    ECOATLAS_SECRET_KEY_FILE => "$tmp/secret_key", ECOATLAS_BROKER_URL => "unix://$ENV{EA_REDIS_SOCKET}?db=7",
+    ECOATLAS_IMPORT_DIR => "$tmp/imports", ECOATLAS_WORKER => $ENV{EA_WORKER},
     ECOATLAS_PORT => $port, ECOATLAS_RUN_DIR => "$tmp/run", ECOATLAS_STATIC_DIR => "$tmp/static",
     ECOATLAS_SHARE => "$tmp/share", ECOATLAS_CONF => "$top/docker/apache-ecoatlas.conf",
     ECOATLAS_MODULE => module_path(), ECOATLAS_HTTPD => httpd_cmd(), ECOATLAS_CLI => $ENV{EA_CLI},
@@ -114,6 +116,67 @@ $dbh->disconnect;
 $res = $ua->get("http://localhost:$port/api/schema/");
 ok($res->code == 200 && -s "$tmp/static/openapi.yaml" && -s "$tmp/static/openapi.json",
    'the OpenAPI documents: served, and copied to ECOATLAS_STATIC_DIR');
+
+# ---- worker: the compose file's command, for real ------------------------------------------
+# `docker compose up worker` runs `entrypoint.sh worker`; the test Redis
+# stands in for the redis service.  It must stay up, take tasks from the
+# web container's API and finish them (a snapshot, and an uploaded import
+# through the shared EcoAtlasImportDir).
+system("redis-cli -s '$ENV{EA_REDIS_SOCKET}' -n 7 FLUSHDB >/dev/null");
+my $wpid = fork // die "fork: $!";
+if (!$wpid) {
+    open STDOUT, '>', "$tmp/worker.out" or die;
+    open STDERR, '>&', \*STDOUT or die;
+    exec('env', (map { "$_=$env{$_}" } sort keys %env), 'sh', $entry, 'worker', '--concurrency', '1')
+        or die "exec: $!";
+}
+# a staff user and its token, as `docker compose run --rm web ecoatlas ...` makes them
+($rc, $out) = run_cmd("printf 'admin-pass-0123\\n' | env $envs sh '$entry' '$ENV{EA_CLI}' createuser admin "
+                      . "--superuser --password-stdin");
+my $token = `env $envs sh '$entry' '$ENV{EA_CLI}' token create admin 2>/dev/null`;
+chomp $token;
+ok($rc == 0 && $token =~ /^\w{20,}$/, 'entrypoint.sh ecoatlas createuser / token create (the CLI through the entrypoint)')
+    or diag($out);
+my %auth = (Authorization => "Token $token");
+my @tasks;
+$res = $ua->post("http://localhost:$port/api/resource-metrics/enqueue_snapshot/", %auth,
+                 'Content-Type' => 'application/json', Content => '{}');
+push @tasks, ['snapshot', $res->code, (eval { JSON::PP->new->decode($res->content)->{task_id} } // '')];
+$res = $ua->post("http://localhost:$port/api/imports/", %auth, Content_Type => 'form-data',
+                 Content => [dataset_name => 'Compose import', resource_type => 'solar',
+                             file => [undef, 'metrics.csv', 'Content-Type' => 'text/csv',
+                                      Content => "iso3,country,metric,value,year\nBEN,Benin,potential_kwh,12.5,2024\n"]]);
+push @tasks, ['import', $res->code, (eval { JSON::PP->new->decode($res->content)->{task_id} } // '')];
+my %status;
+for my $t (@tasks) {
+    my ($name, $code, $id) = @$t;
+    $status{$name} = "$code, no task id";
+    next unless $code == 202 && $id;
+    for (1 .. 300) {
+        my $r = $ua->get("http://localhost:$port/api/tasks/$id/", %auth);
+        my $d = eval { JSON::PP->new->decode($r->content) } || {};
+        $status{$name} = ($d->{status} // $r->code) . ($d->{error} ? ": $d->{error}" : '');
+        last if ($d->{status} // '') =~ /^(SUCCESS|FAILURE)$/;
+        select(undef, undef, undef, 0.1);
+    }
+}
+my $worker_out = slurp("$tmp/worker.out") // '';
+is_deeply(\%status, { snapshot => 'SUCCESS', import => 'SUCCESS' },
+          'entrypoint.sh worker: takes the snapshot and the uploaded import the API queued, and finishes them')
+    or diag($worker_out);
+$dbh = DBI->connect("dbi:Pg:host=$ENV{EA_PGHOST};port=$ENV{EA_PGPORT};dbname=$dbname",
+                              $ENV{EA_PGUSER}, '', { RaiseError => 1, PrintError => 0 });
+is($dbh->selectrow_array(q{SELECT count(*) FROM core_resourcemetric m JOIN core_energydataset d ON d.id = m.dataset_id
+                           WHERE d.name = 'Compose import' AND m.value = 12.5}), 1,
+   'the imported row is in the database');
+is(join(',', glob("$tmp/imports/*")), '', 'the uploaded file is gone from ECOATLAS_IMPORT_DIR');
+$dbh->disconnect;
+ok(kill(0, $wpid) && $worker_out =~ /^\[INFO\] \d{4}-\d\d-\d\d \S+ ecoatlas\.worker: Task \S+ succeeded in /m
+       && $worker_out !~ /\Q$pw\E|\Q$key\E/,
+   'the worker stays up, logging to stderr in the Celery-era format, no secret printed') or diag($worker_out);
+kill 'TERM', $wpid;
+waitpid($wpid, 0);
+is($? >> 8, 0, 'SIGTERM: the worker exits 0');
 
 # pid: the entrypoint exec'd into httpd, which runs in the foreground
 my $httpd_pid = slurp("$tmp/run/httpd.pid") // '';

@@ -618,8 +618,10 @@ static void wk_usage(FILE *out)
           "                         " WK_DEFAULT_CONFIG ")\n"
           "  -c, --concurrency N    tasks run at once, one thread and one database\n"
           "                         connection each (default: the number of CPUs)\n"
-          "      --foreground       stay in the foreground, log to stderr (systemd)\n"
-          "      --log FILE         log file (required without --foreground); SIGHUP reopens it\n"
+          "      --foreground       stay in the foreground, log to stderr (systemd, containers);\n"
+          "                         the default without --log\n"
+          "      --log FILE         log there and run as a daemon (with --foreground: log\n"
+          "                         there, stay attached); SIGHUP reopens it\n"
           "      --pidfile FILE     write the process id there\n"
           "      --prefetch N       tasks a thread reserves at once (default 1; up to 64)\n"
           "      --visibility S     lease of a reserved task in seconds, renewed while it\n"
@@ -738,11 +740,11 @@ int main(int argc, char **argv)
                 argv[optind]);
         return 2;
     }
-    if (!W.foreground && W.log_path == NULL) {
-        fprintf(stderr, "ecoatlas-worker: without --foreground, give --log FILE\n"
-                "Try 'ecoatlas-worker --help' for more information.\n");
-        return 2;
-    }
+    /* No log file: stay attached and log to stderr, as daemons in
+     * containers and under systemd do (a daemon without a log would be
+     * silent). */
+    if (W.log_path == NULL)
+        W.foreground = 1;
     if (wk_read_config(p) != 0)
         return 1;
     if (W.name == NULL) {
