@@ -14,6 +14,7 @@
 #include "apr_lib.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
+#include "unixd.h"
 
 #include "ea_body.h"
 #include "ea_json.h"
@@ -24,6 +25,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -76,6 +79,58 @@ const char *ea_tasks_set_import_dir(cmd_parms *cmd, void *dconf, const char *arg
                             "absolute path)", cmd->directive->directive, arg);
     srv_conf(cmd->server)->import_dir = arg;
     return NULL;
+}
+
+/* May the user the children run as (User/Group when started as root, else
+ * this process) create and remove files in DIR?  Returns NULL or why not. */
+static const char *import_dir_problem(apr_pool_t *p, const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return apr_psprintf(p, "%s", strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return "not a directory";
+    if (geteuid() != 0)
+        return access(dir, W_OK | X_OK) == 0 ? NULL
+               : apr_psprintf(p, "not writable by this user (%s)", strerror(errno));
+    uid_t uid = ap_unixd_config.user_id;
+    gid_t gid = ap_unixd_config.group_id;
+    mode_t need;
+    if (uid == 0 || st.st_uid == uid) {
+        need = S_IWUSR | S_IXUSR;
+    }
+    else {
+        int in_group = st.st_gid == gid;
+        gid_t groups[256];
+        int n = (int)(sizeof groups / sizeof groups[0]);
+        if (!in_group && ap_unixd_config.user_name
+            && getgrouplist(ap_unixd_config.user_name, gid, groups, &n) >= 0) {
+            for (int i = 0; i < n && !in_group; i++)
+                in_group = groups[i] == st.st_gid;
+        }
+        need = in_group ? (S_IWGRP | S_IXGRP) : (S_IWOTH | S_IXOTH);
+    }
+    if (uid != 0 && (st.st_mode & need) != need)
+        return apr_psprintf(p, "not writable by user %s (the User httpd's children run as): "
+                            "owner %ld, group %ld, mode %04o", ap_unixd_config.user_name,
+                            (long)st.st_uid, (long)st.st_gid, (unsigned)(st.st_mode & 07777));
+    return NULL;
+}
+
+int ea_tasks_check_config(apr_pool_t *ptemp, server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        const char *dir = srv_conf(v)->import_dir;
+        const char *why = dir ? import_dir_problem(ptemp, dir) : NULL;
+        if (why) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "EcoAtlasImportDir %s: %s; uploaded imports (POST /api/imports/) are "
+                         "written there: create it, writable by httpd's User and readable by "
+                         "the worker (docs/directives.md, EcoAtlasImportDir)", dir, why);
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
+    }
+    return OK;
 }
 
 static int conf_eager(const ea_srv_conf *c)

@@ -87,6 +87,12 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
 }
 
+/* Runs in `apache2ctl configtest` too (post_config does not). */
+static int ea_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    return ea_tasks_check_config(ptemp, s);
+}
+
 static void ea_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ea_cache_child_init(pchild, s);
@@ -97,6 +103,7 @@ static void ea_register_hooks(apr_pool_t *p)
 {
     static const char *const after_dbd[] = { "mod_dbd.c", NULL };
     ap_hook_post_config(ea_post_config, after_dbd, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(ea_check_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(ea_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ea_errors_register(p);
     ap_hook_header_parser(ea_header_parser, NULL, NULL, APR_HOOK_MIDDLE);

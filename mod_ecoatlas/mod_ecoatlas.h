@@ -228,6 +228,8 @@ const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_tasks_set_time_limit(cmd_parms *cmd, void *dconf, const char *arg);
 const char *ea_tasks_set_import_dir(cmd_parms *cmd, void *dconf, const char *arg);
+/* check_config: every EcoAtlasImportDir exists and the children may write it */
+int ea_tasks_check_config(apr_pool_t *ptemp, server_rec *s);
 int ea_handle_enqueue_snapshot(ea_req *rq);
 int ea_handle_task_status(ea_req *rq);
 int ea_handle_import(ea_req *rq);

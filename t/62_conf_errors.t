@@ -49,10 +49,10 @@ my %bad = (
     EcoAtlasResultBackend => ['http://redis.example'],
     EcoAtlasTaskAlwaysEager => ['maybe'],
     EcoAtlasTaskTimeLimit => ['-1', 'forever'],
-    EcoAtlasImportDir => ['relative/imports'],
+    EcoAtlasImportDir => ['relative/imports', '/nonexistent/ecoatlas-imports'],
 );
 
-plan tests => 4 + @directives;
+plan tests => 5 + @directives;
 
 my $tmp = File::Temp::tempdir(CLEANUP => 1);
 my $httpd = httpd_cmd();
@@ -99,6 +99,22 @@ for my $d (@directives) {
         }
     }
     is_deeply(\@e, [], "$d: " . join(', ', @$values) . ' refused with a message naming it') or diag(join "\n", @e);
+}
+
+# EcoAtlasImportDir is checked when httpd starts and in configtest: it
+# must exist and be writable by the children (here: this user).
+{
+    mkdir "$tmp/ro", 0555 or die "$tmp/ro: $!";
+    chmod 0555, "$tmp/ro";
+    mkdir "$tmp/rw", 0750 or die "$tmp/rw: $!";
+    my @got;
+    for my $d ("$tmp/nope", "$tmp/ro", "$tmp/rw") {
+        my ($rc, $out) = configtest("EcoAtlasImportDir $d\n");
+        my ($why) = $out =~ /^EcoAtlasImportDir \Q$d\E: ([^;]*);/m;
+        push @got, $rc == 0 ? 'ok' : "refused: " . ($why // $out =~ s/\s+/ /gr);
+    }
+    is_deeply(\@got, ['refused: No such file or directory', 'refused: not writable by this user (Permission denied)', 'ok'],
+              'EcoAtlasImportDir: a missing or unwritable directory fails configtest, naming the directive');
 }
 
 # Every directive: active in the example site, documented in directives.md.
