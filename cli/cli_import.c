@@ -1,5 +1,5 @@
 /* ecoatlas import-resources / import-geojson: the successors of
- * manage.py import_resources / import_geojson (API-CONTRACT §6, D13).
+ * manage.py import_resources / import_geojson (docs/decisions.md §6, D13).
  * The work is lib/ea_import.c (shared with the worker's tasks); this file
  * parses options, shows progress on a terminal and reports. */
 #include "cli.h"

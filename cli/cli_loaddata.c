@@ -1,7 +1,7 @@
 /* ecoatlas loaddata: load Django fixture files (a JSON array of
  * {"model", "pk", "fields"}) like manage.py loaddata: upsert by primary
  * key, all files in one transaction, sequences moved past the loaded ids.
- * Missing fields get the model defaults of API-CONTRACT §1, applied here
+ * Missing fields get the model defaults of docs/decisions.md §1, applied here
  * because the schema (like Django's) has no SQL DEFAULTs. */
 #include "cli.h"
 

@@ -1,4 +1,4 @@
-/* ea_body: request bodies parsed as DRF's parsers do (API-CONTRACT §2.3):
+/* ea_body: request bodies parsed as DRF's parsers do (docs/decisions.md §2.3):
  * application/json (Python's json module, its error messages included),
  * application/x-www-form-urlencoded and multipart/form-data (values as
  * strings, the last of repeated keys wins as QueryDict.get), into one

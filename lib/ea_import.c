@@ -855,7 +855,7 @@ static int gj_row(imp_ctx *x, const ea_geojson_feature *f, int region, ea_buf *b
             name = iso3;
         if (imp_chars(name) > 128)
             return imp_why(why, wn, "nom trop long (128 caractères au plus).");
-        /* D13: an iso2 property is read (then iso_a2, else iso3[:2]) */
+        /* D13 (docs/decisions.md): an iso2 property is read (then iso_a2, else iso3[:2]) */
         const char *v2 = gj_first(f, "iso2", "ISO2", "iso_a2", "ISO_A2");
         char *iso2 = imp_strip(x->p, v2 ? v2 : imp_prefix(x->p, iso3, 2));
         imp_upper_ascii(iso2);

@@ -1,5 +1,5 @@
 /* ea_import: import_resources (CSV) and import_geojson, the successors of
- * the Django management commands (API-CONTRACT §6 with decision D13).
+ * the Django management commands (docs/decisions.md §6 with decision D13).
  * Shared by the CLI and the worker's import tasks.
  *
  * One file is one transaction: rows are checked here (each rejected row is

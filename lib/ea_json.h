@@ -1,6 +1,6 @@
 /* ea_json: JSON output exactly as Django REST Framework's JSONRenderer
  * writes it (compact separators, UTF-8 kept, U+2028/U+2029 escaped),
- * plus the number and date formats of API-CONTRACT §2.3. */
+ * plus the number and date formats of docs/decisions.md §2.3. */
 #ifndef EA_JSON_H
 #define EA_JSON_H
 

@@ -1,4 +1,4 @@
-/* ea_pdf: the resource-metrics PDF report (API-CONTRACT §2.7, export_pdf):
+/* ea_pdf: the resource-metrics PDF report (docs/decisions.md §2.7, export_pdf):
  * A4, the title, a bar chart of totals per resource type, then one line per
  * metric on as many pages as needed.  Written through a callback as cairo
  * produces it, so a large report is never held whole. */

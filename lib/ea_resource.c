@@ -13,7 +13,7 @@
 #define COUNTRY_BY_ISO3 "(SELECT id FROM core_country WHERE iso3 = ?)"
 #define REGIONS_BY_NAME "ANY (ARRAY(SELECT id FROM core_region WHERE name = ?))"
 
-/* The models' choices (API-CONTRACT §1), shared with validation and imports. */
+/* The models' choices (docs/decisions.md §1), shared with validation and imports. */
 const char *const ea_status_choices[] = {
     "identified", "study", "construction", "operational", NULL };
 const char *const ea_resource_type_choices[] = {

@@ -1,4 +1,4 @@
-/* ea_resource: the six model resources of the API (API-CONTRACT §2.5, §2.6):
+/* ea_resource: the six model resources of the API (docs/decisions.md §2.5, §2.6):
  * their columns in serializer order, filters, search fields and ordering
  * fields, and the SQL that lists them.  Pure: builds SQL text and parameter
  * lists, serialises rows given as strings; never talks to the database. */

@@ -62,7 +62,7 @@ static int arg_bool(json_object *args, const char *key, int *bad)
 
 /* ---- generate_metric_snapshot -------------------------------------------------------- */
 
-/* D5: resource_types distinct, with the count and total per type, from
+/* D5 (docs/decisions.md): resource_types distinct, with the count and total per type, from
  * the counts the triggers keep (no scan of core_resourcemetric). */
 static ea_taskrun_status task_snapshot(ea_task_env *env, const char *args_json, char **result, char **error)
 {

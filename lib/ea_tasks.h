@@ -1,5 +1,5 @@
 /* ea_tasks: the task functions, run by the worker and, in eager mode, by
- * the module inside the request (same code, API-CONTRACT §5). */
+ * the module inside the request (same code, docs/decisions.md §5). */
 #ifndef EA_TASKS_H
 #define EA_TASKS_H
 

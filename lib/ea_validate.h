@@ -1,5 +1,5 @@
 /* ea_validate: the DRF serializers' input validation for the six model
- * resources (API-CONTRACT §2.6): field parsing and validators, unique and
+ * resources (docs/decisions.md §2.6): field parsing and validators, unique and
  * unique-together checks, HydroSite.validate() and validate_year, in DRF's
  * order, with DRF's messages.  Pure: the database is asked through hooks. */
 #ifndef EA_VALIDATE_H

@@ -1,5 +1,5 @@
 /* ea_cors: cross-origin requests, as django-cors-headers answered them
- * (API-CONTRACT §4): Vary: Origin on every response; the allow headers for
+ * (docs/decisions.md §4): Vary: Origin on every response; the allow headers for
  * allowed origins only (exact match after normalisation, never a substring);
  * preflights (OPTIONS + Access-Control-Request-Method) answered before
  * authentication and throttling.  Headers go in err_headers_out so that a

@@ -1,5 +1,5 @@
 /* ea_errors: JSON bodies for the errors httpd itself raises under an API
- * mount (decision D12), e.g. 400 for a malformed %-escape or 404 for an
+ * mount (docs/decisions.md D12), e.g. 400 for a malformed %-escape or 404 for an
  * encoded slash, which happen before any of our request hooks run.  The
  * mounts are the <Location> sections that set our handler. */
 #include "mod_ecoatlas.h"

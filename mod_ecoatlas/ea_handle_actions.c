@@ -1,5 +1,5 @@
 /* ea_handle_actions: the API root, list-level actions and statistics
- * (API-CONTRACT §2.2, §2.7).  Sums come from the trigger-kept group tables
+ * (docs/decisions.md §2.2, §2.7).  Sums come from the trigger-kept group tables
  * whenever the filters allow it, from the rows otherwise. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"

@@ -1,5 +1,5 @@
 /* ea_handle_auth: POST /api/auth/token/ (DRF's ObtainAuthToken, but every
- * call returns a new named token: D8), POST /api/auth/login/ and
+ * call returns a new named token: docs/decisions.md D8), POST /api/auth/login/ and
  * POST /api/auth/logout/ (server-side sessions: D9).
  *
  * Passwords are checked against auth_user's Django hashes; an unknown user

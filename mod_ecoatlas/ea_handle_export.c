@@ -1,4 +1,4 @@
-/* ea_handle_export: the CSV exports (API-CONTRACT §2.7 with decision D1:
+/* ea_handle_export: the CSV exports (docs/decisions.md §2.7 with decision D1:
  * real RFC 4180 CSV, UTF-8, CRLF, streamed).  Rows come from PostgreSQL one
  * at a time (single-row mode) and leave in 64 KB flushes, so memory stays
  * flat whatever the size; a client that disconnects cancels the query. */

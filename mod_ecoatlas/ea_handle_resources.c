@@ -1,5 +1,5 @@
 /* ea_handle_resources: list and detail of the six model resources
- * (API-CONTRACT §2.4 pagination, §2.5 filters, §2.6 shapes). */
+ * (docs/decisions.md §2.4 pagination, §2.5 filters, §2.6 shapes). */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_json.h"

@@ -1,4 +1,4 @@
-/* ea_handle_schema: GET /api/schema/ (the OpenAPI document, API-CONTRACT
+/* ea_handle_schema: GET /api/schema/ (the OpenAPI document, docs/decisions.md
  * §2.9 and D15) and GET /api/docs/ (Swagger UI, served from the module
  * itself: no CDN).  Both come from files compiled in (ea_assets.c). */
 #include "mod_ecoatlas.h"

@@ -1,4 +1,4 @@
-/* ea_handle_tasks: the task endpoints (API-CONTRACT §2.7, D9) and the
+/* ea_handle_tasks: the task endpoints (docs/decisions.md §2.7, D9) and the
  * EcoAtlasBrokerURL / EcoAtlasResultBackend / EcoAtlasTaskTimeLimit /
  * EcoAtlasImportDir directives.
  *   POST /api/resource-metrics/enqueue_snapshot/  staff  202 {"task_id"}

@@ -1,5 +1,5 @@
 /* ea_handle_write: create, update, partial update and delete of the six
- * model resources (API-CONTRACT §2.2, §2.3, §2.6; delete semantics §1;
+ * model resources (docs/decisions.md §2.2, §2.3, §2.6; delete semantics §1;
  * D6).  Each write is one transaction on the request's connection; the
  * validation core (lib/ea_validate.c) asks the database through hooks that
  * run inside it. */

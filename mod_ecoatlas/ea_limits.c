@@ -1,4 +1,4 @@
-/* ea_limits: DRF's throttling, done right across processes (decision D7).
+/* ea_limits: DRF's throttling, done right across processes (docs/decisions.md D7).
  * One shared-memory table (lib/ea_throttle.c) for every child and thread:
  * authenticated requests count per user (EcoAtlasRateLimitUser), anonymous
  * ones per client address as mod_remoteip leaves it in r->useragent_ip,

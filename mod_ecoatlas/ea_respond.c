@@ -107,9 +107,9 @@ static int range_admits_json(apr_pool_t *p, const char *range, const char *media
              || strcmp(type, "*") == 0)
         ok = 1;
     else if (strcmp(type, "text/html") == 0 || strcmp(type, "text/*") == 0)
-        ok = 1;   /* D11: no browsable API, JSON instead */
+        ok = 1;   /* docs/decisions.md D11: no browsable API, JSON instead */
     else if (media && media_has(media, type))
-        ok = 1;   /* D1: Accept: text/csv on the exports */
+        ok = 1;   /* docs/decisions.md D1: Accept: text/csv on the exports */
     for (char *par = apr_strtok(NULL, ";", &last); par; par = apr_strtok(NULL, ";", &last)) {
         char *eq = strchr(par, '=');
         if (!eq)

@@ -1,4 +1,4 @@
-/* ea_routes: the route table (API-CONTRACT §2.2) and request dispatch.
+/* ea_routes: the route table (docs/decisions.md §2.2) and request dispatch.
  * Follow a request here: route table -> handler -> core -> SQL. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"

@@ -196,7 +196,7 @@ typedef struct ea_user {
     int is_staff;
     int via_session;           /* authenticated by the session cookie (CSRF applies) */
 } ea_user;
-/* Permission check for the matched route and method (API-CONTRACT §3):
+/* Permission check for the matched route and method (docs/decisions.md §3):
  * 0 when allowed; otherwise the 401/403 was sent. */
 int ea_auth_permit(ea_req *rq);
 void ea_auth_register_hooks(apr_pool_t *p);

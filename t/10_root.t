@@ -1,4 +1,4 @@
-# API root (API-CONTRACT §2.2): exact body, absolute URLs from the request's
+# API root (docs/decisions.md §2.2): exact body, absolute URLs from the request's
 # Host header, key order = router registration order; the same under
 # /small/api (routes are relative to the <Location>).
 use strict;

@@ -1,4 +1,4 @@
-# Serializers (API-CONTRACT §2.3, §2.6; decisions D2, D3, D4): exact raw
+# Serializers (docs/decisions.md §2.3, §2.6; decisions D2, D3, D4): exact raw
 # bodies of detail and list responses — key order, decimals as fixed-scale
 # strings, datetimes in UTC with Z (microseconds only when non-zero), JSON
 # fields round-tripped (non-ASCII kept, U+2028/U+2029 escaped), FKs as ids,

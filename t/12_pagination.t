@@ -1,4 +1,4 @@
-# Pagination (API-CONTRACT §2.4): page sizes (default 50 on /api, 10 on
+# Pagination (docs/decisions.md §2.4): page sizes (default 50 on /api, 10 on
 # /small/api with a maximum of 20), page / page_size parsing, the envelope,
 # and next/previous absolute URLs (query re-encoded sorted by key, page
 # removed for page 1).

@@ -1,4 +1,4 @@
-# django-filter (API-CONTRACT §2.5): every filterset field of every list,
+# django-filter (docs/decisions.md §2.5): every filterset field of every list,
 # exact and case-sensitive, empty value = no filter, AND-ed, invalid values →
 # 400 with Django's messages (keys in filterset order), filters on detail URLs.
 use strict;

@@ -1,4 +1,4 @@
-# SearchFilter (API-CONTRACT §2.5): ?search= terms split on whitespace and
+# SearchFilter (docs/decisions.md §2.5): ?search= terms split on whitespace and
 # commas, quoted phrases kept together, every term must match (AND) one of the
 # search fields (OR), case-insensitive substring; properties (JSON) matched as
 # JSON text; LIKE metacharacters (% _ \) match literally.

@@ -1,4 +1,4 @@
-# OrderingFilter (API-CONTRACT §2.5): ?ordering=f1,-f2 with only the
+# OrderingFilter (docs/decisions.md §2.5): ?ordering=f1,-f2 with only the
 # ordering_fields of each viewset; invalid names dropped; none valid → the
 # default order of the viewset; a valid ordering replaces the default.
 # PostgreSQL puts NULLs last ascending and first descending (no NULLS clause).

@@ -1,4 +1,4 @@
-# HTTP conventions of the read API (API-CONTRACT §2.1-§2.3, §3; decisions
+# HTTP conventions of the read API (docs/decisions.md §2.1-§2.3, §3; decisions
 # D10, D11, D12): 404 bodies, 405 on GET-only actions, 401 for anonymous
 # writes, content negotiation (406, text/html, indent), HEAD, OPTIONS,
 # trailing-slash redirects, Content-Type / Vary / Allow headers.

@@ -1,4 +1,4 @@
-# hydro-sites/summary/ and resource-metrics/timeseries/ (API-CONTRACT §2.7):
+# hydro-sites/summary/ and resource-metrics/timeseries/ (docs/decisions.md §2.7):
 # exact bodies, aggregates as JSON floats (Python repr of float(Decimal)),
 # filters/search applied, top_countries at most 5 by site count, timeseries
 # ascending by year without null years.

@@ -1,4 +1,4 @@
-# climate-series/timeline/ (API-CONTRACT §2.7): variable required, limit
+# climate-series/timeline/ (docs/decisions.md §2.7): variable required, limit
 # parsing and clamping to [10, 2000], at most 5 series in queryset order,
 # points sliced to limit, filters/search/ordering applied.
 use strict;

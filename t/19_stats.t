@@ -1,4 +1,4 @@
-# stats/ and stats/by_country/ (API-CONTRACT §2.7): top 5 countries by site
+# stats/ and stats/by_country/ (docs/decisions.md §2.7): top 5 countries by site
 # count including countries without sites, resources by type with float
 # totals, dataset_count; by_country with its 400/404 messages and
 # case-insensitive iso3.  No filters, no pagination.

@@ -1,4 +1,4 @@
-# The old system's acceptance tests that concern reads (API-CONTRACT §8.2:
+# The old system's acceptance tests that concern reads (docs/decisions.md §8.2:
 # 2, 3, 4, 5, 9, 10, 11, 13, 14), on the §8.1 fixture (EaTest::seed_fixture),
 # with the exact bodies the contract gives for that fixture (§2.6, §2.7), and
 # the "suggested additional acceptance checks" of §8.2.

@@ -1,4 +1,4 @@
-# CSV and PDF exports (API-CONTRACT §2.7 with decision D1): real RFC 4180 CSV
+# CSV and PDF exports (docs/decisions.md §2.7 with decision D1): real RFC 4180 CSV
 # parsed back with Text::CSV and compared with the database, filters and
 # ordering applied, content negotiation, and a PDF whose text pdftotext reads.
 use strict;

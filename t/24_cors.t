@@ -1,4 +1,4 @@
-# CORS as django-cors-headers behaved (API-CONTRACT §4): Vary: Origin always;
+# CORS as django-cors-headers behaved (docs/decisions.md §4): Vary: Origin always;
 # allow headers only for allowed origins (exact match after normalisation);
 # preflights answered with an empty 200 before anything else; the headers on
 # error responses too, so that a browser can read them.

@@ -1,6 +1,6 @@
 # HTTPS behind a proxy: EcoAtlasProxySSLHeader (trusted peers only),
 # EcoAtlasSSLRedirect (301, query kept), HSTS on secure responses only, and
-# absolute links with the scheme the client used (API-CONTRACT §2.4).
+# absolute links with the scheme the client used (docs/decisions.md §2.4).
 use strict;
 use warnings FATAL => 'all';
 

@@ -1,4 +1,4 @@
-# Authentication and permissions (API-CONTRACT §3, D8): DRF's Token header
+# Authentication and permissions (docs/decisions.md §3, D8): DRF's Token header
 # rules and messages, hashed named tokens with expiry, legacy authtoken keys,
 # inactive users, 401 vs 403, and the token life cycle through the CLI
 # (create, use, list, regen, revoke, expiry), revocation reaching a cached

@@ -1,4 +1,4 @@
-# Login endpoints and sessions (API-CONTRACT §2.8, §3, D8, D9): obtain-token
+# Login endpoints and sessions (docs/decisions.md §2.8, §3, D8, D9): obtain-token
 # messages and a new named token per call, Django-compatible password
 # hashes, session and CSRF cookies with their flags, every CSRF refusal with
 # Django's message, Origin/Referer rules over HTTPS, logout ending the

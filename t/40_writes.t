@@ -1,4 +1,4 @@
-# Writes (API-CONTRACT §2.2, §2.3, §2.6, §1 delete semantics, D6): create,
+# Writes (docs/decisions.md §2.2, §2.3, §2.6, §1 delete semantics, D6): create,
 # update, partial update and delete of the six resources with exact bodies;
 # DRF's validation messages; JSON, form and multipart bodies; 413/415/400
 # for bodies; unique races; the response cache dropped by a write.

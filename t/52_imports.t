@@ -1,5 +1,5 @@
 # ecoatlas import-resources / import-geojson on valid, invalid and hostile
-# files (API-CONTRACT §6, D13), checking the database afterwards: each file
+# files (docs/decisions.md §6, D13), checking the database afterwards: each file
 # is all or nothing unless --skip-invalid, rejected rows are reported with
 # their line numbers, and the counts kept by the triggers stay exact.
 use strict;

@@ -7,7 +7,7 @@ use lib "$FindBin::Bin/lib";
 # method in it is requested, and every real response is validated against
 # the schema the document gives for its status and content type (key order,
 # nullability, decimals as strings included).  Also: the document's headers
-# and forms (YAML, JSON), info as API-CONTRACT §2.9, and /api/docs/.
+# and forms (YAML, JSON), info as docs/decisions.md §2.9, and /api/docs/.
 
 use Test::More;
 use Apache::TestRequest qw(GET POST);
@@ -80,7 +80,7 @@ is_deeply([$doc->{openapi}, $info], ['3.0.3', {
     version => '0.2.0',
     contact => { name => 'EcoPowerAtlas Team', email => 'ops@ecopoweratlas.org' },
     license => { name => 'Copyright EcoPowerAtlas' },
-}], 'openapi 3.0.3 and info as API-CONTRACT §2.9');
+}], 'openapi 3.0.3 and info as docs/decisions.md §2.9');
 
 # ---- every route of the API is in the document ---------------------------------
 my @contract_routes = qw(
@@ -93,7 +93,7 @@ my @contract_routes = qw(
     /api/stats/ /api/stats/by_country/ /api/schema/ /api/docs/ /api/auth/token/
     /api/auth/login/ /api/auth/logout/ /api/tasks/{id}/ /api/imports/);
 is_deeply([sort grep { $_ ne '__keys__' } keys %{ $doc->{paths} }], [sort @contract_routes],
-          'the document has exactly the routes of API-CONTRACT §2.2 and D9/D15');
+          'the document has exactly the routes of docs/decisions.md §2.2 and D9/D15');
 
 my %opids;
 for my $p (keys %{ $doc->{paths} }) {
@@ -109,7 +109,7 @@ my @want_ids = qw(countries_list countries_create countries_retrieve countries_u
     resource_metrics_export_pdf_retrieve resource_metrics_timeseries_retrieve
     resource_metrics_enqueue_snapshot_create climate_series_timeline_retrieve stats_list
     stats_by_country_retrieve auth_token_create);
-is_deeply([grep { !$opids{$_} } @want_ids], [], 'operationIds of API-CONTRACT §2.9');
+is_deeply([grep { !$opids{$_} } @want_ids], [], 'operationIds of docs/decisions.md §2.9');
 
 # ---- every operation, against the real server ------------------------------------
 my %pk = (countries => $f->{country}, regions => $f->{region}, datasets => $f->{dataset},

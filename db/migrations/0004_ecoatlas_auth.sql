@@ -1,4 +1,4 @@
--- 0004: named, hashed API tokens and server-side sessions (API-CONTRACT D8, D9).
+-- 0004: named, hashed API tokens and server-side sessions (docs/decisions.md D8, D9).
 -- Only SHA-256 digests of keys are stored: a leaked table does not leak
 -- credentials.  Django's authtoken_token keys keep working (looked up as
 -- they are).  Changes NOTIFY ecoatlas_auth so that every httpd child drops

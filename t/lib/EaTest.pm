@@ -76,7 +76,7 @@ sub _dataset {
         description => '', file_name => '', file_checksum => '', metadata => '{}');
 }
 
-# The rows of API-CONTRACT §8.1 (APITestBase.setUp), in the same order.
+# The rows of docs/decisions.md §8.1 (APITestBase.setUp), in the same order.
 # Returns their ids: { dataset, country, region, site, resource_dataset,
 # metrics => [2023, 2024], climate_dataset, climate_series }.
 sub seed_fixture {

@@ -1,6 +1,6 @@
 /* Unit tests for the task worker's pure parts: the CSV reader, the GeoJSON
  * reader, broker URL parsing, task ids, and the import row rules of
- * API-CONTRACT §6.1 with decision D13. */
+ * docs/decisions.md §6.1 with decision D13. */
 #include "ea_csv.h"
 #include "ea_geojson.h"
 #include "ea_import.h"
