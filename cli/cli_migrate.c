@@ -14,6 +14,7 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The Django-era schema; on a database Django created it already exists. */
 #define MIG_CORE_SCHEMA "0001_core_schema"
@@ -36,7 +37,8 @@ void cli_migrate_usage(FILE *out)
           "Options:\n"
           "  -l, --list             list migrations and whether they are applied; change nothing\n"
           "  -m, --migrations DIR   directory of the .sql files\n"
-          "                         (default: $ECOATLAS_MIGRATIONS_DIR, else " EA_MIGRATIONS_DIR ")\n"
+          "                         (default: $ECOATLAS_MIGRATIONS_DIR, else " EA_MIGRATIONS_DIR ";\n"
+          "                         run from its build tree: " EA_SRC_MIGRATIONS_DIR ")\n"
           "  -f, --config FILE      Apache configuration to take DBDParams from\n"
           "      --db CONNINFO      PostgreSQL connection string\n"
           "  -h, --help             show this help\n", out);
@@ -74,8 +76,9 @@ static apr_array_header_t *mig_scan(cli_ctx *ctx, const char *dir)
     char ebuf[256];
     apr_status_t rv = apr_dir_open(&d, dir, ctx->pool);
     if (rv != APR_SUCCESS) {
-        cli_err(ctx, "cannot open the migrations directory %s: %s",
-                dir, apr_strerror(rv, ebuf, sizeof ebuf));
+        cli_err(ctx, "cannot open the migrations directory %s: %s (give the directory of the "
+                "NNNN_*.sql files with --migrations DIR or ECOATLAS_MIGRATIONS_DIR; a source tree "
+                "has them in db/migrations)", dir, apr_strerror(rv, ebuf, sizeof ebuf));
         return NULL;
     }
     apr_array_header_t *files = apr_array_make(ctx->pool, 8, sizeof(mig_file));
@@ -328,13 +331,28 @@ static int mig_apply_all(cli_ctx *ctx, const char *dir, const apr_array_header_t
     return CLI_EXIT_OK;
 }
 
+/* Run from the build tree (not installed yet): the source tree's
+ * migrations, not the install directory's. */
+static int mig_in_build_tree(void)
+{
+    char exe[4096];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    size_t len = strlen(EA_BUILD_DIR);
+    if (n <= 0)
+        return 0;
+    exe[n] = '\0';
+    return strncmp(exe, EA_BUILD_DIR, len) == 0 && exe[len] == '/';
+}
+
 static const char *mig_dir(const char *opt)
 {
     if (opt != NULL) {
         return opt;
     }
     const char *env = getenv("ECOATLAS_MIGRATIONS_DIR");
-    return env && *env ? env : EA_MIGRATIONS_DIR;
+    if (env && *env)
+        return env;
+    return mig_in_build_tree() ? EA_SRC_MIGRATIONS_DIR : EA_MIGRATIONS_DIR;
 }
 
 int cli_migrate(cli_ctx *ctx, int argc, char **argv)
