@@ -69,19 +69,21 @@ chmod 700 "$ECOATLAS_RUN_DIR"
 
 # ---- secrets: *_FILE first, then the plain variable; into private files -----------
 # secret_file NAME DEST: copy $NAME_FILE (or the value of $NAME) to DEST (0600).
-# Returns 1 when neither is set.
+# Returns 1 when neither is set.  Written beside DEST, then renamed: several
+# entrypoints may share ECOATLAS_RUN_DIR (web, worker, a one-off command).
 secret_file() {
     eval "f=\${${1}_FILE:-}; v=\${${1}:-}"
     if [ -n "$f" ]; then
         [ -r "$f" ] || die "${1}_FILE: cannot read $f"
         # one line, no trailing newline (what Docker secrets and editors leave)
-        tr -d '\r\n' <"$f" >"$2"
+        tr -d '\r\n' <"$f" >"$2.$$"
     elif [ -n "$v" ]; then
-        printf '%s' "$v" >"$2"
+        printf '%s' "$v" >"$2.$$"
     else
         return 1
     fi
-    chmod 600 "$2"
+    chmod 600 "$2.$$"
+    mv -f "$2.$$" "$2"
     unset "$1" "${1}_FILE"
     return 0
 }
@@ -89,16 +91,17 @@ secret_file() {
 # libpq reads the password from a passfile: it never sits in the
 # environment of httpd or in a configuration file.
 PGPASSFILE_ECOATLAS=$ECOATLAS_RUN_DIR/pgpass
-if secret_file POSTGRES_PASSWORD "$ECOATLAS_RUN_DIR/pgpassword"; then
+if secret_file POSTGRES_PASSWORD "$ECOATLAS_RUN_DIR/pgpassword.$$"; then
     # host:port:db:user:password, with : and \ escaped
-    pw=$(sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' "$ECOATLAS_RUN_DIR/pgpassword")
-    printf '*:*:*:*:%s\n' "$pw" >"$PGPASSFILE_ECOATLAS"
+    pw=$(sed -e 's/\\/\\\\/g' -e 's/:/\\:/g' "$ECOATLAS_RUN_DIR/pgpassword.$$")
+    printf '*:*:*:*:%s\n' "$pw" >"$PGPASSFILE_ECOATLAS.$$"
     unset pw
-    rm -f "$ECOATLAS_RUN_DIR/pgpassword"
+    rm -f "$ECOATLAS_RUN_DIR/pgpassword.$$"
 else
-    : >"$PGPASSFILE_ECOATLAS"
+    : >"$PGPASSFILE_ECOATLAS.$$"
 fi
-chmod 600 "$PGPASSFILE_ECOATLAS"
+chmod 600 "$PGPASSFILE_ECOATLAS.$$"
+mv -f "$PGPASSFILE_ECOATLAS.$$" "$PGPASSFILE_ECOATLAS"
 export PGPASSFILE="$PGPASSFILE_ECOATLAS"
 
 httpd_defines=""
