@@ -8,7 +8,9 @@ use lib "$FindBin::Bin/lib";
 # the compose file gives it, against the test PostgreSQL: it waits, migrates
 # a fresh database, reads *_FILE secrets without printing them, starts
 # httpd in the foreground (logs on stdout/stderr) with the container's
-# config; and it fails clearly, in time, when PostgreSQL is unreachable.
+# config; `entrypoint.sh worker` (the compose worker's command) stays up
+# and runs the tasks web queues, against the test Redis; and it fails
+# clearly, in time, when PostgreSQL is unreachable.
 
 use Test::More;
 use File::Temp ();
