@@ -23,6 +23,9 @@
 
 /* Offsets below this are served by OFFSET: the map is not worth it. */
 #define EA_KEYSET_MIN_OFFSET 1000
+/* A missing map is built (one scan of the set) for offsets from here on;
+ * below, OFFSET costs less than the scan. */
+#define EA_KEYSET_BUILD_OFFSET 10000
 /* Boundary spacing: at least this many rows, and at most this many
  * boundaries in one map. */
 #define EA_KEYSET_EVERY_MIN 500

@@ -70,8 +70,8 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
     return map;
 }
 
-/* The page query of a deep page through the set's boundary map (built on
- * first use), or NULL: OFFSET then. */
+/* The page query of a deep page through the set's boundary map (built by
+ * the first page past EA_KEYSET_BUILD_OFFSET), or NULL: OFFSET then. */
 static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
                                  long long offset)
 {
@@ -85,7 +85,9 @@ static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, lon
         || !(key = ea_keyset_map_key(q, ea_cache_key_max())))
         return NULL;
     int c = ea_cache_aux_get(rq, key, &map, &len, &gen);
-    if (c < 0 || (c == 0 && !(map = build_keyset_map(rq, q, &o, key, gen, &len))))
+    if (c < 0 || (c == 0 && offset < EA_KEYSET_BUILD_OFFSET))
+        return NULL;
+    if (c == 0 && !(map = build_keyset_map(rq, q, &o, key, gen, &len)))
         return NULL;
     if (ea_keyset_boundary(rq->r->pool, map, len, offset, &pos, &bkey, &bid) != 0)
         return NULL;

@@ -12,7 +12,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use EaTest qw(db reset_db get_json raw col);
 
-plan tests => 81;
+plan tests => 82;
 
 my $HP = Apache::TestRequest::hostport();
 my $TS = '2025-01-01 00:00:00+00';
@@ -189,26 +189,28 @@ $dbh->do(q{INSERT INTO core_energydataset (name, dataset_type, source, descripti
 is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets paginated with the /small/api size';
 
 # ---- deep pages (page-boundary keys) equal OFFSET's pages ---------------------------
-# Where the response cache is on (/cached/api), pages past row 1,000 seek to
-# a boundary key and skip fewer than 500 rows (lib/ea_keyset.c); /api reads
-# them with OFFSET.  Every page of 2,600 sites with ties (26 sites per name,
-# 13 head values, 5 storage values) and NULLs, in several orderings, must be
-# byte for byte the same, before and after inserts and deletes.
+# Where the response cache is on (/cached/api), a page past row 10,000
+# builds the set's map of boundary keys, and from then on every page past
+# row 1,000 seeks to a boundary and skips fewer than 500 rows
+# (lib/ea_keyset.c); /api reads them with OFFSET.  Every page of 12,000
+# sites with ties (30 sites per name, 13 head values, 5 storage values) and
+# NULLs, in several orderings, must be byte for byte the same, before and
+# after inserts and deletes.
 {
     my $C = '/cached/api';
     $dbh->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
-               SELECT 'Deep ' || i, 'D' || chr(65 + i), 'DP' || chr(65 + i), now(), now()
-               FROM generate_series(0, 25) AS i});
+               SELECT 'Deep ' || k, chr(65 + k / 26) || chr(65 + k % 26), 'D' || lpad(k::text, 2, '0'), now(), now()
+               FROM generate_series(0, 29) AS k});
     $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id,
                                           head_m, storage_capacity_mwh)
-               SELECT now(), now(), 'S' || lpad((i % 100)::text, 2, '0'), 'identified', '', '{}',
-                      (SELECT id FROM core_country WHERE iso3 = 'DP' || chr(65 + i / 100)),
+               SELECT now(), now(), 'S' || lpad((i % 400)::text, 3, '0'), 'identified', '', '{}',
+                      (SELECT id FROM core_country WHERE iso3 = 'D' || lpad((i / 400)::text, 2, '0')),
                       CASE WHEN i % 7 = 0 THEN NULL ELSE i % 13 END,
                       CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 5) * 10.5 END
-               FROM generate_series(0, 2599) AS i ORDER BY random()});
-    my @orders = ('', 'ordering=head_m', 'ordering=-head_m', 'ordering=storage_capacity_mwh',
-                  'ordering=-storage_capacity_mwh', 'ordering=-name', 'status=identified&ordering=head_m');
-    my $size = 97;
+               FROM generate_series(0, 11999) AS i ORDER BY random()});
+    my @orders = ('', 'ordering=-head_m', 'ordering=storage_capacity_mwh', 'ordering=-name',
+                  'status=identified&ordering=head_m');
+    my $size = 200;
     # "ordering: first differing page" for every ordering, all pages compared
     my $compare = sub {
         my ($n) = @_;
@@ -233,17 +235,35 @@ is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets pag
         }
         return 0;
     };
-    ok $settle->(2600), 'the cached API sees the 2,600 sites';
-    is $compare->(2600), 'none', 'every page (size 97) in 7 orderings equals OFFSET\'s page';
-    # twice: the second time through maps already built (and cached pages)
-    is $compare->(2600), 'none', 'and again, with the boundary maps built';
+    ok $settle->(12000), 'the cached API sees the 12,000 sites';
+    is $compare->(12000), 'none', 'every page (size 200) in 5 orderings equals OFFSET\'s page';
+    # again, through the maps the pages past row 10,000 built (a new query
+    # parameter each time, so that no page comes from the response cache)
+    $C = '/cached/api';
+    my $again = sub {
+        my ($n) = @_;
+        my @diff;
+        for my $o (@orders) {
+            for my $p (1 .. int(($n + $size - 1) / $size) + 1) {
+                my $q = "?page=$p&page_size=$size" . ($o ? "&$o" : '');
+                my $want = raw("/api/hydro-sites/$q");
+                (my $got = raw("$C/hydro-sites/$q&again=1")) =~ s{/cached/api/}{/api/}g;
+                $got =~ s{([?&])again=1&?}{$1}g;
+                $got =~ s{[?&]"}{"}g;
+                if ($got ne $want) { push @diff, "$o: page $p"; last }
+            }
+        }
+        return join('; ', @diff) || 'none';
+    };
+    is $again->(12000), 'none', 'and again, with the boundary maps built';
 
     $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id, head_m)
                SELECT now(), now(), 'A' || i, 'identified', '', '{}',
-                      (SELECT id FROM core_country WHERE iso3 = 'DPA'), CASE WHEN i % 3 = 0 THEN NULL ELSE 6 END
+                      (SELECT id FROM core_country WHERE iso3 = 'D00'), CASE WHEN i % 3 = 0 THEN NULL ELSE 6 END
                FROM generate_series(1, 150) AS i});
     $dbh->do(q{DELETE FROM core_hydrosite WHERE id % 9 = 0 AND name LIKE 'S%'});
     my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM core_hydrosite});
     ok $settle->($n), "the cached API sees the inserts and deletes ($n sites)";
     is $compare->($n), 'none', 'after inserts and deletes: every page equals OFFSET\'s page';
+    is $again->($n), 'none', 'after inserts and deletes, through the rebuilt maps: every page equals OFFSET\'s page';
 }
