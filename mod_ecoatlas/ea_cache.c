@@ -28,6 +28,8 @@ APLOG_USE_MODULE(ecoatlas);
 #define AUTH_DB(db) ((db) + EA_CACHE_MAX_DBS)
 #define EA_AUTH_MAX_AGE_MS (60 * 1000)
 #define EA_CACHE_MAX_AGE_MS (60 * 1000)
+/* Keyset maps cost a scan of the set: kept longer (a change still drops them). */
+#define EA_AUX_MAX_AGE_MS (10 * 60 * 1000)
 
 static ea_shmcache *cache;                       /* NULL: no cache */
 static const char *db_conninfo[EA_SHMCACHE_DBS]; /* distinct DBDParams */
@@ -324,7 +326,7 @@ int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint6
     if (!ea_shmcache_healthy(cache, sc->cache_db, now))
         return -1;
     *gen = ea_shmcache_generation(cache, sc->cache_db);
-    return ea_shmcache_get_alloc(cache, sc->cache_db, *gen, key, strlen(key), now, EA_CACHE_MAX_AGE_MS,
+    return ea_shmcache_get_alloc(cache, sc->cache_db, *gen, key, strlen(key), now, EA_AUX_MAX_AGE_MS,
                                  pool_alloc, r->pool, val, len);
 }
 

@@ -49,11 +49,8 @@ static ea_db_status query_count(ea_req *rq, ea_listq *q, long long *count)
 static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const char *key,
                               uint64_t gen, size_t *len)
 {
-    static const char building[] = "building";
     long long count;
     PGresult *rows;
-    /* others asking meanwhile use OFFSET instead of scanning too */
-    ea_cache_aux_put(rq, key, gen, building, sizeof(building) - 1);
     if (query_count(rq, q, &count) != EA_DB_OK)
         return NULL;
     const char *sql = ea_keyset_map_sql(q, o, ea_keyset_every(count));   /* sets q->page_params */
@@ -70,8 +67,10 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
     return map;
 }
 
-/* The page query of a deep page through the set's boundary map (built by
- * the first page past EA_KEYSET_BUILD_OFFSET), or NULL: OFFSET then. */
+/* The page query of a deep page through the set's boundary map, or NULL:
+ * OFFSET then.  A missing map is built by a page past
+ * EA_KEYSET_BUILD_OFFSET, also while another request builds it: there the
+ * scan costs less than OFFSET, and no request waits for another. */
 static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
                                  long long offset)
 {
@@ -85,10 +84,12 @@ static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, lon
         || !(key = ea_keyset_map_key(q, ea_cache_key_max())))
         return NULL;
     int c = ea_cache_aux_get(rq, key, &map, &len, &gen);
-    if (c < 0 || (c == 0 && offset < EA_KEYSET_BUILD_OFFSET))
+    if (c < 0)
         return NULL;
-    if (c == 0 && !(map = build_keyset_map(rq, q, &o, key, gen, &len)))
-        return NULL;
+    if (c == 0) {
+        if (offset < EA_KEYSET_BUILD_OFFSET || !(map = build_keyset_map(rq, q, &o, key, gen, &len)))
+            return NULL;
+    }
     if (ea_keyset_boundary(rq->r->pool, map, len, offset, &pos, &bkey, &bid) != 0)
         return NULL;
     return ea_keyset_select_sql(q, &o, total, size, offset, pos, bkey, bid);
