@@ -462,6 +462,7 @@ typedef struct {
     cli_ctx *ctx;
     uint64_t seed;
     long long sites;
+    int compact;                         /* --rows compact: the short rows of old */
     gen_copy copy;
     int region_first[GEN_NCOUNTRIES];    /* id of the country's first region */
     int region_count[GEN_NCOUNTRIES];
@@ -702,12 +703,96 @@ static void gen_site_physics(gen_buf *b, gen_rng *r)
     buf_fixed(b, turbine, 2);
 }
 
+/* Sentences for the long notes of Django-shaped rows (--rows django). */
+static const char *const gen_note_sentences[] = {
+    "Upper reservoir on a broad plateau with a natural saddle; lower reservoir in the river valley below.",
+    "The dam axis crosses competent granite according to the regional geological map.",
+    "An access road would need about 7 km of new track from the nearest district road.",
+    "Grid connection: a 132 kV line passes within 15 km; a new substation is likely needed.",
+    "Seasonal flows are low in the dry months, so the initial fill needs a water supply study.",
+    "Local stakeholders raised grazing land and a footpath to the market town during consultation.",
+    "A protected forest reserve lies within 10 km; an environmental screening is required.",
+    "Sediment load of the lower river is moderate; a settling basin is included in the estimate.",
+    "The head to separation ratio ranks this pair in the top decile of the national shortlist.",
+    "Geotechnical survey pending; boreholes planned at both dam sites next season.",
+};
+
+static void gen_notes_long(gen_buf *b, gen_rng *r)
+{
+    /* 0-2,000 characters: most sites have none, the rest skew short */
+    if (rng_chance(r, 0.6)) {
+        return;
+    }
+    size_t want = 20 + (size_t)(1980 * pow(rng_unit(r), 3.0)), start = b->len;
+    while (b->len - start < want) {
+        if (b->len > start) {
+            buf_putc(b, ' ');
+        }
+        buf_text(b, gen_note_sentences[rng_below(r, GEN_N(gen_note_sentences))]);
+    }
+    if (b->len - start > 2000) {
+        b->len = start + 2000;
+    }
+}
+
+/* One reservoir of a pair: a nested object as the Django system stores. */
+static void gen_reservoir(gen_buf *b, gen_rng *r, const char *name)
+{
+    buf_puts(b, "\"");
+    buf_puts(b, name);
+    buf_puts(b, "\": {\"area_ha\": ");
+    buf_fixed(b, 50 + rng_below(r, 20000), 1);
+    buf_puts(b, ", \"volume_gl\": ");
+    buf_fixed(b, 10 + rng_below(r, 50000), 2);
+    buf_puts(b, ", \"dam_height_m\": ");
+    buf_fixed(b, 50 + rng_below(r, 1200), 1);
+    buf_puts(b, ", \"dam_volume_gl\": ");
+    buf_fixed(b, 1 + rng_below(r, 9000), 3);
+    buf_puts(b, "}");
+}
+
+/* properties of 150-400 bytes: reservoir pair, ratios and provenance */
+static void gen_properties_django(gen_buf *b, gen_rng *r)
+{
+    static const char grades[] = "ABBCCCCDDE";
+    static const char *const sources[] = { "srtm30", "copernicus-dem-30", "alos-aw3d30", "hydrosheds" };
+    buf_puts(b, "{\"reservoir_type\": \"");
+    buf_puts(b, gen_reservoir_types[rng_below(r, GEN_N(gen_reservoir_types))]);
+    buf_puts(b, "\", \"grade\": \"");
+    buf_putc(b, grades[rng_below(r, 10)]);
+    buf_puts(b, "\", ");
+    gen_reservoir(b, r, "upper");
+    if (rng_chance(r, 0.4)) {
+        buf_puts(b, ", ");
+        gen_reservoir(b, r, "lower");
+    }
+    buf_puts(b, ", \"separation_km\": ");
+    buf_fixed(b, 5 + rng_below(r, 200), 1);
+    buf_puts(b, ", \"water_rock_ratio\": ");
+    buf_fixed(b, 10 + rng_below(r, 140), 1);
+    if (rng_chance(r, 0.5)) {
+        buf_puts(b, ", \"cost_class\": \"");
+        buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
+        buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
+        buf_puts(b, "\"");
+    }
+    buf_puts(b, ", \"sources\": [\"");
+    buf_puts(b, sources[rng_below(r, GEN_N(sources))]);
+    buf_puts(b, "\", \"anu-phes\"]}");
+}
+
 /* status, notes, properties */
-static void gen_site_details(gen_buf *b, gen_rng *r)
+static void gen_site_details(gen_buf *b, gen_rng *r, int compact)
 {
     double u = rng_unit(r);
     buf_puts(b, u < 0.88 ? "identified" : u < 0.96 ? "study" : u < 0.985 ? "construction" : "operational");
     buf_tab(b);
+    if (!compact) {
+        gen_notes_long(b, r);
+        buf_tab(b);
+        gen_properties_django(b, r);
+        return;
+    }
     if (rng_chance(r, 0.1)) {
         buf_text(b, gen_notes[rng_below(r, GEN_N(gen_notes))]);
     }
@@ -742,7 +827,7 @@ static void gen_site_row(gen_state *g, gen_rng *r, int c, long long id, long lon
     buf_tab(b);
     gen_site_physics(b, r);
     buf_tab(b);
-    gen_site_details(b, r);
+    gen_site_details(b, r, g->compact);
     buf_tab(b);
     buf_int(b, c + 1);
     buf_tab(b);
@@ -754,7 +839,7 @@ static void gen_site_row(gen_state *g, gen_rng *r, int c, long long id, long lon
         buf_null(b);
     }
     buf_tab(b);
-    if (rng_chance(r, 0.04)) {
+    if (rng_chance(r, g->compact ? 0.04 : 0.12)) {
         buf_null(b);
     }
     else {
@@ -981,7 +1066,7 @@ static const char *const gen_tables[] = {
 
 void cli_generate_usage(FILE *out)
 {
-    fputs("Usage: ecoatlas [GLOBAL OPTIONS] generate-sample --sites N [--seed S] [--truncate]\n"
+    fputs("Usage: ecoatlas [GLOBAL OPTIONS] generate-sample --sites N [--seed S] [--rows SHAPE] [--truncate]\n"
           "\n"
           "Fill the empty core tables with realistic synthetic data, the same for the\n"
           "same seed: the 54 African countries, 3-8 regions each, six datasets, N pumped\n"
@@ -992,6 +1077,10 @@ void cli_generate_usage(FILE *out)
           "Options:\n"
           "  -n, --sites N       number of hydro sites (required; up to 100000000)\n"
           "  -s, --seed S        seed of the generator (default 42)\n"
+          "      --rows SHAPE    django (default): sites shaped like the Django system's\n"
+          "                      data (nested properties of 150-400 bytes, notes of\n"
+          "                      0-2,000 characters, 12 % without region); compact: the\n"
+          "                      short rows of earlier versions\n"
           "      --truncate      empty the core tables first (TRUNCATE ... CASCADE: this\n"
           "                      deletes every row they hold); without it a database that\n"
           "                      already has data is refused\n"
@@ -1218,11 +1307,12 @@ int cli_generate(cli_ctx *ctx, int argc, char **argv)
         {"sites", required_argument, NULL, 'n'},
         {"seed", required_argument, NULL, 's'},
         {"truncate", no_argument, NULL, 'T'},
+        {"rows", required_argument, NULL, 'R'},
         CLI_COMMON_LONGOPTS,
         {NULL, 0, NULL, 0},
     };
     long long sites = -1, seed = 42;
-    int truncate = 0, c, rc;
+    int truncate = 0, compact = 0, c, rc;
     while ((c = getopt_long(argc, argv, CLI_COMMON_SHORTOPTS "n:s:", longopts, NULL)) != -1) {
         switch (c) {
         case 'n':
@@ -1236,6 +1326,17 @@ int cli_generate(cli_ctx *ctx, int argc, char **argv)
             }
             break;
         case 'T': truncate = 1; break;
+        case 'R':
+            if (strcmp(optarg, "django") == 0) {
+                compact = 0;
+            }
+            else if (strcmp(optarg, "compact") == 0) {
+                compact = 1;
+            }
+            else {
+                return cli_usage_error(ctx, &cli_cmd_generate, "--rows: 'django' or 'compact', not '%s'", optarg);
+            }
+            break;
         default:
             if ((rc = cli_common_option(ctx, &cli_cmd_generate, c, argv)) >= 0) {
                 return rc;
@@ -1257,6 +1358,7 @@ int cli_generate(cli_ctx *ctx, int argc, char **argv)
     g.copy.ctx = ctx;
     g.seed = (uint64_t)seed;
     g.sites = sites;
+    g.compact = compact;
     rc = gen_run(&g, truncate);
     gen_free_buf(&g);
     if (rc != 0) {

@@ -63,7 +63,7 @@ void ea_buf_commit(ea_buf *b, size_t n)
     b->data[b->len] = '\0';
 }
 
-void ea_buf_put(ea_buf *b, const char *s, size_t n)
+void ea_buf_put_grow(ea_buf *b, const char *s, size_t n)
 {
     if (n == 0)
         return;
@@ -74,12 +74,6 @@ void ea_buf_put(ea_buf *b, const char *s, size_t n)
 void ea_buf_puts(ea_buf *b, const char *s)
 {
     ea_buf_put(b, s, strlen(s));
-}
-
-void ea_buf_putc(ea_buf *b, char c)
-{
-    *ea_buf_reserve(b, 1) = c;
-    ea_buf_commit(b, 1);
 }
 
 void ea_buf_printf(ea_buf *b, const char *fmt, ...)

@@ -48,6 +48,11 @@ static void ea_json_esc(ea_buf *b, const unsigned char *s, size_t len)
     char tmp[8];
 
     while (i < len) {
+        /* printable ASCII other than " and \ is copied as it is */
+        while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
+            i++;
+        if (i == len)
+            break;
         long cp = s[i];
         size_t n = cp < 0x80 ? 1 : ea_utf8_decode(s + i, len - i, &cp);
         const char *rep = ea_json_escape_for(cp, tmp);
@@ -449,6 +454,36 @@ static const unsigned char *ea_scan_number(const unsigned char *p,
 }
 
 /* Integers are copied; other numbers become the float Python would print. */
+/* Is the JSON number text p[0..n) (not an integer) what Python's repr
+ * prints for the float it reads as?  True for plain decimals of at most 15
+ * significant digits without a trailing zero, from 0.0001 up: 15 digits
+ * survive the trip through a double, so no shorter text reads as the
+ * same double, and Python writes such values without an exponent. */
+static int ea_float_text_is_repr(const unsigned char *p, size_t n)
+{
+    size_t i = p[0] == '-', sig = 0, lead = 0;
+    int seen_dot = 0, nonzero = 0;
+    if (n == 0 || p[n - 1] == '0' || p[n - 1] == '.')
+        return 0;
+    for (; i < n; i++) {
+        if (p[i] == '.') {
+            if (seen_dot)
+                return 0;
+            seen_dot = 1;
+        } else if (p[i] >= '0' && p[i] <= '9') {
+            if (p[i] != '0')
+                nonzero = 1;
+            if (nonzero)
+                sig++;
+            else if (seen_dot)
+                lead++;   /* zeros between the point and the first digit */
+        } else {
+            return 0;     /* an exponent */
+        }
+    }
+    return seen_dot && nonzero && sig <= 15 && lead <= 3;
+}
+
 static int ea_jp_number(ea_jp *j)
 {
     int is_int;
@@ -465,6 +500,8 @@ static int ea_jp_number(ea_jp *j)
             ea_buf_putc(j->out, '0');
         else
             ea_buf_put(j->out, (const char *)j->p, n);
+    } else if (ea_float_text_is_repr(j->p, n)) {
+        ea_buf_put(j->out, (const char *)j->p, n);
     } else {
         /* Borrow the buffer's spare room as strtod's NUL-terminated copy. */
         text = ea_buf_reserve(j->out, n);

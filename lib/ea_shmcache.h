@@ -4,7 +4,14 @@
  * leave anything held.  Validity follows a per-database generation that a
  * single elected listener bumps whenever PostgreSQL notifies a change; if
  * the listener's heartbeat goes stale, nothing is served from the cache.
- * The region holds offsets only, never pointers. */
+ * The region holds offsets only, never pointers.
+ *
+ * Entries of any size up to entry_max: slots come in size classes (1 KB,
+ * 2 KB, 4 KB, ... up to entry_max plus a key), each class an equal share of
+ * the region; a SipHash-keyed index of small buckets points to the slot
+ * that holds a key.  A new entry replaces, among a few slots of its class
+ * under a clock hand, an empty or invalidated one, else the one read least
+ * recently: pages that are read stay. */
 #ifndef EA_SHMCACHE_H
 #define EA_SHMCACHE_H
 
@@ -14,15 +21,22 @@
 #define EA_SHMCACHE_DBS 16
 #define EA_SHMCACHE_KEY_MAX 1024
 #define EA_SHMCACHE_STALE_MS 1000   /* listener heartbeat older than this: bypass */
+#define EA_SHMCACHE_MIN_CLASS 1024  /* key + body bytes of the smallest slots */
 
 typedef struct ea_shmcache ea_shmcache;
 
-/* Bytes needed for nslots slots of body_max bytes each. */
-size_t ea_shmcache_size(unsigned nslots, size_t body_max);
-/* Lay out a fresh cache in mem (size bytes); returns NULL if too small. */
-ea_shmcache *ea_shmcache_init(void *mem, size_t size, size_t body_max, const uint8_t hashkey[16]);
-unsigned ea_shmcache_nslots(const ea_shmcache *c);
-size_t ea_shmcache_body_max(const ea_shmcache *c);
+/* Lay out a fresh cache in mem (size bytes) for bodies of at most
+ * entry_max bytes; NULL if not even one slot of the smallest class fits.
+ * Classes too big for their share of the region get no slot: entries of
+ * that size are then not stored. */
+ea_shmcache *ea_shmcache_init(void *mem, size_t size, size_t entry_max, const uint8_t hashkey[16]);
+unsigned ea_shmcache_nslots(const ea_shmcache *c);        /* all classes */
+size_t ea_shmcache_body_max(const ea_shmcache *c);        /* entry_max */
+/* The largest body that can be stored (0: none), given the slots. */
+size_t ea_shmcache_storable_max(const ea_shmcache *c);
+unsigned ea_shmcache_nclasses(const ea_shmcache *c);
+/* Class i: key + body bytes of its slots and how many there are. */
+void ea_shmcache_class(const ea_shmcache *c, unsigned i, size_t *cap, unsigned *nslots);
 
 /* ---- generations and the listener election (db < EA_SHMCACHE_DBS) ---- */
 uint64_t ea_shmcache_generation(ea_shmcache *c, int db);
@@ -38,13 +52,19 @@ void ea_shmcache_heartbeat(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms)
 void ea_shmcache_resign(ea_shmcache *c, int db, int32_t pid);
 
 /* ---- entries ------------------------------------------------------------ */
-/* Copy the body stored for key into out (capacity ea_shmcache_body_max)
- * when it was stored under generation gen of db within max_age_ms.
- * Returns 1 and sets *len on a hit, 0 on a miss. */
+/* Copy the body stored for key into out (capacity cap) when it was stored
+ * under generation gen of db within max_age_ms and fits.  Returns 1 and
+ * sets *len on a hit, 0 on a miss. */
 int ea_shmcache_get(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
-                    uint64_t now_ms, uint64_t max_age_ms, char *out, size_t *len);
-/* Store body under key; skipped (returns 0) when too big or when another
- * writer holds the slot.  Returns 1 when stored. */
+                    uint64_t now_ms, uint64_t max_age_ms, char *out, size_t cap, size_t *len);
+/* The same into memory of the body's exact size from alloc(ctx, len)
+ * (what a raced read allocated stays with the allocator's owner). */
+typedef void *(*ea_shmcache_alloc_fn)(void *ctx, size_t len);
+int ea_shmcache_get_alloc(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
+                          uint64_t now_ms, uint64_t max_age_ms, ea_shmcache_alloc_fn alloc,
+                          void *ctx, char **out, size_t *len);
+/* Store body under key; skipped (returns 0) when too big or when other
+ * writers hold every candidate slot.  Returns 1 when stored. */
 int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     const char *body, size_t len, uint64_t now_ms);
 

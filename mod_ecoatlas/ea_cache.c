@@ -21,7 +21,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define EA_CACHE_BODY_MAX (32 * 1024)
 /* Credentials (ea_auth.c) are cached in the same region under a second
  * generation per database, bumped by NOTIFY ecoatlas_auth (migration 0004):
  * database i uses generation i for responses and AUTH_DB(i) for credentials. */
@@ -29,6 +28,8 @@ APLOG_USE_MODULE(ecoatlas);
 #define AUTH_DB(db) ((db) + EA_CACHE_MAX_DBS)
 #define EA_AUTH_MAX_AGE_MS (60 * 1000)
 #define EA_CACHE_MAX_AGE_MS (60 * 1000)
+/* Keyset maps cost a scan of the set: kept longer (a change still drops them). */
+#define EA_AUX_MAX_AGE_MS (10 * 60 * 1000)
 
 static ea_shmcache *cache;                       /* NULL: no cache */
 static const char *db_conninfo[EA_SHMCACHE_DBS]; /* distinct DBDParams */
@@ -106,6 +107,8 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
 {
     ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
     apr_size_t size = sc->cache_size == EA_UNSET ? EA_DEFAULT_CACHE_SIZE : (apr_size_t)sc->cache_size;
+    apr_size_t entry_max = sc->cache_max_entry == EA_UNSET ? EA_DEFAULT_CACHE_MAX_ENTRY
+                                                           : (apr_size_t)sc->cache_max_entry;
     apr_shm_t *shm;
     uint8_t key[16];
 
@@ -123,11 +126,23 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     }
     apr_generate_random_bytes(key, sizeof(key));
-    cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm),
-                             EA_CACHE_BODY_MAX, key);
-    if (cache)
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots for %d database(s)",
-                     ea_shmcache_nslots(cache), ndbs);
+    cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), entry_max, key);
+    if (!cache)
+        return OK;
+    for (unsigned i = 0; i < ea_shmcache_nclasses(cache); i++) {
+        size_t cap;
+        unsigned n;
+        ea_shmcache_class(cache, i, &cap, &n);
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots of %" APR_SIZE_T_FMT
+                     " bytes", n, (apr_size_t)cap);
+    }
+    if (ea_shmcache_storable_max(cache) < entry_max)
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "response cache: EcoAtlasCacheSize %" APR_SIZE_T_FMT " leaves no room for "
+                     "entries above %" APR_SIZE_T_FMT " bytes (EcoAtlasCacheMaxEntry %"
+                     APR_SIZE_T_FMT ")", size, (apr_size_t)ea_shmcache_storable_max(cache), entry_max);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots for %d database(s)",
+                 ea_shmcache_nslots(cache), ndbs);
     return OK;
 }
 
@@ -256,6 +271,12 @@ void ea_cache_child_init(apr_pool_t *pchild, server_rec *s)
 
 /* ---- the request side ------------------------------------------------------ */
 
+static void *pool_alloc(void *pool, size_t len)
+{
+    return apr_palloc(pool, len);
+}
+
+/* Only routes marked cacheable come here (ea_dispatch). */
 int ea_cache_lookup(ea_req *rq)
 {
     request_rec *r = rq->r;
@@ -269,10 +290,10 @@ int ea_cache_lookup(ea_req *rq)
     const char *key = apr_psprintf(r->pool, "%s://%s%s\n%d", rq->scheme,
                                    host ? host : "", r->unparsed_uri, rq->indent);
     uint64_t gen = ea_shmcache_generation(cache, sc->cache_db);
-    char *body = apr_palloc(r->pool, ea_shmcache_body_max(cache));
+    char *body;
     size_t len;
-    if (ea_shmcache_get(cache, sc->cache_db, gen, key, strlen(key), now, EA_CACHE_MAX_AGE_MS,
-                        body, &len)) {
+    if (ea_shmcache_get_alloc(cache, sc->cache_db, gen, key, strlen(key), now, EA_CACHE_MAX_AGE_MS,
+                              pool_alloc, r->pool, &body, &len)) {
         apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "hit");
         ea_send_raw_json(rq, HTTP_OK, body, len);
         return 1;
@@ -283,12 +304,42 @@ int ea_cache_lookup(ea_req *rq)
     return 0;
 }
 
+/* The one place responses are stored: ea_dispatch, after a cacheable
+ * route's handler answered 200 to a lookup that missed. */
 void ea_cache_store(ea_req *rq, const char *body, size_t len)
 {
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
     if (cache && rq->cache_key)
         ea_shmcache_put(cache, sc->cache_db, rq->cache_gen, rq->cache_key, strlen(rq->cache_key),
                         body, len, now_ms());
+}
+
+/* ---- auxiliary entries (keyset maps, ea_handle_resources.c) ------------------ */
+
+int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
+        return -1;
+    uint64_t now = now_ms();
+    if (!ea_shmcache_healthy(cache, sc->cache_db, now))
+        return -1;
+    *gen = ea_shmcache_generation(cache, sc->cache_db);
+    return ea_shmcache_get_alloc(cache, sc->cache_db, *gen, key, strlen(key), now, EA_AUX_MAX_AGE_MS,
+                                 pool_alloc, r->pool, val, len);
+}
+
+void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
+{
+    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    if (cache && sc->cache_db >= 0)
+        ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
+}
+
+size_t ea_cache_key_max(void)
+{
+    return EA_SHMCACHE_KEY_MAX;
 }
 
 void ea_cache_invalidate(request_rec *r)
@@ -305,14 +356,14 @@ int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, 
 {
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     *gen = 0;
-    if (!cache || sc->cache_db < 0 || outsz < ea_shmcache_body_max(cache))
+    if (!cache || sc->cache_db < 0)
         return -1;
     uint64_t now = now_ms();
     if (!ea_shmcache_healthy(cache, sc->cache_db, now))
         return -1;   /* a revocation could have been missed: ask the database */
     *gen = ea_shmcache_generation(cache, AUTH_DB(sc->cache_db));
     return ea_shmcache_get(cache, AUTH_DB(sc->cache_db), *gen, key, strlen(key), now,
-                           EA_AUTH_MAX_AGE_MS, out, len);
+                           EA_AUTH_MAX_AGE_MS, out, outsz, len);
 }
 
 void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len)

@@ -44,6 +44,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
 {
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     c->cache_size = EA_UNSET;
+    c->cache_max_entry = EA_UNSET;
     c->query_timeout_ms = EA_UNSET;
     c->cors_allow_all = EA_UNSET;
     c->cors_credentials = EA_UNSET;
@@ -67,6 +68,7 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     const ea_srv_conf *base = basev, *add = addv;
     ea_srv_conf *c = apr_pcalloc(p, sizeof(*c));
     MERGE(cache_size);
+    MERGE(cache_max_entry);
     MERGE(query_timeout_ms);
     MERGE(cors_allow_all);
     MERGE(cors_credentials);
@@ -191,6 +193,22 @@ static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
+/* The largest response body the cache stores: 1K to 1G. */
+static const char *set_cache_max_entry(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    long long v;
+    if (err)
+        return err;
+    if (ea_parse_size(arg, 1024LL * 1024 * 1024, &v) != 0 || v < 1024)
+        return apr_psprintf(cmd->pool,
+                            "Invalid value for directive '%s': '%s' (expected a size "
+                            "from 1K to 1G, like 2M)", cmd->directive->directive, arg);
+    c->cache_max_entry = v;
+    return NULL;
+}
+
 const command_rec ea_directives[] = {
     AP_INIT_TAKE1("EcoAtlasPageSize", set_page_size, (void *)0, RSRC_CONF | ACCESS_CONF,
                   "Default number of objects per page of a list (default 50)"),
@@ -235,7 +253,9 @@ const command_rec ea_directives[] = {
     AP_INIT_FLAG("EcoAtlasCache", ap_set_flag_slot, (void *)APR_OFFSETOF(ea_dir_conf, cache), RSRC_CONF | ACCESS_CONF,
                  "Off: never answer from the shared response cache here (default On)"),
     AP_INIT_TAKE1("EcoAtlasCacheSize", set_cache_size, NULL, RSRC_CONF,
-                  "Shared memory for the response cache, e.g. 64M; 0 disables it (default 32M)"),
+                  "Shared memory for the response cache, e.g. 128M; 0 disables it (default 64M)"),
+    AP_INIT_TAKE1("EcoAtlasCacheMaxEntry", set_cache_max_entry, NULL, RSRC_CONF,
+                  "Largest response body the cache stores, e.g. 2M (default 1M)"),
     AP_INIT_TAKE1("EcoAtlasMaxBodySize", ea_body_set_max, NULL, RSRC_CONF | ACCESS_CONF,
                   "Largest request body the API reads, e.g. 512K or 1M (default 1M)"),
     AP_INIT_TAKE1("EcoAtlasSecretKey", ea_auth_set_secret, NULL, RSRC_CONF,

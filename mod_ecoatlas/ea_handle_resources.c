@@ -3,6 +3,7 @@
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_json.h"
+#include "ea_keyset.h"
 #include "ea_query.h"
 
 APLOG_USE_MODULE(ecoatlas);
@@ -43,6 +44,57 @@ static ea_db_status query_count(ea_req *rq, ea_listq *q, long long *count)
     return st;
 }
 
+/* Build the boundary map of q's set in ordering o and keep it under key
+ * (generation gen).  NULL when it cannot be built now. */
+static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const char *key,
+                              uint64_t gen, size_t *len)
+{
+    long long count;
+    PGresult *rows;
+    if (query_count(rq, q, &count) != EA_DB_OK)
+        return NULL;
+    const char *sql = ea_keyset_map_sql(q, o, ea_keyset_every(count));   /* sets q->page_params */
+    if (ea_db_query(rq, sql, q->page_params, &rows) != EA_DB_OK)
+        return NULL;
+    int n = PQntuples(rows);
+    const char **vals = apr_palloc(rq->r->pool, sizeof(*vals) * 2 * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        vals[2 * i] = PQgetisnull(rows, i, 0) ? NULL : PQgetvalue(rows, i, 0);
+        vals[2 * i + 1] = PQgetvalue(rows, i, 1);
+    }
+    char *map = ea_keyset_encode(rq->r->pool, ea_keyset_every(count), n, vals, len);
+    ea_cache_aux_put(rq, key, gen, map, *len);
+    return map;
+}
+
+/* The page query of a deep page through the set's boundary map, or NULL:
+ * OFFSET then.  A missing map is built by a page past
+ * EA_KEYSET_BUILD_OFFSET, also while another request builds it: there the
+ * scan costs less than OFFSET, and no request waits for another. */
+static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
+                                 long long offset)
+{
+    ea_keyset_order o;
+    char *map;
+    size_t len;
+    uint64_t gen;
+    long long pos;
+    const char *key, *bkey, *bid;
+    if (offset < EA_KEYSET_MIN_OFFSET || !ea_keyset_order_of(q, &o)
+        || !(key = ea_keyset_map_key(q, ea_cache_key_max())))
+        return NULL;
+    int c = ea_cache_aux_get(rq, key, &map, &len, &gen);
+    if (c < 0)
+        return NULL;
+    if (c == 0) {
+        if (offset < EA_KEYSET_BUILD_OFFSET || !(map = build_keyset_map(rq, q, &o, key, gen, &len)))
+            return NULL;
+    }
+    if (ea_keyset_boundary(rq->r->pool, map, len, offset, &pos, &bkey, &bid) != 0)
+        return NULL;
+    return ea_keyset_select_sql(q, &o, total, size, offset, pos, bkey, bid);
+}
+
 static void put_link(ea_buf *b, const char *key, const char *url)
 {
     ea_buf_printf(b, ",\"%s\":", key);
@@ -77,8 +129,10 @@ int ea_handle_list(ea_req *rq)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
 
     /* The exact count rides along with the page: one round trip. */
-    const char *sql = ea_listq_select_sql(&q, count < 0 ? ea_listq_count_sql(&q) : NULL,
-                                          size, (page - 1) * size);
+    const char *total = count < 0 ? ea_listq_count_sql(&q) : NULL;
+    const char *sql = deep_page_sql(rq, &q, total, size, (page - 1) * size);
+    if (!sql)
+        sql = ea_listq_select_sql(&q, total, size, (page - 1) * size);
     if ((st = ea_db_query(rq, sql, q.page_params, &rows)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;

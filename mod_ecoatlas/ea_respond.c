@@ -31,8 +31,6 @@ int ea_send_json(ea_req *rq, int status, ea_buf *body)
             len = pretty.len;
         }
     }
-    if (status == HTTP_OK)
-        ea_cache_store(rq, data, len);
     return ea_send_raw_json(rq, status, data, len);
 }
 
@@ -47,8 +45,14 @@ int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len)
         apr_table_mergen(r->err_headers_out, "Vary", "Accept");
     }
     ap_set_content_length(r, (apr_off_t)len);
-    if (!r->header_only)
-        ap_rwrite(data, (int)len, r);
+    rq->sent_body = data;
+    rq->sent_len = len;
+    if (!r->header_only) {
+        /* data lives as long as the request (pool or static): one bucket, no copy */
+        apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_pool_create(data, len, r->pool, bb->bucket_alloc));
+        ap_pass_brigade(r->output_filters, bb);
+    }
     return OK;
 }
 

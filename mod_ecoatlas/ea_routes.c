@@ -12,8 +12,8 @@ APLOG_USE_MODULE(ecoatlas);
 #define GET_ALLOW "GET, HEAD, OPTIONS"
 
 #define MODEL_ROUTES(i, view) \
-    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL, NULL }, \
-    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL, NULL }
+    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL, NULL, 1 }, \
+    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL, NULL, 1 }
 
 /* [2i] list, [2i+1] detail, for ea_resources[i]. */
 static const ea_route model_routes[] = {
@@ -26,51 +26,51 @@ static const ea_route model_routes[] = {
 };
 
 static const ea_route root_route =
-    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL, NULL };
+    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL, NULL, 1 };
 static const ea_route stats_route =
-    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL, NULL };
+    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL, NULL, 1 };
 static const ea_route by_country_route =
-    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL, NULL };
+    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL, NULL, 1 };
 
 #define POST_ALLOW "POST, OPTIONS"
 static const ea_route auth_routes[] = {
-    { "Obtain Auth Token", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_token },
-    { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login },
-    { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout },
+    { "Obtain Auth Token", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_token, 0 },
+    { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login, 0 },
+    { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout, 0 },
 };
 /* D15: the OpenAPI document and the Swagger UI page with its assets. */
 static const ea_route schema_route =
-    { "Schema", GET_ALLOW, EA_PERM_ANY, ea_handle_schema, NULL, EA_SCHEMA_MEDIA, NULL };
+    { "Schema", GET_ALLOW, EA_PERM_ANY, ea_handle_schema, NULL, EA_SCHEMA_MEDIA, NULL, 0 };
 static const ea_route docs_route =
-    { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL };
+    { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL, 0 };
 
 /* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
 static const ea_route task_route =
-    { "Task Instance", GET_ALLOW, EA_PERM_STAFF, ea_handle_task_status, NULL, NULL, NULL };
+    { "Task Instance", GET_ALLOW, EA_PERM_STAFF, ea_handle_task_status, NULL, NULL, NULL, 0 };
 static const ea_route import_route =
-    { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import };
+    { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import, 0 };
 
 /* List-level actions, matched before the detail route (as DRF's router). */
 typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
 static const ea_action_route action_routes[] = {
     { EA_RES_HYDROSITE, "summary",
-      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL, NULL } },
+      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL, NULL, 1 } },
     { EA_RES_HYDROSITE, "export",
       { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_sites, &ea_resources[EA_RES_HYDROSITE],
-        "text/csv", NULL } },
+        "text/csv", NULL, 0 } },
     { EA_RES_METRIC, "export",
       { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_metrics, &ea_resources[EA_RES_METRIC],
-        "text/csv", NULL } },
+        "text/csv", NULL, 0 } },
     { EA_RES_METRIC, "export_pdf",
       { "Export pdf", GET_ALLOW, EA_PERM_ANY, ea_handle_export_pdf, &ea_resources[EA_RES_METRIC],
-        "application/pdf", NULL } },
+        "application/pdf", NULL, 0 } },
     { EA_RES_METRIC, "timeseries",
-      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL } },
+      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL, 1 } },
     { EA_RES_METRIC, "enqueue_snapshot",
       { "Enqueue snapshot", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, &ea_resources[EA_RES_METRIC], NULL,
-        ea_handle_enqueue_snapshot } },
+        ea_handle_enqueue_snapshot, 0 } },
     { EA_RES_CLIMATE, "timeline",
-      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL } },
+      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL, 1 } },
 };
 
 /* Match a path below the mount point; it must end with '/'. */
@@ -234,9 +234,14 @@ int ea_dispatch(ea_req *rq)
     if (r->method_number == M_POST && rq->route->post)
         return rq->route->post(rq);
     if (r->method_number == M_GET && rq->route->get) {  /* HEAD is M_GET with header_only */
-        if (!rq->route->media && ea_cache_lookup(rq))   /* exports stream, uncached */
+        if (!rq->route->cacheable)
+            return rq->route->get(rq);
+        if (ea_cache_lookup(rq))
             return OK;
-        return rq->route->get(rq);
+        int rc = rq->route->get(rq);
+        if (rq->cache_key && r->status == HTTP_OK && rq->sent_body)
+            ea_cache_store(rq, rq->sent_body, rq->sent_len);
+        return rc;
     }
     return ea_send_detail(rq, HTTP_METHOD_NOT_ALLOWED,
                           apr_psprintf(r->pool, "Method \"%s\" not allowed.", r->method));

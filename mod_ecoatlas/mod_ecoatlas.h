@@ -42,6 +42,7 @@ typedef struct ea_rate {
 /* Per-server settings. */
 typedef struct ea_srv_conf {
     long long cache_size;   /* EcoAtlasCacheSize (main server only) */
+    long long cache_max_entry;  /* EcoAtlasCacheMaxEntry (main server only) */
     int query_timeout_ms;   /* EcoAtlasQueryTimeout */
     int cors_allow_all;     /* EcoAtlasCORSAllowAllOrigins */
     int cors_credentials;   /* EcoAtlasCORSAllowCredentials */
@@ -76,7 +77,10 @@ typedef struct ea_srv_conf {
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
 } ea_srv_conf;
 
-#define EA_DEFAULT_CACHE_SIZE (32 * 1024 * 1024)
+#define EA_DEFAULT_CACHE_SIZE (64 * 1024 * 1024)
+/* The largest page: EcoAtlasMaxPageSize 200 sites of Django-shaped rows
+ * with long notes, indented, stays below this. */
+#define EA_DEFAULT_CACHE_MAX_ENTRY (1024 * 1024)
 #define EA_DEFAULT_QUERY_TIMEOUT_MS 30000
 
 #define EA_DEFAULT_PAGE_SIZE 50
@@ -137,8 +141,14 @@ int ea_cors(request_rec *r, int respond_preflight);
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
 int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
-void ea_cache_store(ea_req *rq, const char *body, size_t len);
+void ea_cache_store(ea_req *rq, const char *body, size_t len);  /* body: until the request ends */
 void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
+/* Entries that are not responses (keyset maps), under the responses'
+ * generation, where EcoAtlasCache is On: 1 hit (*val in the request pool),
+ * 0 miss (store under *gen), -1 no usable cache. */
+int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen);
+void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len);
+size_t ea_cache_key_max(void);
 /* Credentials: 1 hit (value in out), 0 miss, -1 no usable cache (ask the
  * database, do not store).  *gen is what a miss must be stored under. */
 int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
@@ -164,6 +174,8 @@ typedef struct ea_route {
     const char *media;         /* besides JSON, the types it serves (exports, schema),
                                 * comma-separated */
     ea_handler_fn post;        /* POST-only routes (auth endpoints, actions) */
+    int cacheable;             /* GET answers come from and go to the response cache:
+                                * only what the data NOTIFY invalidates */
 } ea_route;
 
 /* Everything known about one API request. */
@@ -183,6 +195,8 @@ struct ea_req {
     const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */
     uint64_t cache_gen;        /* generation the miss was looked up under */
+    const char *sent_body;     /* the JSON body sent (ea_send_raw_json), for the cache */
+    size_t sent_len;
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */

@@ -12,7 +12,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use EaTest qw(db reset_db get_json raw col);
 
-plan tests => 76;
+plan tests => 82;
 
 my $HP = Apache::TestRequest::hostport();
 my $TS = '2025-01-01 00:00:00+00';
@@ -187,3 +187,83 @@ for my $list (qw(datasets hydro-sites resource-metrics climate-series)) {
 $dbh->do(q{INSERT INTO core_energydataset (name, dataset_type, source, description, file_name, file_checksum, metadata, created_at, updated_at)
            SELECT 'D' || lpad(i::text, 2, '0'), 'phes', '', '', '', '', '{}', now(), now() FROM generate_series(1, 12) i});
 is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets paginated with the /small/api size';
+
+# ---- deep pages (page-boundary keys) equal OFFSET's pages ---------------------------
+# Where the response cache is on (/cached/api), a page past row 10,000
+# builds the set's map of boundary keys, and from then on every page past
+# row 1,000 seeks to a boundary and skips fewer than 500 rows
+# (lib/ea_keyset.c); /api reads them with OFFSET.  Every page of 12,000
+# sites with ties (30 sites per name, 13 head values, 5 storage values) and
+# NULLs, in several orderings, must be byte for byte the same, before and
+# after inserts and deletes.
+{
+    my $C = '/cached/api';
+    $dbh->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
+               SELECT 'Deep ' || k, chr(65 + k / 26) || chr(65 + k % 26), 'D' || lpad(k::text, 2, '0'), now(), now()
+               FROM generate_series(0, 29) AS k});
+    $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id,
+                                          head_m, storage_capacity_mwh)
+               SELECT now(), now(), 'S' || lpad((i % 400)::text, 3, '0'), 'identified', '', '{}',
+                      (SELECT id FROM core_country WHERE iso3 = 'D' || lpad((i / 400)::text, 2, '0')),
+                      CASE WHEN i % 7 = 0 THEN NULL ELSE i % 13 END,
+                      CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 5) * 10.5 END
+               FROM generate_series(0, 11999) AS i ORDER BY random()});
+    my @orders = ('', 'ordering=-head_m', 'ordering=storage_capacity_mwh', 'ordering=-name',
+                  'status=identified&ordering=head_m');
+    my $size = 200;
+    # "ordering: first differing page" for every ordering, all pages compared
+    my $compare = sub {
+        my ($n) = @_;
+        my @diff;
+        for my $o (@orders) {
+            my $pages = int(($n + $size - 1) / $size);
+            for my $p (1 .. $pages + 1) {
+                my $q = "?page=$p&page_size=$size" . ($o ? "&$o" : '');
+                my $want = raw("/api/hydro-sites/$q");
+                (my $got = raw("$C/hydro-sites/$q")) =~ s{/cached/api/}{/api/}g;
+                if ($got ne $want) { push @diff, "$o: page $p"; last }
+            }
+        }
+        return join('; ', @diff) || 'none';
+    };
+    my $settle = sub {
+        my ($n) = @_;
+        for (1 .. 200) {
+            my ($res, $d) = get_json("$C/hydro-sites/?page_size=1&settle=" . rand());
+            return 1 if ref $d eq 'HASH' && $d->{count} == $n;
+            select undef, undef, undef, 0.02;
+        }
+        return 0;
+    };
+    ok $settle->(12000), 'the cached API sees the 12,000 sites';
+    is $compare->(12000), 'none', 'every page (size 200) in 5 orderings equals OFFSET\'s page';
+    # again, through the maps the pages past row 10,000 built (a new query
+    # parameter each time, so that no page comes from the response cache)
+    $C = '/cached/api';
+    my $again = sub {
+        my ($n) = @_;
+        my @diff;
+        for my $o (@orders) {
+            for my $p (1 .. int(($n + $size - 1) / $size) + 1) {
+                my $q = "?page=$p&page_size=$size" . ($o ? "&$o" : '');
+                my $want = raw("/api/hydro-sites/$q");
+                (my $got = raw("$C/hydro-sites/$q&again=1")) =~ s{/cached/api/}{/api/}g;
+                $got =~ s{([?&])again=1&?}{$1}g;
+                $got =~ s{[?&]"}{"}g;
+                if ($got ne $want) { push @diff, "$o: page $p"; last }
+            }
+        }
+        return join('; ', @diff) || 'none';
+    };
+    is $again->(12000), 'none', 'and again, with the boundary maps built';
+
+    $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id, head_m)
+               SELECT now(), now(), 'A' || i, 'identified', '', '{}',
+                      (SELECT id FROM core_country WHERE iso3 = 'D00'), CASE WHEN i % 3 = 0 THEN NULL ELSE 6 END
+               FROM generate_series(1, 150) AS i});
+    $dbh->do(q{DELETE FROM core_hydrosite WHERE id % 9 = 0 AND name LIKE 'S%'});
+    my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM core_hydrosite});
+    ok $settle->($n), "the cached API sees the inserts and deletes ($n sites)";
+    is $compare->($n), 'none', 'after inserts and deletes: every page equals OFFSET\'s page';
+    is $again->($n), 'none', 'after inserts and deletes, through the rebuilt maps: every page equals OFFSET\'s page';
+}

@@ -34,6 +34,7 @@ my %bad = (
     EcoAtlasCORSAllowCredentials => ['sometimes'],
     EcoAtlasCache => ['perhaps'],
     EcoAtlasCacheSize => ['12Q', '100K'],
+    EcoAtlasCacheMaxEntry => ['big', '100', '2G'],
     # directives other work adds (used once they are in the module)
     EcoAtlasMaxBodySize => ['lots', '-1'],
     EcoAtlasSecretKey => ['short'],

@@ -13,9 +13,11 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use Time::HiRes qw(time sleep);
+use POSIX ();
+use DBI;
 use EaTest qw(db reset_db get_json decode_json_body pg_stop pg_start country);
 
-plan tests => 71;
+plan tests => 91;
 
 my $C = '/cached/api';
 sub cache_state { my ($res) = @_; return $res->header('X-EcoAtlas-Cache') // 'none' }
@@ -207,6 +209,86 @@ for my $path ('countries/', 'countries/?ordering=-name&page_size=3&page=2', 'sta
     Apache::TestRequest::GET("$C/$path") for 1 .. 2;
     my $cached = Apache::TestRequest::GET("$C/$path");
     is $cached->content, $plain, "cached $path equals the uncached body";
+}
+
+# ---- pages of any size: large entries and changes racing them ----------------------------
+# 200 sites with 1,500-character notes: a page of 200 is about 0.35 MB (the
+# old fixed slots held 32 KB), indented even more.
+{
+    my $cid = country(name => 'Large', iso2 => 'LG', iso3 => 'LRG');
+    db()->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id)
+               SELECT now(), now(), 'Site ' || lpad(i::text, 3, '0'), 'identified',
+                      'v0 ' || repeat('n', 1490), '{"grade": "A", "upper": {"area_ha": 1.5}}', $1
+               FROM generate_series(1, 200) AS i}, undef, $cid);
+    my $big = "$C/hydro-sites/?country__iso3=LRG&page_size=200";
+    ok settles($big, count_is(200), 5), 'the 200 sites are listed';
+    my $first = Apache::TestRequest::GET($big);
+    my $second = Apache::TestRequest::GET($big);
+    cmp_ok length($second->content), '>', 300_000, 'a page of 200 long sites is over 300 KB';
+    is cache_state($second), 'hit', 'a 300 KB page is cached (hit on the next GET)';
+    is $second->content, $first->content, '… with the same body';
+    my $plain = Apache::TestRequest::GET('/api/hydro-sites/?country__iso3=LRG&page_size=200')->content;
+    $plain =~ s{/api/}{/cached/api/}g;
+    is $second->content, $plain, '… equal to the uncached page';
+    is $second->header('Content-Length'), length $first->content, '… with its Content-Length';
+    my @ind = map { Apache::TestRequest::GET($big, Accept => 'application/json; indent=8') } 1 .. 2;
+    is cache_state($ind[1]) . ' ' . ($ind[1]->content eq $ind[0]->content ? 'same' : 'differs'), 'hit same',
+        'the indented page (larger still) is cached too';
+    my $head = Apache::TestRequest::HEAD($big);
+    is $head->code . ' ' . cache_state($head) . ' ' . length($head->content), '200 hit 0', 'HEAD of a large cached page: no body';
+
+    # A writer commits versions 1..20 of every note (one statement each) while
+    # we read the page: every answer shows one version on all rows (never a
+    # torn mix of two entries), and the last version is reached and stays.
+    my $V = 20;
+    my $pid = fork // die "fork: $!";
+    if (!$pid) {
+        my $w = DBI->connect("dbi:Pg:host=$ENV{EA_PGHOST};port=$ENV{EA_PGPORT};dbname=$ENV{EA_PGDATABASE}",
+                             $ENV{EA_PGUSER}, '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
+        for my $v (1 .. $V) {
+            $w->do(q{UPDATE core_hydrosite SET notes = 'v' || $1 || ' ' || repeat('n', 1490) WHERE country_id = $2},
+                   undef, $v, $cid);
+            sleep 0.25;
+        }
+        $w->disconnect;
+        POSIX::_exit(0);
+    }
+    my ($answers, $mixed, $bad) = (0, 0, 0);
+    my %seen;
+    while (waitpid($pid, POSIX::WNOHANG()) == 0) {
+        my ($res, $d) = get_json($big);
+        $answers++;
+        if ($res->code != 200 || ref $d ne 'HASH' || @{ $d->{results} } != 200) { $bad++; next }
+        my %v = map { ($_->{notes} =~ /^v(\d+) /)[0] // 'none' => 1 } @{ $d->{results} };
+        $mixed++ if keys %v != 1;
+        $seen{$_} = 1 for keys %v;
+    }
+    is $? >> 8, 0, 'the writer committed its 20 versions';
+    cmp_ok $answers, '>', 5, "pages read while the writer ran ($answers)";
+    is "$bad $mixed", '0 0', 'every page read during the changes is whole and of one version';
+    cmp_ok scalar(keys %seen), '>', 1, 'the pages read saw the versions change (' . scalar(keys %seen) . ' versions)';
+    my ($reached, $stayed) = settles($big, sub {
+        my ($res, $d) = @_;
+        $res->code == 200 && ref $d eq 'HASH' && !grep { $_->{notes} !~ /^v$V / } @{ $d->{results} } }, 3);
+    ok $reached, "the last version ($V) reaches the cached page";
+    ok $stayed, 'and no earlier version comes back';
+}
+
+# ---- eviction spares the page that is read ----------------------------------------------------
+# t/conf/extra.conf.in gives the cache two slots for entries of 256-512 KB:
+# a third such page replaces the one that was read least recently.
+{
+    my $base = "$C/hydro-sites/?country__iso3=LRG&page_size=200";
+    my ($pa, $pb, $pc) = map { "$base&evict=$_" } qw(a b c);
+    is cache_state(Apache::TestRequest::GET($pa)), 'miss', 'large page a: stored';
+    sleep 0.1;
+    is cache_state(Apache::TestRequest::GET($pb)), 'miss', 'large page b: stored (the two slots now hold a and b)';
+    sleep 0.1;
+    is cache_state(Apache::TestRequest::GET($pa)), 'hit', 'page a read again';
+    sleep 0.1;
+    is cache_state(Apache::TestRequest::GET($pc)), 'miss', 'large page c: stored in place of one of them';
+    is cache_state(Apache::TestRequest::GET($pa)), 'hit', 'a, read most recently, stays';
+    is cache_state(Apache::TestRequest::GET($pb)), 'miss', 'b, not read since it was stored, was evicted';
 }
 
 # ---- a database restart: changes made right after it are not missed ------------------------

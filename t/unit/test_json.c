@@ -338,6 +338,15 @@ START_TEST(compact_numbers_like_python)
     ck_assert_str_eq(compact("[12345678901234567.0]"), "[1.2345678901234568e+16]");
     /* float('1e400') is inf, which ea_fmt_pyfloat writes as 0.0 */
     ck_assert_str_eq(compact("1e400"), "0.0");
+    /* plain decimals of up to 15 digits are Python's repr as they are
+     * (json.dumps(json.loads(s)) gave the expected texts); the others are not */
+    ck_assert_str_eq(compact("{\"a\": 313.7, \"b\": 0.0001, \"c\": 0.00001, \"d\": 183.20, "
+                             "\"e\": 1234567890.12345, \"f\": 12345678901234567.5, \"g\": -0.5, "
+                             "\"h\": 0.1234567890123456, \"i\": 123456789012345.6, "
+                             "\"j\": 0.000123456789012345, \"k\": 9.0, \"l\": 1.5e3, \"m\": 0.3}"),
+                     "{\"a\":313.7,\"b\":0.0001,\"c\":1e-05,\"d\":183.2,\"e\":1234567890.12345,"
+                     "\"f\":1.2345678901234568e+16,\"g\":-0.5,\"h\":0.1234567890123456,"
+                     "\"i\":123456789012345.6,\"j\":0.000123456789012345,\"k\":9.0,\"l\":1500.0,\"m\":0.3}");
 }
 END_TEST
 
