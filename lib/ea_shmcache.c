@@ -192,6 +192,7 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
         return 0;
     __atomic_store_n(&s->writer_ms, now_ms, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_RELEASE);
+    int replaced = seq != 0 && (s->hash != h || s->klen != klen || s->db != (uint32_t)db);
     s->hash = h;
     s->klen = (uint32_t)klen;
     s->db = (uint32_t)db;
@@ -201,7 +202,7 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
     memcpy(slot_key(s), key, klen);
     memcpy(slot_body(s), body, len);
     __atomic_store_n(&s->seq, claimed + 1, __ATOMIC_RELEASE);
-    return 1;
+    return replaced ? 2 : 1;
 }
 
 int ea_shmcache_validate(const ea_shmcache *c)

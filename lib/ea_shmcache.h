@@ -44,7 +44,8 @@ void ea_shmcache_resign(ea_shmcache *c, int db, int32_t pid);
 int ea_shmcache_get(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     uint64_t now_ms, uint64_t max_age_ms, char *out, size_t *len);
 /* Store body under key; skipped (returns 0) when too big or when another
- * writer holds the slot.  Returns 1 when stored. */
+ * writer holds the slot.  Returns 1 when stored, 2 when stored in place of
+ * another key's entry (an eviction, for the metrics). */
 int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     const char *body, size_t len, uint64_t now_ms);
 

@@ -56,9 +56,13 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
 {
     ap_dbd_t *dbd = rq->db;
     if (!dbd) {
+        apr_time_t t0 = apr_time_now();
         dbd = dbd_acquire(rq->r);
-        if (!dbd)
+        ea_count_wait(rq->r->server, apr_time_now() - t0);
+        if (!dbd) {
+            ea_count(rq->r->server, EA_C_DB_ACQUIRE_FAIL);
             return NULL;
+        }
         if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r,
                           "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
@@ -188,6 +192,8 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         /* A fresh server session knows none of our statements or settings. */
         st->stmts = apr_hash_make(st->pool);
         st->configured = 0;
+        if (!broken)   /* mod_dbd's own check already reconnected it */
+            ea_count(r->server, EA_C_DB_RECONNECT);
         if (broken) {
             PQreset(conn);
             if (PQstatus(conn) != CONNECTION_OK) {
@@ -198,22 +204,37 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "database connection re-established");
+            ea_count(r->server, EA_C_DB_RECONNECT);
         }
     }
     return EA_DB_UNAVAILABLE;
 }
 
+/* One statement and its outcome, for the metrics. */
+static ea_db_status counted(ea_req *rq, ea_db_status st, const ea_db_diag *diag)
+{
+    server_rec *s = rq->r->server;
+    ea_count(s, EA_C_DB_STATEMENT);
+    if (st == EA_DB_TIMEOUT)
+        ea_count(s, EA_C_DB_TIMEOUT);
+    else if (st == EA_DB_UNAVAILABLE)
+        ea_count(s, EA_C_DB_UNAVAILABLE);
+    else if (st == EA_DB_ERROR)
+        ea_count(s, diag && diag->sqlstate ? EA_C_DB_CONSTRAINT : EA_C_DB_ERROR);
+    return st;
+}
+
 ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
                          PGresult **out)
 {
-    return query(rq, sql, params, out, NULL);
+    return counted(rq, query(rq, sql, params, out, NULL), NULL);
 }
 
 ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
                          PGresult **out, ea_db_diag *diag)
 {
     diag->sqlstate = diag->constraint = NULL;
-    return query(rq, sql, params, out, diag);
+    return counted(rq, query(rq, sql, params, out, diag), diag);
 }
 
 /* ---- transactions (writes) ------------------------------------------------------ */
@@ -369,5 +390,5 @@ ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t 
     }
     if (PQstatus(conn) == CONNECTION_OK)
         set_timeout(conn, ms);
-    return st;
+    return counted(rq, st, NULL);
 }
