@@ -50,6 +50,7 @@ my %bad = (
     EcoAtlasTaskAlwaysEager => ['maybe'],
     EcoAtlasTaskTimeLimit => ['-1', 'forever'],
     EcoAtlasImportDir => ['relative/imports'],
+    EcoAtlasMetrics => ['sometimes'],
 );
 
 plan tests => 4 + @directives;
