@@ -252,7 +252,7 @@ static const row rows[] = {
     { EA_C_DB_UNAVAILABLE, "ecoatlas_db_errors_total", "kind=\"unavailable\"", NULL, NULL },
     { EA_C_DB_CONSTRAINT, "ecoatlas_db_errors_total", "kind=\"constraint\"", NULL, NULL },
     { EA_C_DB_RECONNECT, "ecoatlas_db_reconnects_total", "", "counter",
-      "Pooled connections re-established after PostgreSQL dropped them" },
+      "Pooled connections that failed (PostgreSQL restarted or went away) and worked again" },
     { EA_C_DB_ACQUIRE_FAIL, "ecoatlas_db_acquire_failures_total", "", "counter",
       "Requests that got no connection from mod_dbd's pool" },
     { EA_C_TASK_BROKER_ERROR, "ecoatlas_task_broker_errors_total", "", "counter",

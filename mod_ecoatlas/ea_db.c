@@ -21,6 +21,7 @@ typedef struct ea_conn_state {
     apr_hash_t *stmts;       /* SQL text -> statement name */
     unsigned next;
     int configured;          /* session settings applied since (re)connect */
+    int lost;                /* failed: the next success is a reconnect (metrics) */
 } ea_conn_state;
 
 #define EA_MAX_PREPARED 512
@@ -153,6 +154,10 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         PGresult *res = run(conn, st, sql, n, values);
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+            if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */
+                st->lost = 0;
+                ea_count(r->server, EA_C_DB_RECONNECT);
+            }
             apr_pool_cleanup_register(r->pool, res, clear_result_cleanup, apr_pool_cleanup_null);
             *out = res;
             return EA_DB_OK;
@@ -192,8 +197,7 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         /* A fresh server session knows none of our statements or settings. */
         st->stmts = apr_hash_make(st->pool);
         st->configured = 0;
-        if (!broken)   /* mod_dbd's own check already reconnected it */
-            ea_count(r->server, EA_C_DB_RECONNECT);
+        st->lost = 1;
         if (broken) {
             PQreset(conn);
             if (PQstatus(conn) != CONNECTION_OK) {
@@ -204,7 +208,6 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "database connection re-established");
-            ea_count(r->server, EA_C_DB_RECONNECT);
         }
     }
     return EA_DB_UNAVAILABLE;

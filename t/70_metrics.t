@@ -118,11 +118,12 @@ my $path = "/cached/api/countries/$fx->{country}/";
 is $ua->get(url('default', $path))->header('X-EcoAtlas-Cache'), 'miss', 'a cached route: miss';
 is $ua->get(url('default', $path))->header('X-EcoAtlas-Cache'), 'hit', '... then hit';
 $m1 = m_();
-is v($m1, 'ecoatlas_cache_lookups_total', result => 'miss') - v($m, 'ecoatlas_cache_lookups_total', result => 'miss'), 1,
-    'cache misses: +1';
-is v($m1, 'ecoatlas_cache_lookups_total', result => 'hit') - v($m, 'ecoatlas_cache_lookups_total', result => 'hit'), 1,
-    'cache hits: +1';
-is v($m1, 'ecoatlas_cache_stores_total') - v($m, 'ecoatlas_cache_stores_total'), 1, 'cache stores: +1';
+# (at least: another test client on the same machine may use /cached/api meanwhile)
+cmp_ok v($m1, 'ecoatlas_cache_lookups_total', result => 'miss') - v($m, 'ecoatlas_cache_lookups_total', result => 'miss'),
+    '>=', 1, 'cache misses: +1';
+cmp_ok v($m1, 'ecoatlas_cache_lookups_total', result => 'hit') - v($m, 'ecoatlas_cache_lookups_total', result => 'hit'),
+    '>=', 1, 'cache hits: +1';
+cmp_ok v($m1, 'ecoatlas_cache_stores_total') - v($m, 'ecoatlas_cache_stores_total'), '>=', 1, 'cache stores: +1';
 my $res = post_('default', '/cached/api/countries/', '{"name":"Metricland","iso2":"MX","iso3":"MTX"}', auth_header($staff));
 is $res->code, 201, 'a write through the cached API';
 $m = wait_for(5, sub { v($_[0], 'ecoatlas_cache_invalidations_total', cause => 'notify')
