@@ -369,6 +369,8 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
         return 0;
     __atomic_store_n(&s->writer_ms, now_ms, __ATOMIC_RELEASE);
     __atomic_thread_fence(__ATOMIC_RELEASE);
+    /* A live entry of another key gives way: an eviction (for the metrics). */
+    int evicted = best_cost != 0 && __atomic_load_n(&s->hash, __ATOMIC_RELAXED) != h;
     __atomic_store_n(&s->hash, h, __ATOMIC_RELAXED);
     s->klen = (uint32_t)klen;
     s->db = (uint32_t)db;
@@ -380,7 +382,7 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
     memcpy(slot_key(s) + klen, body, len);
     __atomic_store_n(&s->seq, claimed + 1, __ATOMIC_RELEASE);
     publish(c, h, ((uint32_t)cls << 24 | best) + 1);
-    return 1;
+    return evicted ? 2 : 1;
 }
 
 int ea_shmcache_validate(const ea_shmcache *c)

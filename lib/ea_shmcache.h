@@ -64,7 +64,8 @@ int ea_shmcache_get_alloc(ea_shmcache *c, int db, uint64_t gen, const char *key,
                           uint64_t now_ms, uint64_t max_age_ms, ea_shmcache_alloc_fn alloc,
                           void *ctx, char **out, size_t *len);
 /* Store body under key; skipped (returns 0) when too big or when other
- * writers hold every candidate slot.  Returns 1 when stored. */
+ * writers hold every candidate slot.  Returns 1 when stored, 2 when stored
+ * in place of another key's live entry (an eviction, for the metrics). */
 int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     const char *body, size_t len, uint64_t now_ms);
 

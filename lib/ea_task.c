@@ -1339,3 +1339,89 @@ int ea_taskq_stats(ea_taskq *q, long long out[4])
     }
     return rc == 0 ? 0 : -1;
 }
+
+/* ---- figures for the metrics scrape (ecoatlas-worker writes, httpd reads) ---- */
+
+/* Worker heartbeats: a ZSET of worker names scored by Redis's clock, so
+ * that workers and httpd on several machines need no common clock. */
+static const char beat_lua[] =
+    "local t = redis.call('TIME') "
+    "redis.call('ZADD', KEYS[1], t[1], ARGV[1]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] - tonumber(ARGV[2])) "
+    "return 1";
+static const char live_lua[] =
+    "local t = redis.call('TIME') "
+    "return redis.call('ZCOUNT', KEYS[1], t[1] - tonumber(ARGV[1]), '+inf')";
+
+int ea_taskq_worker_beat(ea_taskq *q, const char *name, int forget_s)
+{
+    char s[16], key[256];
+    snprintf(s, sizeof s, "%d", forget_s);
+    snprintf(key, sizeof key, "%sworkers", q->prefix);
+    const char *argv[] = {"EVAL", beat_lua, "1", key, name, s};
+    redisReply *r = conn_cmd(q, &q->broker, 6, argv, NULL);
+    if (r == NULL)
+        return -1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int ea_taskq_live_workers(ea_taskq *q, int within_s, long long *n)
+{
+    char s[16], key[256];
+    snprintf(s, sizeof s, "%d", within_s);
+    snprintf(key, sizeof key, "%sworkers", q->prefix);
+    const char *argv[] = {"EVAL", live_lua, "1", key, s};
+    redisReply *r = conn_cmd(q, &q->broker, 5, argv, NULL);
+    if (r == NULL)
+        return -1;
+    *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
+    freeReplyObject(r);
+    return 0;
+}
+
+int ea_taskq_stats_add(ea_taskq *q, int n, const char *const *fields, const long long *incr)
+{
+    char key[256];
+    int rc = 0;
+    snprintf(key, sizeof key, "%sworker-stats", q->prefix);
+    for (int i = 0; i < n; i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%lld", incr[i]);
+        const char *argv[] = {"HINCRBY", key, fields[i], v};
+        if (pipe_append(q, &q->broker, 4, argv, NULL) != 0) {
+            conn_drop(&q->broker);
+            return -1;
+        }
+    }
+    for (int i = 0; i < n && rc == 0; i++) {
+        redisReply *r = NULL;
+        if (pipe_read(q, &q->broker, 1, &r) != 0)
+            rc = -1;
+        if (r != NULL)
+            freeReplyObject(r);
+    }
+    return rc;
+}
+
+int ea_taskq_stats_get(ea_taskq *q, apr_pool_t *p, const char ***fields, long long **values, int *n)
+{
+    const char *argv[] = {"HGETALL", apr_pstrcat(p, q->prefix, "worker-stats", NULL)};
+    redisReply *r = conn_cmd(q, &q->broker, 2, argv, NULL);
+    *n = 0;
+    if (r == NULL)
+        return -1;
+    size_t pairs = r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+    *fields = apr_pcalloc(p, sizeof(char *) * (pairs + 1));
+    *values = apr_pcalloc(p, sizeof(long long) * (pairs + 1));
+    for (size_t i = 0; i < pairs; i++) {
+        redisReply *f = r->element[2 * i], *v = r->element[2 * i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING)
+            continue;
+        (*fields)[*n] = apr_pstrmemdup(p, f->str, f->len);
+        (*values)[*n] = strtoll(v->str, NULL, 10);
+        (*n)++;
+    }
+    freeReplyObject(r);
+    return 0;
+}

@@ -137,4 +137,14 @@ int ea_taskq_dead_letters(ea_taskq *q, apr_pool_t *p, int max, char **json);
 /* Queue lengths: ready, processing, delayed, dead. */
 int ea_taskq_stats(ea_taskq *q, long long out[4]);
 
+/* Figures for the metrics scrape (docs/operations.md).  A worker beats
+ * every few seconds (a ZSET scored by Redis's clock; names older than
+ * forget_s are dropped); live workers are those that beat within
+ * within_s.  The workers' counters are one hash of "task|what" fields
+ * (ea_metrics.h names them), added with HINCRBY. */
+int ea_taskq_worker_beat(ea_taskq *q, const char *name, int forget_s);
+int ea_taskq_live_workers(ea_taskq *q, int within_s, long long *n);
+int ea_taskq_stats_add(ea_taskq *q, int n, const char *const *fields, const long long *incr);
+int ea_taskq_stats_get(ea_taskq *q, apr_pool_t *p, const char ***fields, long long **values, int *n);
+
 #endif

@@ -318,3 +318,21 @@ int ea_task_pg_setup(PGconn *pg)
     PQclear(r);
     return ok ? 0 : -1;
 }
+
+int ea_task_count(void)
+{
+    return (int)(sizeof task_defs / sizeof task_defs[0]);
+}
+
+const char *ea_task_name_at(int i)
+{
+    return i >= 0 && i < ea_task_count() ? task_defs[i].name : NULL;
+}
+
+int ea_task_index(const char *name)
+{
+    for (int i = 0; name && i < ea_task_count(); i++)
+        if (strcmp(task_defs[i].name, name) == 0)
+            return i;
+    return -1;
+}

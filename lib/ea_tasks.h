@@ -42,6 +42,12 @@ const ea_task_def *ea_task_find(const char *name, int allow_test);
 ea_taskrun_status ea_task_run(const ea_task_def *def, ea_task_env *env, const char *args_json,
                               char **result, char **error);
 
+/* The task names by index (metrics labels): ea_task_count of them;
+ * ea_task_index is -1 for a name that is not a task. */
+int ea_task_count(void);
+const char *ea_task_name_at(int i);
+int ea_task_index(const char *name);
+
 /* Session settings every task connection needs (UTC, UTF-8, quiet). */
 int ea_task_pg_setup(PGconn *pg);
 

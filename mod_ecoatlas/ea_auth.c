@@ -33,6 +33,7 @@ APLOG_USE_MODULE(ecoatlas);
 typedef struct {
     int state;                 /* 0 anonymous, 1 user, -1 error, -2 database, -3 refused */
     const char *error;         /* 401 detail */
+    ea_metric_counter why;     /* -1: the reason, for the metrics */
     unsigned retry_s;          /* -3: seconds until the client may try again */
     ea_user *user;
 } auth_result;
@@ -329,12 +330,15 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
     if (!u) {
         ar->state = -1;
         ar->error = "Invalid token.";
+        ar->why = EA_C_AUTH_F_INVALID;
     } else if (!active) {
         ar->state = -1;
         ar->error = "User inactive or deleted.";
+        ar->why = EA_C_AUTH_F_INACTIVE;
     } else if (expires && expires <= apr_time_sec(apr_time_now())) {
         ar->state = -1;
         ar->error = "Token has expired.";
+        ar->why = EA_C_AUTH_F_EXPIRED;
     } else {
         ar->state = 1;
         ar->user = u;
@@ -388,6 +392,7 @@ static auth_result *resolve(ea_req *rq)
     if (t < 0) {
         ar->state = -1;
         ar->error = err;
+        ar->why = EA_C_AUTH_F_MALFORMED;
     } else if (t > 0) {
         resolve_token(rq, ar, key, klen);
     } else {
@@ -439,9 +444,11 @@ static int ea_check_authn(request_rec *r)
         r->user = apr_pstrdup(r->pool, ar->user->username);
         r->ap_auth_type = ar->user->via_session ? "Session" : "Token";
         rq->user = ar->user;
+        ea_count(r->server, ar->user->via_session ? EA_C_AUTH_SESSION : EA_C_AUTH_TOKEN);
         return OK;
     case -1: {
         unsigned retry;
+        ea_count(r->server, ar->why);
         if (ea_limits_auth_failure(rq, &retry) != 0) {   /* 429 sent */
             block(r, retry);
             return DONE;
@@ -451,9 +458,11 @@ static int ea_check_authn(request_rec *r)
         return DONE;
     }
     case -3:
+        ea_count(r->server, EA_C_AUTH_F_BLOCKED);
         ea_limits_send_throttled(rq, ar->retry_s);
         return DONE;
     case -2:
+        ea_count(r->server, EA_C_AUTH_F_DATABASE);
         ea_db_fail(rq, rq->db_failure);
         return DONE;
     default:
@@ -540,6 +549,7 @@ int ea_auth_permit(ea_req *rq)
     if (!safe && rq->user && rq->user->via_session) {
         const char *why = csrf_failure(rq);
         if (why) {
+            ea_count(r->server, EA_C_AUTH_F_CSRF);
             ea_send_detail(rq, HTTP_FORBIDDEN, apr_pstrcat(r->pool, "CSRF Failed: ", why, NULL));
             return -1;
         }
@@ -547,12 +557,14 @@ int ea_auth_permit(ea_req *rq)
     if (rq->route->perm == EA_PERM_ANY)
         return 0;
     if (!rq->user) {
+        ea_count(r->server, EA_C_AUTH_F_NOT_AUTHENTICATED);
         apr_table_setn(r->err_headers_out, "WWW-Authenticate", "Token");
         ea_send_detail(rq, HTTP_UNAUTHORIZED, "Authentication credentials were not provided.");
         return -1;
     }
     if ((rq->route->perm == EA_PERM_STAFF_WRITE || rq->route->perm == EA_PERM_STAFF)
         && !rq->user->is_staff) {
+        ea_count(r->server, EA_C_AUTH_F_FORBIDDEN);
         ea_send_detail(rq, HTTP_FORBIDDEN, "You do not have permission to perform this action.");
         return -1;
     }

@@ -202,6 +202,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                 /* Changes before LISTEN went unheard: forget everything. */
                 ea_shmcache_bump(cache, db);
                 ea_shmcache_bump(cache, AUTH_DB(db));
+                ea_count(L->s, EA_C_CACHE_INVAL_LISTEN);
             }
             if (L->conn[db]) {
                 ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
@@ -223,6 +224,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, L->s,
                              "response cache: change listener of database %d lost; "
                              "bypassing the cache until it is back", db);
+                ea_count(L->s, EA_C_CACHE_LISTENER_LOST);
                 drop(L, db, pid);
                 continue;
             }
@@ -235,8 +237,10 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                     changed = 1;
                 PQfreemem(nf);
             }
-            if (changed)
+            if (changed) {
                 ea_shmcache_bump(cache, db);
+                ea_count(L->s, EA_C_CACHE_INVAL_NOTIFY);
+            }
             if (auth_changed)
                 ea_shmcache_bump(cache, AUTH_DB(db));
             ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
@@ -284,8 +288,10 @@ int ea_cache_lookup(ea_req *rq)
     if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
         return 0;
     uint64_t now = now_ms();
-    if (!ea_shmcache_healthy(cache, sc->cache_db, now))
+    if (!ea_shmcache_healthy(cache, sc->cache_db, now)) {
+        ea_count(r->server, EA_C_CACHE_BYPASS);
         return 0;
+    }
     const char *host = apr_table_get(r->headers_in, "Host");
     const char *key = apr_psprintf(r->pool, "%s://%s%s\n%d", rq->scheme,
                                    host ? host : "", r->unparsed_uri, rq->indent);
@@ -295,10 +301,12 @@ int ea_cache_lookup(ea_req *rq)
     if (ea_shmcache_get_alloc(cache, sc->cache_db, gen, key, strlen(key), now, EA_CACHE_MAX_AGE_MS,
                               pool_alloc, r->pool, &body, &len)) {
         apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "hit");
+        ea_count(r->server, EA_C_CACHE_HIT);
         ea_send_raw_json(rq, HTTP_OK, body, len);
         return 1;
     }
     apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "miss");
+    ea_count(r->server, EA_C_CACHE_MISS);
     rq->cache_key = key;
     rq->cache_gen = gen;
     return 0;
@@ -309,9 +317,14 @@ int ea_cache_lookup(ea_req *rq)
 void ea_cache_store(ea_req *rq, const char *body, size_t len)
 {
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
-    if (cache && rq->cache_key)
-        ea_shmcache_put(cache, sc->cache_db, rq->cache_gen, rq->cache_key, strlen(rq->cache_key),
-                        body, len, now_ms());
+    if (!cache || !rq->cache_key)
+        return;
+    int stored = ea_shmcache_put(cache, sc->cache_db, rq->cache_gen, rq->cache_key,
+                                 strlen(rq->cache_key), body, len, now_ms());
+    if (stored)
+        ea_count(rq->r->server, EA_C_CACHE_STORE);
+    if (stored == 2)
+        ea_count(rq->r->server, EA_C_CACHE_EVICTION);
 }
 
 /* ---- auxiliary entries (keyset maps, ea_handle_resources.c) ------------------ */
@@ -345,8 +358,10 @@ size_t ea_cache_key_max(void)
 void ea_cache_invalidate(request_rec *r)
 {
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    if (cache && sc->cache_db >= 0)
+    if (cache && sc->cache_db >= 0) {
         ea_shmcache_bump(cache, sc->cache_db);
+        ea_count(r->server, EA_C_CACHE_INVAL_WRITE);
+    }
 }
 
 /* ---- credentials (ea_auth.c) ----------------------------------------------- */
@@ -386,4 +401,17 @@ void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, siz
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), ea_shmcache_generation(cache, AUTH_DB(sc->cache_db)),
                         key, strlen(key), val, len, now_ms());
+}
+
+/* ---- metrics (ea_metrics.c) ------------------------------------------------------- */
+
+int ea_cache_listeners(int *up, int max, unsigned *slots)
+{
+    uint64_t now = now_ms();
+    *slots = cache ? ea_shmcache_nslots(cache) : 0;
+    if (!cache)
+        return 0;
+    for (int db = 0; db < ndbs && db < max; db++)
+        up[db] = ea_shmcache_healthy(cache, db, now);
+    return ndbs < max ? ndbs : max;
 }

@@ -21,6 +21,7 @@ typedef struct ea_conn_state {
     apr_hash_t *stmts;       /* SQL text -> statement name */
     unsigned next;
     int configured;          /* session settings applied since (re)connect */
+    int lost;                /* failed: the next success is a reconnect (metrics) */
 } ea_conn_state;
 
 #define EA_MAX_PREPARED 512
@@ -56,9 +57,13 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
 {
     ap_dbd_t *dbd = rq->db;
     if (!dbd) {
+        apr_time_t t0 = apr_time_now();
         dbd = dbd_acquire(rq->r);
-        if (!dbd)
+        ea_count_wait(rq->r->server, apr_time_now() - t0);
+        if (!dbd) {
+            ea_count(rq->r->server, EA_C_DB_ACQUIRE_FAIL);
             return NULL;
+        }
         if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r,
                           "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
@@ -149,6 +154,10 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         PGresult *res = run(conn, st, sql, n, values);
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
+            if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */
+                st->lost = 0;
+                ea_count(r->server, EA_C_DB_RECONNECT);
+            }
             apr_pool_cleanup_register(r->pool, res, clear_result_cleanup, apr_pool_cleanup_null);
             *out = res;
             return EA_DB_OK;
@@ -188,6 +197,7 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         /* A fresh server session knows none of our statements or settings. */
         st->stmts = apr_hash_make(st->pool);
         st->configured = 0;
+        st->lost = 1;
         if (broken) {
             PQreset(conn);
             if (PQstatus(conn) != CONNECTION_OK) {
@@ -203,17 +213,31 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
     return EA_DB_UNAVAILABLE;
 }
 
+/* One statement and its outcome, for the metrics. */
+static ea_db_status counted(ea_req *rq, ea_db_status st, const ea_db_diag *diag)
+{
+    server_rec *s = rq->r->server;
+    ea_count(s, EA_C_DB_STATEMENT);
+    if (st == EA_DB_TIMEOUT)
+        ea_count(s, EA_C_DB_TIMEOUT);
+    else if (st == EA_DB_UNAVAILABLE)
+        ea_count(s, EA_C_DB_UNAVAILABLE);
+    else if (st == EA_DB_ERROR)
+        ea_count(s, diag && diag->sqlstate ? EA_C_DB_CONSTRAINT : EA_C_DB_ERROR);
+    return st;
+}
+
 ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
                          PGresult **out)
 {
-    return query(rq, sql, params, out, NULL);
+    return counted(rq, query(rq, sql, params, out, NULL), NULL);
 }
 
 ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
                          PGresult **out, ea_db_diag *diag)
 {
     diag->sqlstate = diag->constraint = NULL;
-    return query(rq, sql, params, out, diag);
+    return counted(rq, query(rq, sql, params, out, diag), diag);
 }
 
 /* ---- transactions (writes) ------------------------------------------------------ */
@@ -369,5 +393,5 @@ ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t 
     }
     if (PQstatus(conn) == CONNECTION_OK)
         set_timeout(conn, ms);
-    return st;
+    return counted(rq, st, NULL);
 }

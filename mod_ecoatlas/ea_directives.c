@@ -60,6 +60,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->throttle_failure = EA_UNSET;
     c->task_eager = EA_UNSET;
     c->task_time_limit = EA_UNSET;
+    c->metrics = EA_UNSET;
     return c;
 }
 
@@ -103,6 +104,7 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(task_eager);
     MERGE(task_time_limit);
     c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
+    MERGE(metrics);
     return c;
 }
 
@@ -296,5 +298,7 @@ const command_rec ea_directives[] = {
     AP_INIT_TAKE1("EcoAtlasImportDir", ea_tasks_set_import_dir, NULL, RSRC_CONF,
                   "Directory, shared with ecoatlas-worker, where uploaded import files wait "
                   "(default: the system temporary directory)"),
+    AP_INIT_FLAG("EcoAtlasMetrics", set_srv_flag, (void *)APR_OFFSETOF(ea_srv_conf, metrics), RSRC_CONF,
+                 "Off: this host's requests are not counted in the metrics (default On)"),
     { NULL }
 };

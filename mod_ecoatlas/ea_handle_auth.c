@@ -102,6 +102,7 @@ static ea_user *authenticate(ea_req *rq)
         ok = m == 1 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;   /* inactive: as a wrong password */
     }
     if (!ok) {
+        ea_count(r->server, EA_C_AUTH_F_BAD_CREDENTIALS);
         ea_send_raw_json(rq, HTTP_BAD_REQUEST, BAD_CREDENTIALS, sizeof(BAD_CREDENTIALS) - 1);
         return NULL;
     }
@@ -145,6 +146,7 @@ int ea_handle_auth_token(ea_req *rq)
         return ea_db_fail(rq, st);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "new API token for user %s (prefix %s)", u->username,
                   APR_ARRAY_IDX(params, 2, const char *));
+    ea_count(r->server, EA_C_AUTH_TOKEN_ISSUED);
     ea_buf b;
     ea_buf_init(&b, r->pool, 64);
     ea_buf_puts(&b, "{\"token\":\"");
@@ -217,6 +219,7 @@ int ea_handle_auth_login(ea_req *rq)
                      params, &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
+    ea_count(r->server, EA_C_AUTH_LOGIN);
     ea_session_cookie(sc->secret_key, strlen(sc->secret_key), key, cookie);
     set_cookie(r, EA_SESSION_COOKIE, cookie, SESSION_AGE_S, 1, sc->session_cookie_secure == 1);
     set_cookie(r, EA_CSRF_COOKIE, csrf, CSRF_AGE_S, 0, sc->csrf_cookie_secure == 1);

@@ -103,6 +103,7 @@ static int export_csv(ea_req *rq, const char *columns, const char *filename, con
                                   q.empty ? "" : q.where.data, " ORDER BY ", q.order_by, NULL);
     ea_buf_init(&o.buf, r->pool, EA_CSV_FLUSH + 4096);
     ea_db_status st = ea_db_stream(rq, sql, q.params, csv_row, &o, &delivered);
+    rq->export_rows = delivered;
     if (!o.started) {
         if (st != EA_DB_OK) {
             apr_table_unset(r->headers_out, "Content-Disposition");
@@ -219,6 +220,7 @@ int ea_handle_export_pdf(ea_req *rq)
                                   res->from_sql, w_t, q.empty ? "" : q.where.data,
                                   " ORDER BY ", q.order_by, NULL);
     st = ea_db_stream(rq, sql, q.params, pdf_row, &o, &delivered);
+    rq->export_rows = delivered;
     int pdf_failed = ea_pdf_close(o.pdf);
     if (st != EA_DB_OK || pdf_failed) {
         if (!o.out.failed && !r->connection->aborted)

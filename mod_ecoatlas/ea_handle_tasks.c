@@ -166,6 +166,7 @@ static ea_taskq *open_queue(ea_req *rq, int need_broker)
 
 static int send_unavailable(ea_req *rq, ea_taskq *q)
 {
+    ea_count(rq->r->server, EA_C_TASK_BROKER_ERROR);
     if (ea_log_once("task-broker", 0))
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r, "task broker unavailable: %s",
                       ea_taskq_error(q));
@@ -244,12 +245,18 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
     ea_task_now_iso(finished);
     if (c->broker_url || c->result_backend) {
         ea_taskq *q = open_queue(rq, 0);
-        if (q && ea_taskq_store_record(q, id, name, args, st == EA_TASKRUN_OK ? "SUCCESS" : "FAILURE",
-                                       result, error, created, created, finished) != 0
-            && ea_log_once("task-backend", 0))
+        int stored = !q || ea_taskq_store_record(q, id, name, args, st == EA_TASKRUN_OK ? "SUCCESS"
+                                                 : "FAILURE", result, error, created, created, finished) == 0;
+        if (!stored)
+            ea_count(r->server, EA_C_TASK_BROKER_ERROR);
+        if (!stored && ea_log_once("task-backend", 0))
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "eager task %s: record not stored: %s", id,
                           ea_taskq_error(q));
     }
+    ea_count_task(r->server, st == EA_TASKRUN_OK ? EA_T_EAGER_OK : EA_T_EAGER_FAIL, name, 1);
+    long long rows = st == EA_TASKRUN_OK ? ea_metrics_result_rows(result) : -1;
+    if (rows > 0)
+        ea_count_task(r->server, EA_T_EAGER_IMPORT_ROWS, name, (uint64_t)rows);
     if (st != EA_TASKRUN_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "eager task %s[%s] failed: %s", name, id, error);
         return ea_send_server_error(rq, error);
@@ -274,6 +281,7 @@ static int dispatch_task(ea_req *rq, const char *name, const char *args)
     }
     if (ea_taskq_enqueue(q, name, args, id) != 0)
         return send_unavailable(rq, q);
+    ea_count_task(rq->r->server, EA_T_ENQUEUED, name, 1);
     return send_task_id(rq, id);
 }
 
@@ -435,6 +443,8 @@ int ea_handle_import(ea_req *rq)
                   skip && (strcmp(skip, "true") == 0 || strcmp(skip, "1") == 0 || strcmp(skip, "on") == 0)
                       ? "true" : "false");
     const char *name = strcmp(kind, "geojson") == 0 ? "import_geojson" : "import_resources";
+    ea_count_task(r->server, EA_T_IMPORT_UPLOADS, name, 1);
+    ea_count_task(r->server, EA_T_IMPORT_UPLOAD_BYTES, name, file->len);
     int rc = dispatch_task(rq, name, args.data);
     /* not queued (503) or run here: the file is no longer needed */
     if (conf_eager(c) || r->status != HTTP_ACCEPTED)

@@ -285,6 +285,7 @@ void ea_limits_child_init(apr_pool_t *pchild, server_rec *s)
 static void backend_failed(server_rec *s, backend_state *st, const char *why, int closed)
 {
     uint32_t expect = 0;
+    ea_count(s, EA_C_RL_REDIS_ERROR);
     apr_thread_mutex_lock(st->mu);
     st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
     if (st->backoff_ms > BACKOFF_MAX_MS)
@@ -369,6 +370,7 @@ static int admit(request_rec *r, const char *key, ea_rate rate, ea_throttle_verd
     if (b && b->url) {
         if (redis_admit(r, b, closed, key, rate.count, rate.period_ms, v) == 0)
             return ADMIT_DECIDED;
+        ea_count(r->server, closed ? EA_C_RL_FAIL_CLOSED : EA_C_RL_FAIL_OPEN);
         if (closed)
             return ADMIT_UNAVAILABLE;
     }
@@ -453,6 +455,8 @@ int ea_limits_check(ea_req *rq)
         return send_backend_down(rq);
     }
     set_headers(r, rate, &v);
+    ea_count(r->server, r->user ? (v.admitted ? EA_C_RL_USER_OK : EA_C_RL_USER_NO)
+                                : (v.admitted ? EA_C_RL_ANON_OK : EA_C_RL_ANON_NO));
     if (v.admitted)
         return 0;
     log_throttled(r, key, r->user ? "a user" : "a client address", rate, &v);
@@ -499,6 +503,7 @@ int ea_limits_login(ea_req *rq, const char *username)
     if (rc == ADMIT_UNAVAILABLE)
         return send_backend_down(rq);
     if (rc == ADMIT_DECIDED && !vc.admitted) {
+        ea_count(r->server, EA_C_RL_LOGIN_NO);
         set_headers(r, rate, &vc);
         log_throttled(r, kc, "login attempts from a client address", rate, &vc);
         return send_throttled(rq, &vc);
@@ -507,10 +512,12 @@ int ea_limits_login(ea_req *rq, const char *username)
     if (ru == ADMIT_UNAVAILABLE)
         return send_backend_down(rq);
     if (ru == ADMIT_DECIDED && !vu.admitted) {
+        ea_count(r->server, EA_C_RL_LOGIN_NO);
         set_headers(r, rate, &vu);
         log_throttled(r, ku, "login attempts for a username", rate, &vu);
         return send_throttled(rq, &vu);
     }
+    ea_count(r->server, EA_C_RL_LOGIN_OK);
     /* both admitted: the headers of the tighter one */
     if (rc == ADMIT_DECIDED && (ru != ADMIT_DECIDED || vc.remaining <= vu.remaining))
         set_headers(r, rate, &vc);
@@ -539,6 +546,8 @@ int ea_limits_auth_failure(ea_req *rq, unsigned *retry_s)
         client[0] = '\0';
     const char *k = apr_psprintf(r->pool, "f%u/%" APR_UINT64_T_FMT "c:%s", rate.count, rate.period_ms, client);
     int rc = admit(r, k, rate, &v);
+    if (rc == ADMIT_DECIDED)
+        ea_count(r->server, v.admitted ? EA_C_RL_CRED_OK : EA_C_RL_CRED_NO);
     if (rc != ADMIT_DECIDED || v.admitted)
         return 0;   /* a backend outage never turns a 401 into something else */
     set_headers(r, rate, &v);

@@ -73,6 +73,26 @@ static const ea_action_route action_routes[] = {
       { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL, 1 } },
 };
 
+const ea_route *ea_route_at(int i)
+{
+    static const ea_route *const singles[] = {
+        &root_route, &stats_route, &by_country_route, &auth_routes[0], &auth_routes[1],
+        &auth_routes[2], &schema_route, &docs_route, &task_route, &import_route,
+    };
+    const int ns = (int)(sizeof(singles) / sizeof(singles[0]));
+    const int nm = (int)(sizeof(model_routes) / sizeof(model_routes[0]));
+    const int na = (int)(sizeof(action_routes) / sizeof(action_routes[0]));
+    if (i < 0)
+        return NULL;
+    if (i < ns)
+        return singles[i];
+    if (i < ns + nm)
+        return &model_routes[i - ns];
+    if (i < ns + nm + na)
+        return &action_routes[i - ns - nm].route;
+    return NULL;
+}
+
 /* Match a path below the mount point; it must end with '/'. */
 static const ea_route *match_path(const char *rel, const char **pk)
 {

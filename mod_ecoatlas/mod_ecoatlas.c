@@ -60,6 +60,8 @@ static int ea_fixups(request_rec *r)
 
 static int ea_handler(request_rec *r)
 {
+    if (r->handler && strcmp(r->handler, EA_METRICS_HANDLER) == 0)
+        return ea_metrics_handler(r);
     if (!r->handler || strcmp(r->handler, EA_HANDLER) != 0)
         return DECLINED;
     ea_req *rq = ea_req_get(r);
@@ -82,6 +84,8 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
         rc = ea_db_post_config(pconf, s);
     if (rc == OK)
         rc = ea_limits_post_config(pconf, s);
+    if (rc == OK)
+        rc = ea_metrics_post_config(pconf, s);
     if (rc == OK)
         ea_deploy_post_config(ptemp, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);
@@ -110,6 +114,7 @@ static void ea_register_hooks(apr_pool_t *p)
     ea_auth_register_hooks(p);
     ap_hook_fixups(ea_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(ea_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    ea_metrics_register(p);
 }
 
 AP_DECLARE_MODULE(ecoatlas) = {

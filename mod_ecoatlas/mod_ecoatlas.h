@@ -10,6 +10,7 @@
 #include "apr_tables.h"
 
 #include "ea_buf.h"
+#include "ea_metrics.h"
 #include "ea_resource.h"
 
 #include <libpq-fe.h>
@@ -75,6 +76,7 @@ typedef struct ea_srv_conf {
     int task_eager;                 /* EcoAtlasTaskAlwaysEager, UNSET: Off */
     int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
+    int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_metrics.c) */
 } ea_srv_conf;
 
 #define EA_DEFAULT_CACHE_SIZE (64 * 1024 * 1024)
@@ -158,6 +160,21 @@ void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char
 void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, size_t len);
 void ea_cache_auth_invalidate(request_rec *r);
 
+/* ---- metrics (ea_metrics.c) ------------------------------------------------ */
+#define EA_METRICS_HANDLER "ecoatlas-metrics"
+/* One line at a call site: add 1 to a counter (nothing with EcoAtlasMetrics Off). */
+void ea_count(server_rec *s, ea_metric_counter c);
+/* Add n to a counter labelled with a task name. */
+void ea_count_task(server_rec *s, ea_metric_task t, const char *task, uint64_t n);
+/* Time spent waiting for a pooled database connection. */
+void ea_count_wait(server_rec *s, apr_time_t waited);
+int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+void ea_metrics_register(apr_pool_t *p);
+int ea_metrics_handler(request_rec *r);
+/* The cache's change listeners for the scrape: their number, each one's
+ * health in up[], and the cache's slots (ea_cache.c). */
+int ea_cache_listeners(int *up, int max, unsigned *slots);
+
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
 
@@ -201,6 +218,7 @@ struct ea_req {
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
     int authorized;            /* ea_authorize passed (fixups, or dispatch) */
+    long long export_rows;     /* rows an export streamed (metrics) */
 };
 
 /* ---- authentication (ea_auth.c) ------------------------------------------- */
@@ -255,6 +273,8 @@ int ea_handle_write(ea_req *rq);
 
 ea_req *ea_req_get(request_rec *r);
 void ea_route_match(ea_req *rq);
+/* Every route of the table, i = 0, 1, ... until NULL (metrics labels). */
+const ea_route *ea_route_at(int i);
 /* Once per request, before the handler: %00, query string, content
  * negotiation (406), then permissions and CSRF (ea_auth_permit), in DRF's
  * order.  0, or -1 when the refusal was sent. */

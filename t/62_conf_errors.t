@@ -51,6 +51,7 @@ my %bad = (
     EcoAtlasTaskAlwaysEager => ['maybe'],
     EcoAtlasTaskTimeLimit => ['-1', 'forever'],
     EcoAtlasImportDir => ['relative/imports', '/nonexistent/ecoatlas-imports'],
+    EcoAtlasMetrics => ['sometimes'],
 );
 
 plan tests => 5 + @directives;

@@ -12,6 +12,7 @@
  * hands them back to the queue undelivered, and exits 0.  SIGHUP reopens the
  * log file.  Redis and PostgreSQL outages are waited out with a backoff. */
 #include "ea_conffile.h"
+#include "ea_metrics.h"
 #include "ea_task.h"
 #include "ea_tasks.h"
 #include "ea_version.h"
@@ -36,6 +37,8 @@
 
 #define WK_DEFAULT_CONFIG "/etc/apache2/apache2.conf"
 #define WK_MAX_PREFETCH 64
+#define WK_BEAT_S 5            /* heartbeat for the metrics' live-worker count */
+#define WK_BEAT_FORGET_S 3600  /* names silent this long leave the heartbeat set */
 
 /* ---- settings and shared state ----------------------------------------------- */
 
@@ -255,10 +258,34 @@ static void wk_unhold(wk_slot *s, const char *id)
     pthread_mutex_unlock(&s->mu);
 }
 
+/* The run in the workers' counters (a Redis hash the metrics scrape
+ * reads): outcome, time, rows imported.  Only known task names, so the
+ * labels stay bounded; a failure to count is not worth a retry. */
+static void wk_count(ea_taskq *q, const ea_task_msg *m, const char *what, double secs, const char *result)
+{
+    const char *f[3];
+    long long v[3];
+    int n = 0;
+    char b[3][128];
+    if (ea_task_index(m->name) < 0)
+        return;
+    snprintf(b[0], sizeof b[0], "%s|%s", m->name, what);
+    snprintf(b[1], sizeof b[1], "%s|%s", m->name, EA_WSTAT_SECONDS_US);
+    f[n] = b[0], v[n++] = 1;
+    f[n] = b[1], v[n++] = (long long)(secs * 1e6);
+    long long rows = result ? ea_metrics_result_rows(result) : -1;
+    if (rows > 0) {
+        snprintf(b[2], sizeof b[2], "%s|%s", m->name, EA_WSTAT_IMPORT_ROWS);
+        f[n] = b[2], v[n++] = rows;
+    }
+    if (ea_taskq_stats_add(q, n, f, v) != 0)
+        wk_log(EA_LOG_DEBUG, "Task %s[%s]: not counted in the metrics: %s", m->name, m->id, ea_taskq_error(q));
+}
+
 /* Store the outcome, retrying while Redis is away (up to half the
  * visibility timeout: after that another worker redoes the task anyway). */
 static void wk_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome out, const char *result,
-                      const char *error, double secs)
+                      const char *error, double secs, int timed_out)
 {
     const char *status = "FAILURE";
     int backoff = 0, rc;
@@ -275,6 +302,8 @@ static void wk_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome out, co
     if (rc == 1)
         wk_log(EA_LOG_WARNING, "Task %s[%s]: lease lost while it ran (longer than the visibility "
                "timeout without heartbeat); another delivery may run it again", m->name, m->id);
+    wk_count(q, m, timed_out ? EA_WSTAT_TIMED_OUT : strcmp(status, "SUCCESS") == 0 ? EA_WSTAT_SUCCEEDED
+                   : strcmp(status, "RETRY") == 0 ? EA_WSTAT_RETRIED : EA_WSTAT_FAILED, secs, result);
     if (strcmp(status, "SUCCESS") == 0)
         wk_log(EA_LOG_INFO, "Task %s[%s] succeeded in %.3fs", m->name, m->id, secs);
     else if (strcmp(status, "RETRY") == 0)
@@ -295,11 +324,11 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
     if (m->dead) {
         wk_finish(q, m, EA_TASK_FAILURE, NULL,
                   apr_psprintf(p, "delivered %d times without a result (worker lost or killed)",
-                               m->attempts - 1), 0);
+                               m->attempts - 1), 0, 0);
         return;
     }
     if (def == NULL) {
-        wk_finish(q, m, EA_TASK_FAILURE, NULL, apr_psprintf(p, "unknown task '%s'", m->name), 0);
+        wk_finish(q, m, EA_TASK_FAILURE, NULL, apr_psprintf(p, "unknown task '%s'", m->name), 0, 0);
         return;
     }
     if (def->needs_db) {
@@ -354,11 +383,11 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
         wk_finish(q, m, EA_TASK_FAILURE, NULL,
                   apr_psprintf(p, "Time limit exceeded: the task ran longer than %d s "
                                   "(EcoAtlasTaskTimeLimit) and was cancelled", W.time_limit_s),
-                  wk_elapsed(&t0));
+                  wk_elapsed(&t0), 1);
         return;
     }
     wk_finish(q, m, st == EA_TASKRUN_OK ? EA_TASK_SUCCESS : st == EA_TASKRUN_RETRY ? EA_TASK_RETRY : EA_TASK_FAILURE,
-              result, error, wk_elapsed(&t0));
+              result, error, wk_elapsed(&t0), 0);
 }
 
 static void *wk_thread(void *arg)
@@ -462,7 +491,7 @@ static void wk_heartbeat(ea_taskq *q, apr_pool_t *p)
 static int wk_supervise(void)
 {
     sigset_t set;
-    struct timespec stop_at = {0, 0}, last_hb;
+    struct timespec stop_at = {0, 0}, last_hb, last_beat = {0, 0};
     apr_pool_t *sp;
     ea_taskq *q;
     int signalled_stop = 0;
@@ -513,6 +542,11 @@ static int wk_supervise(void)
                 }
             }
             pthread_mutex_unlock(&s->mu);
+        }
+        if ((last_beat.tv_sec == 0 || wk_elapsed(&last_beat) >= WK_BEAT_S) && !wk_stopping) {
+            if (ea_taskq_worker_beat(q, W.name, WK_BEAT_FORGET_S) != 0)
+                wk_log(EA_LOG_DEBUG, "metrics heartbeat failed: %s", ea_taskq_error(q));
+            clock_gettime(CLOCK_MONOTONIC, &last_beat);
         }
         if (wk_elapsed(&last_hb) * 1000 >= W.visibility_s * 1000 / 3.0) {
             apr_pool_t *hp;

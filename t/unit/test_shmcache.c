@@ -240,15 +240,22 @@ START_TEST(eviction_keeps_what_is_read)
     fill_body(body, sizeof(body), 0, 0);
     ck_assert_int_eq(ea_shmcache_put(c, 0, 1, "hot", 3, body, sizeof(body), now), 1);
     /* ten times as many other entries as there are slots, the hot one read between */
-    int hot_hits = 0;
+    int hot_hits = 0, evictions = 0, first_eviction = 0;
     for (unsigned k = 1; k <= 10 * nslots; k++) {
         now += 100;
         int kl = snprintf(key, sizeof(key), "cold-%u", k);
         fill_body(body, sizeof(body), k, 0);
-        ea_shmcache_put(c, 0, 1, key, (size_t)kl, body, sizeof(body), now);
+        int st = ea_shmcache_put(c, 0, 1, key, (size_t)kl, body, sizeof(body), now);
+        ck_assert(st == 1 || st == 2);
+        if (st == 2 && evictions++ == 0)
+            first_eviction = (int)k;
         hot_hits += ea_shmcache_get(c, 0, 1, "hot", 3, now, 3600000, out, sizeof(out), &len);
     }
     ck_assert_int_eq(hot_hits, (int)(10 * nslots));
+    /* at most nslots - 1 stores found a free slot; every other store
+     * replaced a live entry and said so (the first one had room) */
+    ck_assert_int_gt(first_eviction, 1);
+    ck_assert_int_ge(evictions, (int)(9 * nslots));
     fill_body(body, sizeof(body), 0, 0);
     ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "hot", 3, now, 3600000, out, sizeof(out), &len), 1);
     ck_assert(len == sizeof(body) && memcmp(out, body, len) == 0);
