@@ -40,7 +40,7 @@ static const ea_filter country_filters[] = {
     { "iso2", EA_FILT_STR, "t.iso2 = ?", NULL, NULL, NULL },
     { "iso3", EA_FILT_STR, "t.iso3 = ?", NULL, NULL, NULL },
 };
-static const char *const country_search[] = { "t.name", NULL };
+static const char *const country_search[] = { "t.name::text", NULL };
 static const ea_order country_orderings[] = {
     { "name", "t.name" }, { "population", "t.population" }, { "created_at", "t.created_at" },
 };
@@ -60,7 +60,7 @@ static const ea_filter region_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
     { "level", EA_FILT_STR, "t.level = ?", NULL, NULL, NULL },
 };
-static const char *const region_search[] = { "t.name", NULL };
+static const char *const region_search[] = { "t.name::text", NULL };
 static const ea_order region_orderings[] = {
     { "name", "t.name" }, { "country__name", "c.name" },
 };
@@ -81,7 +81,7 @@ static const ea_field dataset_fields[] = {
 static const ea_filter dataset_filters[] = {
     { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, ea_dataset_type_choices, NULL },
 };
-static const char *const dataset_search[] = { "t.name", "t.source", NULL };
+static const char *const dataset_search[] = { "t.name::text", "t.source::text", NULL };
 static const ea_order dataset_orderings[] = {
     { "name", "t.name" }, { "created_at", "t.created_at" },
 };
@@ -115,7 +115,7 @@ static const ea_filter site_filters[] = {
     { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", ea_status_choices, NULL },
     { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset" },
 };
-static const char *const site_search[] = { "t.name", "t.notes", "t.properties::text", NULL };
+static const char *const site_search[] = { "t.name::text", "t.notes::text", "t.properties::text", NULL };
 static const ea_order site_orderings[] = {
     { "name", "t.name" }, { "head_m", "t.head_m" },
     { "storage_capacity_mwh", "t.storage_capacity_mwh" },
@@ -145,7 +145,7 @@ static const ea_filter metric_filters[] = {
       "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
     { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL },
 };
-static const char *const metric_search[] = { "t.metric", NULL };
+static const char *const metric_search[] = { "t.metric::text", NULL };
 static const ea_order metric_orderings[] = {
     { "value", "t.value" }, { "year", "t.year" },
 };
@@ -169,7 +169,7 @@ static const ea_filter climate_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
     { "site", EA_FILT_FK, "t.site_id = ?", NULL, NULL, "core_hydrosite" },
 };
-static const char *const climate_search[] = { "t.variable", NULL };
+static const char *const climate_search[] = { "t.variable::text", NULL };
 static const ea_order climate_orderings[] = {
     { "created_at", "t.created_at" },
 };
@@ -349,18 +349,49 @@ char *ea_like_contains(apr_pool_t *p, const char *term)
     return b.data;
 }
 
+/* Characters (code points) in a UTF-8 string. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
+                        apr_pool_t *p, const char **param)
+{
+    /* Django's icontains on PostgreSQL: UPPER(field::text) LIKE UPPER(pattern).
+     * The trigram indexes of migration 0005 are on UPPER(field::text), so
+     * this form is served by them.  A term of fewer than three characters
+     * has no trigram: the index could only be scanned whole, so it gets
+     * the same test spelt so that no index matches it (the term as a
+     * substring of the upper-cased field: LIKE '%term%' with every
+     * metacharacter escaped says exactly that). */
+    int short_term = utf8_chars(term) < EA_SEARCH_TRIGRAM;
+    *param = short_term ? term : ea_like_contains(p, term);
+    ea_buf_putc(b, '(');
+    for (const char *const *s = res->search; *s; s++) {
+        if (s != res->search)
+            ea_buf_puts(b, " OR ");
+        if (short_term)
+            ea_buf_printf(b, "strpos(UPPER(%s), UPPER($%d)) > 0", *s, idx);
+        else
+            ea_buf_printf(b, "UPPER(%s) LIKE UPPER($%d)", *s, idx);
+    }
+    ea_buf_putc(b, ')');
+}
+
 static void apply_search(ea_listq *q, const char *value)
 {
     apr_array_header_t *terms = ea_search_terms(q->pool, value);
     for (int i = 0; i < terms->nelts; i++) {
-        const char *term = APR_ARRAY_IDX(terms, i, const char *);
-        int idx = ea_listq_param(q, ea_like_contains(q->pool, term));
+        const char *term = APR_ARRAY_IDX(terms, i, const char *), *param;
+        int idx = q->params->nelts + 1;
         ea_buf cond;
-        ea_buf_init(&cond, q->pool, 128);
-        ea_buf_putc(&cond, '(');
-        for (const char *const *s = q->res->search; *s; s++)
-            ea_buf_printf(&cond, "%s%s ILIKE $%d", s == q->res->search ? "" : " OR ", *s, idx);
-        ea_buf_putc(&cond, ')');
+        ea_buf_init(&cond, q->pool, 160);
+        ea_search_term_sql(&cond, q->res, term, idx, q->pool, &param);
+        ea_listq_param(q, param);
         if (q->where.len)
             ea_buf_puts(&q->where, " AND ");
         ea_buf_put(&q->where, cond.data, cond.len);

@@ -115,4 +115,13 @@ int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals);
 /* Escape a LIKE pattern piece (\ % _) and wrap it in % for icontains. */
 char *ea_like_contains(apr_pool_t *p, const char *term);
 
+/* Terms shorter than this (in characters) have no trigram to look up. */
+#define EA_SEARCH_TRIGRAM 3
+
+/* The condition one search term puts on res (SearchFilter: the term in any
+ * search field, as Django's icontains), appended to b with $idx as its
+ * parameter; *param is the value to bind there. */
+void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
+                        apr_pool_t *p, const char **param);
+
 #endif
