@@ -396,6 +396,7 @@ static void apply_search(ea_listq *q, const char *value)
             ea_buf_puts(&q->where, " AND ");
         ea_buf_put(&q->where, cond.data, cond.len);
         q->by_groups = 0;
+        q->searched = 1;
     }
 }
 
@@ -407,12 +408,33 @@ static const ea_order *find_ordering(const ea_resource *res, const char *name)
     return NULL;
 }
 
+static void push_key(ea_listq *q, const char *sql, size_t len, int desc)
+{
+    ea_order_key *k = apr_array_push(q->order_keys);
+    k->sql = apr_pstrmemdup(q->pool, sql, len);
+    k->desc = desc;
+}
+
+/* The keys of a default order ("c.name, t.name", "t.created_at DESC"). */
+static void push_default_keys(ea_listq *q, const char *order)
+{
+    while (*order) {
+        size_t n = strcspn(order, ",");
+        int desc = n > 5 && memcmp(order + n - 5, " DESC", 5) == 0;
+        push_key(q, order, desc ? n - 5 : n, desc);
+        order += n;
+        while (*order == ',' || *order == ' ')
+            order++;
+    }
+}
+
 /* OrderingFilter: valid names replace the default; invalid ones dropped.
  * A final id keeps pages stable where the order has ties. */
 static void apply_ordering(ea_listq *q, const char *param)
 {
     ea_buf ob;
     ea_buf_init(&ob, q->pool, 64);
+    q->order_keys = apr_array_make(q->pool, 4, sizeof(ea_order_key));
     int first_desc = -1;
     if (param && *param) {
         char *list = apr_pstrdup(q->pool, param), *last;
@@ -425,13 +447,16 @@ static void apply_ordering(ea_listq *q, const char *param)
             if (first_desc < 0)
                 first_desc = desc;
             ea_buf_printf(&ob, "%s%s%s", ob.len ? ", " : "", o->sql, desc ? " DESC" : "");
+            push_key(q, o->sql, strlen(o->sql), desc);
         }
     }
     if (!ob.len) {
         ea_buf_puts(&ob, q->res->default_order);
         first_desc = strstr(q->res->default_order, " DESC") != NULL;
+        push_default_keys(q, q->res->default_order);
     }
     ea_buf_puts(&ob, first_desc ? ", t.id DESC" : ", t.id");
+    push_key(q, "t.id", 4, first_desc);
     q->order_by = ob.data;
 }
 
@@ -492,9 +517,57 @@ static void put_columns(ea_buf *b, const ea_resource *res)
     }
 }
 
+static void put_limit(ea_listq *q, ea_buf *b, long long limit, long long offset)
+{
+    if (limit >= 0) {
+        APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
+        ea_buf_printf(b, " LIMIT $%d::bigint", q->page_params->nelts);
+    }
+    APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset > 0 ? offset : 0));
+    ea_buf_printf(b, " OFFSET $%d::bigint", q->page_params->nelts);
+}
+
+/* " ORDER BY <prefix>k1, <prefix>k2 DESC, ..." over the keys as columns. */
+static void put_key_order(ea_buf *b, const ea_listq *q, const char *prefix)
+{
+    ea_buf_puts(b, " ORDER BY ");
+    for (int i = 0; i < q->order_keys->nelts; i++) {
+        const ea_order_key *k = &APR_ARRAY_IDX(q->order_keys, i, ea_order_key);
+        ea_buf_printf(b, "%s%sk%d%s", i ? ", " : "", prefix, i + 1, k->desc ? " DESC" : "");
+    }
+}
+
+/* A searched set: the rows matching the terms are found once, through the
+ * trigram indexes or one scan, keeping their ids and sort keys (m); the
+ * count is that of m and the page the first rows of m in order, joined
+ * back for their columns.  Never a walk along an ordering index hoping to
+ * meet enough matches early: when they are few, that walk reads the whole
+ * table (docs/operations.md, "Search"). */
+static const char *searched_select_sql(ea_listq *q, int with_count, long long limit, long long offset)
+{
+    ea_buf b;
+    ea_buf_init(&b, q->pool, 1024);
+    q->page_params = apr_array_copy(q->pool, q->params);
+    ea_buf_puts(&b, "WITH m AS MATERIALIZED (SELECT t.id AS id");
+    for (int i = 0; i < q->order_keys->nelts; i++)
+        ea_buf_printf(&b, ", %s AS k%d", APR_ARRAY_IDX(q->order_keys, i, ea_order_key).sql, i + 1);
+    ea_buf_printf(&b, " FROM %s WHERE %s) SELECT ", q->res->from_sql, q->where.data);
+    if (with_count)
+        ea_buf_puts(&b, "(SELECT count(*) FROM m), ");
+    put_columns(&b, q->res);
+    ea_buf_printf(&b, " FROM %s JOIN (SELECT * FROM m", q->res->from_sql);
+    put_key_order(&b, q, "");
+    put_limit(q, &b, limit, offset);
+    ea_buf_puts(&b, ") p ON p.id = t.id");
+    put_key_order(&b, q, "p.");
+    return b.data;
+}
+
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset)
 {
+    if (q->searched && !q->empty)
+        return searched_select_sql(q, total_sql != NULL, limit, offset);
     ea_buf b;
     ea_buf_init(&b, q->pool, 1024);
     q->page_params = apr_array_copy(q->pool, q->params);
@@ -508,12 +581,7 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     else if (q->where.len)
         ea_buf_printf(&b, " WHERE %s", q->where.data);
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
-    if (limit >= 0) {
-        APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
-        ea_buf_printf(&b, " LIMIT $%d::bigint", q->page_params->nelts);
-    }
-    APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset > 0 ? offset : 0));
-    ea_buf_printf(&b, " OFFSET $%d::bigint", q->page_params->nelts);
+    put_limit(q, &b, limit, offset);
     return b.data;
 }
 

@@ -123,6 +123,47 @@ START_TEST(searched_count_counts_the_rows)
 }
 END_TEST
 
+/* A searched page: the matches found once (ids and sort keys), the count
+ * and the page both taken from them; LIMIT and OFFSET still parameters. */
+START_TEST(searched_page_reads_the_matches_once)
+{
+    ea_listq q;
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_REGION],
+                                    ea_qs_parse(pool, "level=x&search=lit"), no_fk, NULL, &q), 0);
+    ck_assert_str_eq(ea_listq_select_sql(&q, ea_listq_count_sql(&q), 10, 20),
+        "WITH m AS MATERIALIZED (SELECT t.id AS id, c.name AS k1, t.name AS k2, t.id AS k3"
+        " FROM core_region t JOIN core_country c ON c.id = t.country_id"
+        " WHERE t.level = $1 AND (UPPER(t.name::text) LIKE UPPER($2)))"
+        " SELECT (SELECT count(*) FROM m), t.id, t.country_id, c.name, t.name, t.level, t.boundary,"
+        " t.created_at, t.updated_at"
+        " FROM core_region t JOIN core_country c ON c.id = t.country_id"
+        " JOIN (SELECT * FROM m ORDER BY k1, k2, k3 LIMIT $3::bigint OFFSET $4::bigint) p ON p.id = t.id"
+        " ORDER BY p.k1, p.k2, p.k3");
+    ck_assert_int_eq(q.page_params->nelts, 4);
+    ck_assert_str_eq(APR_ARRAY_IDX(q.page_params, 2, const char *), "10");
+    ck_assert_str_eq(APR_ARRAY_IDX(q.page_params, 3, const char *), "20");
+
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "search=ab&ordering=-head_m,name"), no_fk, NULL, &q), 0);
+    const char *sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    ck_assert_msg(strstr(sql, "WITH m AS MATERIALIZED (SELECT t.id AS id, t.head_m AS k1, t.name AS k2, t.id AS k3 FROM ") == sql, "%s", sql);
+    ck_assert_msg(strstr(sql, ") SELECT t.id, t.name, ") != NULL, "no count asked: %s", sql);
+    ck_assert_msg(strstr(sql, " ORDER BY k1 DESC, k2, k3 DESC LIMIT $2::bigint OFFSET $3::bigint) p ON p.id = t.id"
+                              " ORDER BY p.k1 DESC, p.k2, p.k3 DESC") != NULL, "%s", sql);
+
+    /* default orders with DESC; unsearched lists keep their plain SELECT */
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_METRIC],
+                                    ea_qs_parse(pool, "search=pot"), no_fk, NULL, &q), 0);
+    sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    ck_assert_msg(strstr(sql, "t.created_at AS k1, t.id AS k2 FROM") != NULL, "%s", sql);
+    ck_assert_msg(strstr(sql, "ORDER BY p.k1 DESC, p.k2 DESC") != NULL, "%s", sql);
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_METRIC],
+                                    ea_qs_parse(pool, "year=2020"), no_fk, NULL, &q), 0);
+    sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    ck_assert_msg(strncmp(sql, "SELECT t.id, ", 13) == 0, "%s", sql);
+}
+END_TEST
+
 static Suite *search_suite(void)
 {
     Suite *s = suite_create("search");
@@ -135,6 +176,7 @@ static Suite *search_suite(void)
     tcase_add_test(tc, like_metacharacters_escaped);
     tcase_add_test(tc, short_terms_not_indexed);
     tcase_add_test(tc, searched_count_counts_the_rows);
+    tcase_add_test(tc, searched_page_reads_the_matches_once);
     suite_add_tcase(s, tc);
     return s;
 }
