@@ -548,10 +548,18 @@ static const char *searched_select_sql(ea_listq *q, int with_count, long long li
     ea_buf b;
     ea_buf_init(&b, q->pool, 1024);
     q->page_params = apr_array_copy(q->pool, q->params);
+    /* the joins only when a sort key needs them (conditions are on t) */
+    int joins = 0;
     ea_buf_puts(&b, "WITH m AS MATERIALIZED (SELECT t.id AS id");
-    for (int i = 0; i < q->order_keys->nelts; i++)
-        ea_buf_printf(&b, ", %s AS k%d", APR_ARRAY_IDX(q->order_keys, i, ea_order_key).sql, i + 1);
-    ea_buf_printf(&b, " FROM %s WHERE %s) SELECT ", q->res->from_sql, q->where.data);
+    for (int i = 0; i < q->order_keys->nelts; i++) {
+        const char *key = APR_ARRAY_IDX(q->order_keys, i, ea_order_key).sql;
+        joins |= strncmp(key, "t.", 2) != 0;
+        ea_buf_printf(&b, ", %s AS k%d", key, i + 1);
+    }
+    if (joins)
+        ea_buf_printf(&b, " FROM %s WHERE %s) SELECT ", q->res->from_sql, q->where.data);
+    else
+        ea_buf_printf(&b, " FROM %s t WHERE %s) SELECT ", q->res->table, q->where.data);
     if (with_count)
         ea_buf_puts(&b, "(SELECT count(*) FROM m), ");
     put_columns(&b, q->res);
