@@ -328,6 +328,7 @@ static int mig_search_indexes(cli_ctx *ctx, int *changed)
         return 0;
     }
     printf(" NOT POSSIBLE\n");
+    fflush(stdout);
     fprintf(stderr, "%s: warning: the search indexes are missing: %s.\n"
             "  ?search= still works, but scans whole tables (slow on large ones).\n"
             "  A superuser can run CREATE EXTENSION pg_trgm; in this database;\n"

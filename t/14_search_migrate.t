@@ -4,6 +4,7 @@
 # superuser has created the extension, the next migrate builds the indexes.
 use strict;
 use warnings FATAL => 'all';
+use utf8;
 
 use FindBin;
 use lib "$FindBin::Bin/lib";
@@ -14,6 +15,7 @@ use DBI ();
 use EaTest qw(db);
 
 plan tests => 17;
+binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
 my $cli = $ENV{EA_CLI} or die 'EA_CLI not set';
 my ($role, $dbname) = ('ea_search_noext', 'ea_search_noext');
@@ -46,7 +48,7 @@ like $out, qr/warning: the search indexes are missing: the PostgreSQL extension 
     '... and why';
 like $out, qr/A superuser can run CREATE EXTENSION pg_trgm;/, '... and what to do';
 
-my $d = DBI->connect($dsn, $role, '', { RaiseError => 1, PrintError => 0, AutoCommit => 1 });
+my $d = DBI->connect($dsn, $role, '', { RaiseError => 1, PrintError => 0, AutoCommit => 1, pg_enable_utf8 => 1 });
 is $d->selectrow_array('SELECT count(*) FROM ecoatlas_search_missing()'), 9, 'none of the 9 search indexes exists';
 # search as before: the same SQL works without the indexes
 $d->do(q{INSERT INTO core_country (name, iso2, iso3, created_at, updated_at)
