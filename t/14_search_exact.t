@@ -17,7 +17,6 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use EaTest qw(db reset_db get_json country site dataset);
 
-binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
 sub q_ { my $s = shift; utf8::encode($s); $s =~ s/([^A-Za-z0-9\-._~])/sprintf '%%%02X', ord $1/ge; $s }
 
@@ -64,6 +63,7 @@ my @cases = map { ref $_ ? $_ : [$_, [$_]] } (
     ['site 7 e', ['site', '7', 'e']], ['"100% pure"', ['100% pure']],
 );
 plan tests => 4 * @cases + 10;
+binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
 # Django's pattern: prep_for_like_query, then %...%
 sub pattern { my $t = shift; $t =~ s/([\\%_])/\\$1/g; return "%$t%" }
