@@ -21,12 +21,15 @@ static void check_usage(FILE *out)
           "\n"
           "Report weak production settings in the Apache configuration, as\n"
           "Django's `manage.py check --deploy` did, with the ids mod_ecoatlas\n"
-          "logs at startup (ecoatlas.W004, ...).\n"
+          "logs at startup (ecoatlas.W004, ...).  When the configuration names a\n"
+          "database (DBDParams, or --db), also whether ?search= is served by its\n"
+          "indexes there (ecoatlas.W101: cannot check; ecoatlas.W102: missing).\n"
           "\n"
           "Options:\n"
           "      --deploy        run the deployment checks (required)\n"
           "  -f, --config FILE   the Apache configuration (default: $ECOATLAS_CONFIG,\n"
           "                      else " CLI_DEFAULT_APACHE_CONF ")\n"
+          "      --db CONNINFO   the database to check (default: DBDParams)\n"
           "  -h, --help          show this help and exit\n"
           "\n"
           "Exit status: 0 no issues, 1 issues found or unreadable file, 2 usage error.\n", out);
@@ -101,6 +104,53 @@ static int addrs_443(const char *addrs)
         if (c[4] == '\0' || c[4] == ' ' || c[4] == '\t')
             return 1;
     return 0;
+}
+
+static void add_warning(apr_array_header_t *w, const char *id, const char *server, const char *text)
+{
+    ea_deploy_warning *x = apr_array_push(w);
+    x->id = id;
+    x->server = server;
+    x->text = text;
+}
+
+/* The database the configuration names (DBDParams, or --db): are the
+ * indexes that serve ?search= there (migration 0005)?  Nothing to check
+ * when no database is named. */
+static void check_database(cli_ctx *ctx, ea_conffile *cf, apr_array_header_t *w)
+{
+    const apr_array_header_t *dbd = ea_conffile_args(cf, "DBDParams");
+    if (!ctx->db_conninfo && (!dbd || dbd->nelts == 0))
+        return;
+    if (cli_db_connect(ctx) != 0) {
+        add_warning(w, "ecoatlas.W101", "database",
+                    "cannot connect to the database named by DBDParams to check it (see above)");
+        return;
+    }
+    const char *v = cli_db_value(ctx, "SELECT to_regprocedure('ecoatlas_search_missing()') IS NOT NULL",
+                                 "looking for migration 0005", NULL);
+    if (v && strcmp(v, "t") != 0) {
+        add_warning(w, "ecoatlas.W102", "database",
+                    "migrations are pending (no search indexes): run ecoatlas migrate");
+        return;
+    }
+    if (v)
+        v = cli_db_value(ctx, "SELECT coalesce(string_agg(m, ', ' ORDER BY m), '') FROM ecoatlas_search_missing() m",
+                         "looking for the search indexes", NULL);
+    if (!v) {
+        add_warning(w, "ecoatlas.W101", "database", "cannot read the database to check it (see above)");
+        return;
+    }
+    if (!*v)
+        return;
+    const char *trgm = cli_db_value(ctx, "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm')",
+                                    "looking for pg_trgm", NULL);
+    add_warning(w, "ecoatlas.W102", "database",
+                apr_psprintf(ctx->pool, "?search= scans whole tables: search indexes missing (%s)%s", v,
+                             trgm && strcmp(trgm, "t") == 0
+                             ? "; run ecoatlas migrate"
+                             : "; the extension pg_trgm is not installed: a superuser can run "
+                               "CREATE EXTENSION pg_trgm; in this database, then run ecoatlas migrate"));
 }
 
 static int run_check(cli_ctx *ctx, int argc, char **argv)
@@ -178,6 +228,7 @@ static int run_check(cli_ctx *ctx, int argc, char **argv)
         s->https = https || addrs_443(vh->addrs);
     }
     apr_array_header_t *w = ea_deploy_check_all(ctx->pool, &main_s, vs);
+    check_database(ctx, cf, w);
     if (w->nelts == 0) {
         puts("System check identified no issues.");
         return CLI_EXIT_OK;

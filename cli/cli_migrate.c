@@ -292,6 +292,53 @@ static int mig_fake_core_schema(cli_ctx *ctx, const apr_array_header_t *files, a
     return 0;
 }
 
+/* Migration 0005: the trigram indexes that serve ?search=.  They need the
+ * extension pg_trgm, which the database role may not be allowed to create;
+ * search then keeps scanning the tables.  At every run the missing ones
+ * are attempted again (a superuser may have created the extension since),
+ * and what stands in the way is said plainly.  0 (done, or not possible:
+ * not an error), -1 on a database error. */
+static int mig_search_indexes(cli_ctx *ctx, int *changed)
+{
+    const char *v = cli_db_value(ctx, "SELECT to_regprocedure('ecoatlas_search_indexes()') IS NOT NULL",
+                                 "looking for ecoatlas_search_indexes()", NULL);
+    if (v == NULL) {
+        return -1;
+    }
+    if (strcmp(v, "t") != 0) {
+        return 0;
+    }
+    v = cli_db_value(ctx, "SELECT count(*) FROM ecoatlas_search_missing()",
+                     "looking for the search indexes", NULL);
+    if (v == NULL) {
+        return -1;
+    }
+    if (strcmp(v, "0") == 0) {
+        return 0;
+    }
+    printf("  Building the search indexes (pg_trgm)...");
+    fflush(stdout);
+    int is_null;
+    const char *why = cli_db_value(ctx, "SELECT ecoatlas_search_indexes()", "building the search indexes",
+                                   &is_null);
+    if (why == NULL && !is_null) {
+        printf(" FAILED\n");
+        return -1;
+    }
+    if (is_null) {
+        printf(" OK\n");
+        (*changed)++;
+        return 0;
+    }
+    printf(" NOT POSSIBLE\n");
+    fflush(stdout);
+    fprintf(stderr, "%s: warning: the search indexes are missing: %s.\n"
+            "  ?search= still works, but scans whole tables (slow on large ones).\n"
+            "  A superuser can run CREATE EXTENSION pg_trgm; in this database;\n"
+            "  the next 'ecoatlas migrate' then builds the indexes.\n", ctx->prog, why);
+    return 0;
+}
+
 static int mig_apply_all(cli_ctx *ctx, const char *dir, const apr_array_header_t *files)
 {
     if (mig_lock(ctx) != 0) {
@@ -322,6 +369,9 @@ static int mig_apply_all(cli_ctx *ctx, const char *dir, const apr_array_header_t
             return CLI_EXIT_FAIL;
         }
         changed++;
+    }
+    if (mig_search_indexes(ctx, &changed) != 0) {
+        return CLI_EXIT_FAIL;
     }
     if (changed == 0) {
         printf("  No migrations to apply.\n");

@@ -40,7 +40,7 @@ static const ea_filter country_filters[] = {
     { "iso2", EA_FILT_STR, "t.iso2 = ?", NULL, NULL, NULL },
     { "iso3", EA_FILT_STR, "t.iso3 = ?", NULL, NULL, NULL },
 };
-static const char *const country_search[] = { "t.name", NULL };
+static const char *const country_search[] = { "t.name::text", NULL };
 static const ea_order country_orderings[] = {
     { "name", "t.name" }, { "population", "t.population" }, { "created_at", "t.created_at" },
 };
@@ -60,7 +60,7 @@ static const ea_filter region_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
     { "level", EA_FILT_STR, "t.level = ?", NULL, NULL, NULL },
 };
-static const char *const region_search[] = { "t.name", NULL };
+static const char *const region_search[] = { "t.name::text", NULL };
 static const ea_order region_orderings[] = {
     { "name", "t.name" }, { "country__name", "c.name" },
 };
@@ -81,7 +81,7 @@ static const ea_field dataset_fields[] = {
 static const ea_filter dataset_filters[] = {
     { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, ea_dataset_type_choices, NULL },
 };
-static const char *const dataset_search[] = { "t.name", "t.source", NULL };
+static const char *const dataset_search[] = { "t.name::text", "t.source::text", NULL };
 static const ea_order dataset_orderings[] = {
     { "name", "t.name" }, { "created_at", "t.created_at" },
 };
@@ -115,7 +115,7 @@ static const ea_filter site_filters[] = {
     { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", ea_status_choices, NULL },
     { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset" },
 };
-static const char *const site_search[] = { "t.name", "t.notes", "t.properties::text", NULL };
+static const char *const site_search[] = { "t.name::text", "t.notes::text", "t.properties::text", NULL };
 static const ea_order site_orderings[] = {
     { "name", "t.name" }, { "head_m", "t.head_m" },
     { "storage_capacity_mwh", "t.storage_capacity_mwh" },
@@ -145,7 +145,7 @@ static const ea_filter metric_filters[] = {
       "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
     { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL },
 };
-static const char *const metric_search[] = { "t.metric", NULL };
+static const char *const metric_search[] = { "t.metric::text", NULL };
 static const ea_order metric_orderings[] = {
     { "value", "t.value" }, { "year", "t.year" },
 };
@@ -169,7 +169,7 @@ static const ea_filter climate_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
     { "site", EA_FILT_FK, "t.site_id = ?", NULL, NULL, "core_hydrosite" },
 };
-static const char *const climate_search[] = { "t.variable", NULL };
+static const char *const climate_search[] = { "t.variable::text", NULL };
 static const ea_order climate_orderings[] = {
     { "created_at", "t.created_at" },
 };
@@ -349,22 +349,54 @@ char *ea_like_contains(apr_pool_t *p, const char *term)
     return b.data;
 }
 
+/* Characters (code points) in a UTF-8 string. */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
+                        apr_pool_t *p, const char **param)
+{
+    /* Django's icontains on PostgreSQL: UPPER(field::text) LIKE UPPER(pattern).
+     * The trigram indexes of migration 0005 are on UPPER(field::text), so
+     * this form is served by them.  A term of fewer than three characters
+     * has no trigram: the index could only be scanned whole, so it gets
+     * the same test spelt so that no index matches it (the term as a
+     * substring of the upper-cased field: LIKE '%term%' with every
+     * metacharacter escaped says exactly that). */
+    int short_term = utf8_chars(term) < EA_SEARCH_TRIGRAM;
+    *param = short_term ? term : ea_like_contains(p, term);
+    ea_buf_putc(b, '(');
+    for (const char *const *s = res->search; *s; s++) {
+        if (s != res->search)
+            ea_buf_puts(b, " OR ");
+        if (short_term)
+            ea_buf_printf(b, "strpos(UPPER(%s), UPPER($%d)) > 0", *s, idx);
+        else
+            ea_buf_printf(b, "UPPER(%s) LIKE UPPER($%d)", *s, idx);
+    }
+    ea_buf_putc(b, ')');
+}
+
 static void apply_search(ea_listq *q, const char *value)
 {
     apr_array_header_t *terms = ea_search_terms(q->pool, value);
     for (int i = 0; i < terms->nelts; i++) {
-        const char *term = APR_ARRAY_IDX(terms, i, const char *);
-        int idx = ea_listq_param(q, ea_like_contains(q->pool, term));
+        const char *term = APR_ARRAY_IDX(terms, i, const char *), *param;
+        int idx = q->params->nelts + 1;
         ea_buf cond;
-        ea_buf_init(&cond, q->pool, 128);
-        ea_buf_putc(&cond, '(');
-        for (const char *const *s = q->res->search; *s; s++)
-            ea_buf_printf(&cond, "%s%s ILIKE $%d", s == q->res->search ? "" : " OR ", *s, idx);
-        ea_buf_putc(&cond, ')');
+        ea_buf_init(&cond, q->pool, 160);
+        ea_search_term_sql(&cond, q->res, term, idx, q->pool, &param);
+        ea_listq_param(q, param);
         if (q->where.len)
             ea_buf_puts(&q->where, " AND ");
         ea_buf_put(&q->where, cond.data, cond.len);
         q->by_groups = 0;
+        q->searched = 1;
     }
 }
 
@@ -376,12 +408,33 @@ static const ea_order *find_ordering(const ea_resource *res, const char *name)
     return NULL;
 }
 
+static void push_key(ea_listq *q, const char *sql, size_t len, int desc)
+{
+    ea_order_key *k = apr_array_push(q->order_keys);
+    k->sql = apr_pstrmemdup(q->pool, sql, len);
+    k->desc = desc;
+}
+
+/* The keys of a default order ("c.name, t.name", "t.created_at DESC"). */
+static void push_default_keys(ea_listq *q, const char *order)
+{
+    while (*order) {
+        size_t n = strcspn(order, ",");
+        int desc = n > 5 && memcmp(order + n - 5, " DESC", 5) == 0;
+        push_key(q, order, desc ? n - 5 : n, desc);
+        order += n;
+        while (*order == ',' || *order == ' ')
+            order++;
+    }
+}
+
 /* OrderingFilter: valid names replace the default; invalid ones dropped.
  * A final id keeps pages stable where the order has ties. */
 static void apply_ordering(ea_listq *q, const char *param)
 {
     ea_buf ob;
     ea_buf_init(&ob, q->pool, 64);
+    q->order_keys = apr_array_make(q->pool, 4, sizeof(ea_order_key));
     int first_desc = -1;
     if (param && *param) {
         char *list = apr_pstrdup(q->pool, param), *last;
@@ -394,13 +447,16 @@ static void apply_ordering(ea_listq *q, const char *param)
             if (first_desc < 0)
                 first_desc = desc;
             ea_buf_printf(&ob, "%s%s%s", ob.len ? ", " : "", o->sql, desc ? " DESC" : "");
+            push_key(q, o->sql, strlen(o->sql), desc);
         }
     }
     if (!ob.len) {
         ea_buf_puts(&ob, q->res->default_order);
         first_desc = strstr(q->res->default_order, " DESC") != NULL;
+        push_default_keys(q, q->res->default_order);
     }
     ea_buf_puts(&ob, first_desc ? ", t.id DESC" : ", t.id");
+    push_key(q, "t.id", 4, first_desc);
     q->order_by = ob.data;
 }
 
@@ -461,9 +517,65 @@ static void put_columns(ea_buf *b, const ea_resource *res)
     }
 }
 
+static void put_limit(ea_listq *q, ea_buf *b, long long limit, long long offset)
+{
+    if (limit >= 0) {
+        APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
+        ea_buf_printf(b, " LIMIT $%d::bigint", q->page_params->nelts);
+    }
+    APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset > 0 ? offset : 0));
+    ea_buf_printf(b, " OFFSET $%d::bigint", q->page_params->nelts);
+}
+
+/* " ORDER BY <prefix>k1, <prefix>k2 DESC, ..." over the keys as columns. */
+static void put_key_order(ea_buf *b, const ea_listq *q, const char *prefix)
+{
+    ea_buf_puts(b, " ORDER BY ");
+    for (int i = 0; i < q->order_keys->nelts; i++) {
+        const ea_order_key *k = &APR_ARRAY_IDX(q->order_keys, i, ea_order_key);
+        ea_buf_printf(b, "%s%sk%d%s", i ? ", " : "", prefix, i + 1, k->desc ? " DESC" : "");
+    }
+}
+
+/* A searched set: the rows matching the terms are found once, through the
+ * trigram indexes or one scan, keeping their ids and sort keys (m); the
+ * count is that of m and the page the first rows of m in order, joined
+ * back for their columns.  Never a walk along an ordering index hoping to
+ * meet enough matches early: when they are few, that walk reads the whole
+ * table (docs/operations.md, "Search"). */
+static const char *searched_select_sql(ea_listq *q, int with_count, long long limit, long long offset)
+{
+    ea_buf b;
+    ea_buf_init(&b, q->pool, 1024);
+    q->page_params = apr_array_copy(q->pool, q->params);
+    /* the joins only when a sort key needs them (conditions are on t) */
+    int joins = 0;
+    ea_buf_puts(&b, "WITH m AS MATERIALIZED (SELECT t.id AS id");
+    for (int i = 0; i < q->order_keys->nelts; i++) {
+        const char *key = APR_ARRAY_IDX(q->order_keys, i, ea_order_key).sql;
+        joins |= strncmp(key, "t.", 2) != 0;
+        ea_buf_printf(&b, ", %s AS k%d", key, i + 1);
+    }
+    if (joins)
+        ea_buf_printf(&b, " FROM %s WHERE %s) SELECT ", q->res->from_sql, q->where.data);
+    else
+        ea_buf_printf(&b, " FROM %s t WHERE %s) SELECT ", q->res->table, q->where.data);
+    if (with_count)
+        ea_buf_puts(&b, "(SELECT count(*) FROM m), ");
+    put_columns(&b, q->res);
+    ea_buf_printf(&b, " FROM %s JOIN (SELECT * FROM m", q->res->from_sql);
+    put_key_order(&b, q, "");
+    put_limit(q, &b, limit, offset);
+    ea_buf_puts(&b, ") p ON p.id = t.id");
+    put_key_order(&b, q, "p.");
+    return b.data;
+}
+
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset)
 {
+    if (q->searched && !q->empty)
+        return searched_select_sql(q, total_sql != NULL, limit, offset);
     ea_buf b;
     ea_buf_init(&b, q->pool, 1024);
     q->page_params = apr_array_copy(q->pool, q->params);
@@ -477,12 +589,7 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     else if (q->where.len)
         ea_buf_printf(&b, " WHERE %s", q->where.data);
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
-    if (limit >= 0) {
-        APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
-        ea_buf_printf(&b, " LIMIT $%d::bigint", q->page_params->nelts);
-    }
-    APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset > 0 ? offset : 0));
-    ea_buf_printf(&b, " OFFSET $%d::bigint", q->page_params->nelts);
+    put_limit(q, &b, limit, offset);
     return b.data;
 }
 

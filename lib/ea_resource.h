@@ -69,6 +69,12 @@ const ea_resource *ea_resource_by_prefix(const char *seg, size_t len);
  * yes, 0 no, -1 on a database error (the build then fails with -1). */
 typedef int (*ea_fk_exists_fn)(void *ctx, const char *table, long long id);
 
+/* One ORDER BY key: expression and direction. */
+typedef struct ea_order_key {
+    const char *sql;
+    int desc;
+} ea_order_key;
+
 /* The filtered set of a resource, built from the query parameters. */
 typedef struct ea_listq {
     apr_pool_t *pool;
@@ -80,6 +86,8 @@ typedef struct ea_listq {
     apr_array_header_t *params;   /* const char *, $1..$n */
     apr_array_header_t *page_params;  /* params plus LIMIT and OFFSET (ea_listq_select_sql) */
     const char *order_by;  /* "t.name, t.id" */
+    apr_array_header_t *order_keys;  /* the same as ea_order_key, in order */
+    int searched;          /* ?search= gave at least one term */
     ea_buf errors;         /* 400 body when the build returned 1 */
 } ea_listq;
 
@@ -101,7 +109,9 @@ const char *ea_listq_count_sql(ea_listq *q);
  * OFFSET as given (limit < 0: none).  With total_sql non-NULL its value is
  * prepended as an extra first column (one round trip for page and count).
  * LIMIT and OFFSET are parameters, so every page of a list shares one
- * prepared statement: run it with q->page_params. */
+ * prepared statement: run it with q->page_params.  A searched set is read
+ * once (ids and ORDER BY keys of every matching row), and both the page and
+ * the count come from that (the count then replaces total_sql). */
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset);
 
@@ -114,5 +124,14 @@ int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals);
 
 /* Escape a LIKE pattern piece (\ % _) and wrap it in % for icontains. */
 char *ea_like_contains(apr_pool_t *p, const char *term);
+
+/* Terms shorter than this (in characters) have no trigram to look up. */
+#define EA_SEARCH_TRIGRAM 3
+
+/* The condition one search term puts on res (SearchFilter: the term in any
+ * search field, as Django's icontains), appended to b with $idx as its
+ * parameter; *param is the value to bind there. */
+void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
+                        apr_pool_t *p, const char **param);
 
 #endif
