@@ -529,6 +529,42 @@ static const char *csrf_failure(ea_req *rq)
     return NULL;
 }
 
+/* Login CSRF (issue 11): a browser posting the login form from another
+ * site would log its user into the attacker's account.  Browsers name the
+ * posting page in Origin (or at least Referer); when either is there it
+ * must be this host or a trusted origin.  Clients that send neither
+ * (scripts, curl) are not browsers and carry no victim's cookies. */
+const char *ea_auth_login_csrf_failure(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *good = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
+                            : NULL;
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *ref = apr_table_get(r->headers_in, "Referer");
+
+    if (origin) {
+        const char *norm = ea_origin_normalize(r->pool, origin);
+        if (!norm || !((good && strcmp(norm, good) == 0) || trusted_origin(sc, norm)))
+            return apr_psprintf(r->pool, "Origin checking failed - %s does not match any trusted origins.",
+                                origin);
+        return NULL;
+    }
+    if (!ref)
+        return NULL;
+    const char *sep = strstr(ref, "://");
+    if (!sep || sep == ref || !sep[3] || sep[3] == '/')
+        return "Referer checking failed - Referer is malformed.";
+    size_t hl = strcspn(sep + 3, "/?#");
+    const char *rorig = ea_origin_normalize(r->pool, apr_pstrmemdup(r->pool, ref, (apr_size_t)(sep + 3 + hl - ref)));
+    if (!rorig)
+        return "Referer checking failed - Referer is malformed.";
+    if (!((good && strcmp(rorig, good) == 0) || trusted_origin(sc, rorig)))
+        return apr_psprintf(r->pool, "Referer checking failed - %s does not match any trusted origins.", ref);
+    return NULL;
+}
+
 /* ---- permissions ------------------------------------------------------------------------ */
 
 int ea_auth_permit(ea_req *rq)

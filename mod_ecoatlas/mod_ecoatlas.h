@@ -199,6 +199,9 @@ typedef struct ea_user {
 /* Permission check for the matched route and method (API-CONTRACT §3):
  * 0 when allowed; otherwise the 401/403 was sent. */
 int ea_auth_permit(ea_req *rq);
+/* Why a POST to the session login is refused as cross-site (Origin or
+ * Referer of another site), or NULL. */
+const char *ea_auth_login_csrf_failure(ea_req *rq);
 void ea_auth_register_hooks(apr_pool_t *p);
 int ea_auth_post_config(apr_pool_t *pconf, server_rec *s);
 const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg);
