@@ -62,7 +62,7 @@ const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* The key from a file that only root (httpd's parent) may read. */
+/* The key from a file that only its owner (root: httpd's parent) may read. */
 const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *dn = cmd->directive->directive;
@@ -77,9 +77,11 @@ const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg
     apr_status_t rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, cmd->temp_pool);
     if (rv != APR_SUCCESS || fi.filetype != APR_REG)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': cannot read '%s'", dn, path);
-    if (fi.protection & (APR_WREAD | APR_WWRITE))
-        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' is readable or writable "
-                            "by every user; make it readable by its owner only (chmod 600)", dn, path);
+    /* As OpenSSH for private keys: no access at all for group or others. */
+    if (fi.protection & (APR_GREAD | APR_GWRITE | APR_GEXECUTE | APR_WREAD | APR_WWRITE | APR_WEXECUTE))
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' is accessible by users "
+                            "other than its owner (group or others); make it readable and writable "
+                            "by its owner only (chmod 600)", dn, path);
     rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
     if (rv == APR_SUCCESS) {
         rv = apr_file_read_full(f, buf, n, &n);
