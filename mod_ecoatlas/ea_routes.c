@@ -208,6 +208,12 @@ int ea_authorize(ea_req *rq)
         return -1;
     }
     rq->qs = ea_qs_parse(r->pool, r->args);
+    if (rq->qs->nelts > EA_QS_MAX_PARAMS) {
+        ea_send_detail(rq, HTTP_BAD_REQUEST,
+                       apr_psprintf(r->pool, "Too many query parameters: %d (at most %d).",
+                                    rq->qs->nelts, EA_QS_MAX_PARAMS));
+        return -1;
+    }
     if (ea_negotiate(rq) != 0 || ea_auth_permit(rq) != 0)
         return -1;
     rq->authorized = 1;
