@@ -361,7 +361,8 @@ int ea_task_pg_setup(PGconn *pg)
     int ok;
     if (PQsetClientEncoding(pg, "UTF8") != 0)
         return -1;
-    r = PQexec(pg, "SET client_min_messages = warning; SET TimeZone = 'UTC';"
+    /* jit off as on the module's connections (docs/security.md) */
+    r = PQexec(pg, "SET client_min_messages = warning; SET TimeZone = 'UTC'; SET jit = off;"
                    " SET application_name = 'ecoatlas-worker'");
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -186,6 +186,7 @@ struct ea_req {
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
+    int db_oneshot;            /* the set's SQL grows with the input: never prepared */
     int authorized;            /* ea_authorize passed (fixups, or dispatch) */
 };
 
