@@ -198,7 +198,8 @@ static int db_session_setup(cli_ctx *ctx)
                 cli_chomp(ctx->pool, PQerrorMessage(ctx->pg)));
         return -1;
     }
-    return cli_db_exec(ctx, "SET client_min_messages = warning; "
+    /* jit off as on the module's connections (docs/security.md) */
+    return cli_db_exec(ctx, "SET client_min_messages = warning; SET jit = off; "
                             "SET application_name = 'ecoatlas'", "session setup");
 }
 

@@ -214,9 +214,16 @@ static void session_mac(const char *secret, size_t secretlen, const char *key, c
 {
     uint8_t mac[32];
     unsigned maclen = sizeof(mac);
-    /* Domain-separated, so the same secret signs nothing else the same way. */
-    char msg[16 + EA_SESSION_KEY_LEN + 1];
-    int n = snprintf(msg, sizeof(msg), "ecoatlas.session:%s", key);
+    /* Domain-separated, so the same secret signs nothing else the same way.
+     * The whole prefix and the whole key are signed: the buffer is sized
+     * from both, and a message snprintf would cut short signs nothing. */
+    static const char prefix[] = "ecoatlas.session:";
+    char msg[sizeof(prefix) - 1 + EA_SESSION_KEY_LEN + 1];
+    int n = snprintf(msg, sizeof(msg), "%s%.*s", prefix, EA_SESSION_KEY_LEN, key);
+    if (n < 0 || (size_t)n >= sizeof(msg)) {
+        memset(hex, 0, 65);
+        return;
+    }
     HMAC(EVP_sha256(), secret, (int)secretlen, (const unsigned char *)msg, (size_t)n, mac, &maclen);
     to_hex(mac, 32, hex);
 }

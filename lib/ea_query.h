@@ -20,6 +20,12 @@ typedef struct ea_param {
  * U+FFFD (as Python decodes with errors='replace'). */
 apr_array_header_t *ea_qs_parse(apr_pool_t *p, const char *args);
 
+/* At most this many parameters in one query string (issue 11): every one
+ * is looked up, sorted and copied into pagination links.  Django refuses
+ * more than DATA_UPLOAD_MAX_NUMBER_FIELDS (1000); no client of this API
+ * sends more than a dozen. */
+#define EA_QS_MAX_PARAMS 64
+
 /* The LAST value given for key (QueryDict.get), or NULL when absent. */
 const char *ea_qs_get(const apr_array_header_t *params, const char *key);
 

@@ -349,7 +349,7 @@ char *ea_like_contains(apr_pool_t *p, const char *term)
     return b.data;
 }
 
-/* Characters (code points) in a UTF-8 string. */
+/* Code points in a valid UTF-8 string (the query string is made valid). */
 static size_t utf8_chars(const char *s)
 {
     size_t n = 0;
@@ -382,9 +382,23 @@ void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int
     ea_buf_putc(b, ')');
 }
 
-static void apply_search(ea_listq *q, const char *value)
+/* SearchFilter within the bounds of issue 11: every term adds a condition
+ * on every search field, so the number of terms and the length of the
+ * value are capped.  Returns 1 (error added) when a bound is passed. */
+static int apply_search(ea_listq *q, const char *value)
 {
+    size_t chars = utf8_chars(value);
+    if (chars > EA_SEARCH_MAX_CHARS) {
+        add_error(q, "search", apr_psprintf(q->pool, "Ensure this value has at most %d characters (it has %"
+                                            APR_SIZE_T_FMT ").", EA_SEARCH_MAX_CHARS, chars));
+        return 1;
+    }
     apr_array_header_t *terms = ea_search_terms(q->pool, value);
+    if (terms->nelts > EA_SEARCH_MAX_TERMS) {
+        add_error(q, "search", apr_psprintf(q->pool, "Ensure this value has at most %d search terms (it has %d).",
+                                            EA_SEARCH_MAX_TERMS, terms->nelts));
+        return 1;
+    }
     for (int i = 0; i < terms->nelts; i++) {
         const char *term = APR_ARRAY_IDX(terms, i, const char *), *param;
         int idx = q->params->nelts + 1;
@@ -397,7 +411,9 @@ static void apply_search(ea_listq *q, const char *value)
         ea_buf_put(&q->where, cond.data, cond.len);
         q->by_groups = 0;
         q->searched = 1;
+        q->shape_varies = 1;
     }
+    return 0;
 }
 
 static const ea_order *find_ordering(const ea_resource *res, const char *name)
@@ -430,20 +446,30 @@ static void push_default_keys(ea_listq *q, const char *order)
 
 /* OrderingFilter: valid names replace the default; invalid ones dropped.
  * A final id keeps pages stable where the order has ties. */
-static void apply_ordering(ea_listq *q, const char *param)
+static int apply_ordering(ea_listq *q, const char *param)
 {
     ea_buf ob;
     ea_buf_init(&ob, q->pool, 64);
     q->order_keys = apr_array_make(q->pool, 4, sizeof(ea_order_key));
     int first_desc = -1;
     if (param && *param) {
+        int nfields = 1;
+        for (const char *c = param; *c; c++)
+            nfields += *c == ',';
+        if (nfields > EA_ORDERING_MAX_FIELDS) {
+            add_error(q, "ordering", apr_psprintf(q->pool, "Ensure this value has at most %d fields (it has %d).",
+                                                  EA_ORDERING_MAX_FIELDS, nfields));
+            return 1;
+        }
+        unsigned used = 0;   /* a field named again changes nothing: dropped */
         char *list = apr_pstrdup(q->pool, param), *last;
         for (char *tok = apr_strtok(list, ",", &last); tok; tok = apr_strtok(NULL, ",", &last)) {
             const char *name = strip_ws(q->pool, tok);
             int desc = name[0] == '-';
             const ea_order *o = find_ordering(q->res, desc ? name + 1 : name);
-            if (!o)
+            if (!o || (used & (1u << (o - q->res->orderings))))
                 continue;
+            used |= 1u << (o - q->res->orderings);
             if (first_desc < 0)
                 first_desc = desc;
             ea_buf_printf(&ob, "%s%s%s", ob.len ? ", " : "", o->sql, desc ? " DESC" : "");
@@ -458,6 +484,7 @@ static void apply_ordering(ea_listq *q, const char *param)
     ea_buf_puts(&ob, first_desc ? ", t.id DESC" : ", t.id");
     push_key(q, "t.id", 4, first_desc);
     q->order_by = ob.data;
+    return 0;
 }
 
 int ea_listq_build(apr_pool_t *p, const ea_resource *res,
@@ -481,14 +508,16 @@ int ea_listq_build(apr_pool_t *p, const ea_resource *res,
             return -1;
         invalid |= rc;
     }
+    if (!invalid) {
+        const char *search = ea_qs_get(qs, "search");
+        if (search && *search)
+            invalid |= apply_search(q, search);
+        invalid |= apply_ordering(q, ea_qs_get(qs, "ordering"));
+    }
     if (invalid) {
         ea_buf_putc(&q->errors, '}');
         return 1;
     }
-    const char *search = ea_qs_get(qs, "search");
-    if (search && *search)
-        apply_search(q, search);
-    apply_ordering(q, ea_qs_get(qs, "ordering"));
     return 0;
 }
 

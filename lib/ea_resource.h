@@ -89,12 +89,21 @@ typedef struct ea_listq {
     apr_array_header_t *order_keys;  /* the same as ea_order_key, in order */
     int searched;          /* ?search= gave at least one term */
     ea_buf errors;         /* 400 body when the build returned 1 */
+    int shape_varies;      /* the SQL text grows with the input (search terms):
+                              run it once, never keep it prepared */
 } ea_listq;
+
+/* Bounds on the inputs that multiply the work of one request (issue 11,
+ * documented in docs/openapi.yaml and docs/security.md): a longer or
+ * wider value is refused with 400 before any SQL is built. */
+#define EA_SEARCH_MAX_CHARS 200     /* ?search= value, in characters */
+#define EA_SEARCH_MAX_TERMS 10      /* terms after splitting ?search= */
+#define EA_ORDERING_MAX_FIELDS 8    /* comma-separated names in ?ordering= */
 
 /* Apply django-filter, SearchFilter and OrderingFilter (in that order)
  * to res from the parsed query string.  Returns 0 when valid, 1 when a
- * filter value is invalid (q->errors holds the JSON body), -1 when
- * fk_exists failed. */
+ * filter value is invalid or a bound above is passed (q->errors holds the
+ * JSON body), -1 when fk_exists failed. */
 int ea_listq_build(apr_pool_t *p, const ea_resource *res,
                    const apr_array_header_t *qs,
                    ea_fk_exists_fn fk_exists, void *ctx, ea_listq *q);

@@ -6,9 +6,12 @@
 #include "ea_json.h"
 #include "ea_task.h"
 
+#include <apr_file_io.h>
 #include <apr_strings.h>
 #include <json-c/json.h>
 
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,6 +146,44 @@ static void task_import_reject(void *baton, unsigned long line, const char *reas
     t->n++;
 }
 
+const char *ea_task_confine(apr_pool_t *p, const char *dir, const char *path, const char **why)
+{
+    char rdir[PATH_MAX], rpath[PATH_MAX];
+    const char *resolved, *slash;
+
+    if (dir == NULL && apr_temp_dir_get(&dir, p) != APR_SUCCESS) {
+        *why = "no import directory";
+        return NULL;
+    }
+    if (realpath(dir, rdir) == NULL) {
+        *why = "the import directory (EcoAtlasImportDir) cannot be resolved";
+        return NULL;
+    }
+    if (realpath(path, rpath) != NULL) {
+        resolved = rpath;
+    } else if (errno == ENOENT && (slash = strrchr(path, '/')) != NULL && slash[1] != '\0'
+               && strcmp(slash + 1, ".") != 0 && strcmp(slash + 1, "..") != 0) {
+        /* not there (yet): its directory must be inside, the name is kept */
+        char *parent = apr_pstrmemdup(p, path, slash == path ? 1 : (apr_size_t)(slash - path));
+        if (realpath(parent, rpath) == NULL) {
+            *why = "the file's directory cannot be resolved";
+            return NULL;
+        }
+        resolved = apr_pstrcat(p, rpath, "/", slash + 1, NULL);
+    } else {
+        *why = "the path cannot be resolved";
+        return NULL;
+    }
+    size_t n = strlen(rdir);
+    if (n == 1)   /* EcoAtlasImportDir / : everything is below it */
+        n = 0;
+    if (strncmp(resolved, rdir, n) != 0 || resolved[n] != '/' || resolved[n + 1] == '\0') {
+        *why = "the path is outside the import directory (EcoAtlasImportDir)";
+        return NULL;
+    }
+    return apr_pstrdup(p, resolved);
+}
+
 static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, char **result, char **error,
                                      int geo)
 {
@@ -184,6 +225,14 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
         *error = bad ? "invalid argument types (strings, and a boolean skip_invalid)" : "path is required";
         return EA_TASKRUN_FAIL;
     }
+    /* Whoever can write to the queue names the file: it is read, and with
+     * remove_file deleted, only below EcoAtlasImportDir (issue 11). */
+    const char *why = NULL, *real = ea_task_confine(env->pool, env->import_dir, path, &why);
+    if (real == NULL) {
+        *error = apr_psprintf(env->pool, "Import refused: %s: %s", why, path);
+        return EA_TASKRUN_FAIL;
+    }
+    path = real;
     ea_buf_init(&rej, env->pool, 256);
     rep.rej = &rej;
     rep.n = 0;
@@ -312,7 +361,8 @@ int ea_task_pg_setup(PGconn *pg)
     int ok;
     if (PQsetClientEncoding(pg, "UTF8") != 0)
         return -1;
-    r = PQexec(pg, "SET client_min_messages = warning; SET TimeZone = 'UTC';"
+    /* jit off as on the module's connections (docs/security.md) */
+    r = PQexec(pg, "SET client_min_messages = warning; SET TimeZone = 'UTC'; SET jit = off;"
                    " SET application_name = 'ecoatlas-worker'");
     ok = PQresultStatus(r) == PGRES_COMMAND_OK;
     PQclear(r);

@@ -19,6 +19,9 @@ typedef struct ea_task_env {
     volatile int *cancel;       /* set by the time limit or a shutdown */
     void (*log)(void *baton, int level, const char *msg);
     void *log_baton;
+    const char *import_dir;     /* EcoAtlasImportDir: import tasks read (and
+                                   remove) files below it only; NULL = the
+                                   system temporary directory */
 } ea_task_env;
 
 typedef enum {
@@ -47,6 +50,10 @@ ea_taskrun_status ea_task_run(const ea_task_def *def, ea_task_env *env, const ch
 int ea_task_count(void);
 const char *ea_task_name_at(int i);
 int ea_task_index(const char *name);
+/* The real path of path (symlinks and .. resolved) when it lies below the
+ * real path of dir; NULL otherwise (*why says why).  A path that does not
+ * exist yet resolves through its directory. */
+const char *ea_task_confine(apr_pool_t *p, const char *dir, const char *path, const char **why);
 
 /* Session settings every task connection needs (UTC, UTF-8, quiet). */
 int ea_task_pg_setup(PGconn *pg);

@@ -63,7 +63,7 @@ const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg)
     return NULL;
 }
 
-/* The key from a file that only root (httpd's parent) may read. */
+/* The key from a file that only its owner (root: httpd's parent) may read. */
 const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg)
 {
     const char *dn = cmd->directive->directive;
@@ -78,9 +78,11 @@ const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg
     apr_status_t rv = apr_stat(&fi, path, APR_FINFO_PROT | APR_FINFO_TYPE, cmd->temp_pool);
     if (rv != APR_SUCCESS || fi.filetype != APR_REG)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': cannot read '%s'", dn, path);
-    if (fi.protection & (APR_WREAD | APR_WWRITE))
-        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' is readable or writable "
-                            "by every user; make it readable by its owner only (chmod 600)", dn, path);
+    /* As OpenSSH for private keys: no access at all for group or others. */
+    if (fi.protection & (APR_GREAD | APR_GWRITE | APR_GEXECUTE | APR_WREAD | APR_WWRITE | APR_WEXECUTE))
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' is accessible by users "
+                            "other than its owner (group or others); make it readable and writable "
+                            "by its owner only (chmod 600)", dn, path);
     rv = apr_file_open(&f, path, APR_FOPEN_READ, 0, cmd->temp_pool);
     if (rv == APR_SUCCESS) {
         rv = apr_file_read_full(f, buf, n, &n);
@@ -535,6 +537,42 @@ static const char *csrf_failure(ea_req *rq)
         return "CSRF token missing.";
     if (!ea_csrf_match(cookie, strlen(cookie), token, strlen(token)))
         return "CSRF token incorrect.";
+    return NULL;
+}
+
+/* Login CSRF (issue 11): a browser posting the login form from another
+ * site would log its user into the attacker's account.  Browsers name the
+ * posting page in Origin (or at least Referer); when either is there it
+ * must be this host or a trusted origin.  Clients that send neither
+ * (scripts, curl) are not browsers and carry no victim's cookies. */
+const char *ea_auth_login_csrf_failure(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    const char *host = apr_table_get(r->headers_in, "Host");
+    const char *good = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
+                            : NULL;
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *ref = apr_table_get(r->headers_in, "Referer");
+
+    if (origin) {
+        const char *norm = ea_origin_normalize(r->pool, origin);
+        if (!norm || !((good && strcmp(norm, good) == 0) || trusted_origin(sc, norm)))
+            return apr_psprintf(r->pool, "Origin checking failed - %s does not match any trusted origins.",
+                                origin);
+        return NULL;
+    }
+    if (!ref)
+        return NULL;
+    const char *sep = strstr(ref, "://");
+    if (!sep || sep == ref || !sep[3] || sep[3] == '/')
+        return "Referer checking failed - Referer is malformed.";
+    size_t hl = strcspn(sep + 3, "/?#");
+    const char *rorig = ea_origin_normalize(r->pool, apr_pstrmemdup(r->pool, ref, (apr_size_t)(sep + 3 + hl - ref)));
+    if (!rorig)
+        return "Referer checking failed - Referer is malformed.";
+    if (!((good && strcmp(rorig, good) == 0) || trusted_origin(sc, rorig)))
+        return apr_psprintf(r->pool, "Referer checking failed - %s does not match any trusted origins.", ref);
     return NULL;
 }
 

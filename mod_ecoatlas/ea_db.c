@@ -1,14 +1,16 @@
 /* ea_db: PostgreSQL through mod_dbd's pooled connections.  mod_dbd owns the
  * connections (DBDriver pgsql, DBDParams, DBDMin/Keep/Max/Exptime); we take
  * the native libpq handle to run parameterised statements, prepare each
- * distinct statement once per connection, and repair a connection that a
- * PostgreSQL restart broke (reset, statements prepared again, one retry). */
+ * distinct statement of a fixed shape once per connection, and repair a
+ * connection that a PostgreSQL restart broke (reset, statements prepared
+ * again, one retry for reads). */
 #include "mod_ecoatlas.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 #include "apr_hash.h"
 #include "apr_strings.h"
 #include "apr_optional.h"
+#include "apr_lib.h"
 #include <limits.h>
 
 APLOG_USE_MODULE(ecoatlas);
@@ -22,6 +24,7 @@ typedef struct ea_conn_state {
     unsigned next;
     int configured;          /* session settings applied since (re)connect */
     int lost;                /* failed: the next success is a reconnect (metrics) */
+    int backend_pid;         /* the server session they were applied to */
 } ea_conn_state;
 
 #define EA_MAX_PREPARED 512
@@ -86,36 +89,59 @@ static apr_status_t clear_result_cleanup(void *res)
     return APR_SUCCESS;
 }
 
-/* Connection-level failures: the server went away or restarted. */
+/* Connection-level failures: the server went away or restarted.  An
+ * error without SQLSTATE was made by libpq itself ("server closed the
+ * connection unexpectedly"), sometimes while PQstatus still says OK: the
+ * connection failed, not the statement (issue 11, finding 9). */
 static int is_connection_failure(PGconn *conn, const PGresult *res)
 {
-    const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(conn) != CONNECTION_OK)
+    if (PQstatus(conn) != CONNECTION_OK || res == NULL)
         return 1;
-    return state && (strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0
-                     || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0);
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state == NULL)
+        return PQresultStatus(res) == PGRES_FATAL_ERROR;
+    return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0
+           || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
+}
+
+/* May a statement whose connection died be run again?  Reads yes; a write
+ * may have been executed before the connection went, so it is not repeated
+ * (the client gets 503 and decides). */
+static int is_read(const char *sql)
+{
+    while (apr_isspace(*sql))
+        sql++;
+    return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "SHOW", 4) == 0
+           || strncasecmp(sql, "BEGIN", 5) == 0;
 }
 
 /* Session settings, once per server session: UTC for to_char, and a bound
  * on every statement so that no request (and no pooled connection) waits
- * on a runaway query. */
+ * on a runaway query.  JIT off: LLVM compiling a large expression does not
+ * check for interrupts, so neither statement_timeout nor pg_cancel_backend
+ * stops it (issue 11, docs/security.md). */
 static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
     int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
-    char sql[128];
-    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'", ms);
+    char sql[160];
+    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET jit = off; SET TimeZone = 'UTC'; "
+             "SET DateStyle = 'ISO'", ms);
     PGresult *res = PQexec(conn, sql);
-    if (PQresultStatus(res) == PGRES_COMMAND_OK)
+    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         st->configured = 1;
+        st->backend_pid = PQbackendPID(conn);
+    }
     PQclear(res);
 }
 
+/* A statement whose text grows with the input (oneshot) runs unnamed and
+ * leaves no plan behind; the others are prepared once per connection. */
 static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
-                     const char *const *values)
+                     const char *const *values, int oneshot)
 {
-    const char *name = apr_hash_get(st->stmts, sql, APR_HASH_KEY_STRING);
-    if (!name && st->next < EA_MAX_PREPARED) {
+    const char *name = oneshot ? NULL : apr_hash_get(st->stmts, sql, APR_HASH_KEY_STRING);
+    if (!name && !oneshot && st->next < EA_MAX_PREPARED) {
         char *nm = apr_psprintf(st->pool, "ea_%u", st->next);
         PGresult *pr = PQprepare(conn, nm, sql, n, NULL);
         int ok = PQresultStatus(pr) == PGRES_COMMAND_OK;
@@ -149,9 +175,16 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
         return EA_DB_UNAVAILABLE;
     for (int attempt = 0; attempt < 2; attempt++) {
         ea_conn_state *st = conn_state(dbd);
+        /* mod_dbd may have reconnected it (its pool check resets a broken
+         * handle): a new server session has none of our settings or plans */
+        if (st->configured && PQbackendPID(conn) != st->backend_pid) {
+            st->stmts = apr_hash_make(st->pool);
+            st->configured = 0;
+            st->lost = 1;     /* a reconnect, counted at its first success */
+        }
         if (!st->configured)
             configure_session(rq, conn, st);
-        PGresult *res = run(conn, st, sql, n, values);
+        PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */
@@ -208,6 +241,11 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "database connection re-established");
+            if (!is_read(sql)) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              "a write found its connection dead: not run again (503)");
+                return EA_DB_UNAVAILABLE;
+            }
         }
     }
     return EA_DB_UNAVAILABLE;

@@ -194,6 +194,9 @@ int ea_handle_auth_login(ea_req *rq)
 {
     request_rec *r = rq->r;
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    const char *csrf_why = ea_auth_login_csrf_failure(rq);
+    if (csrf_why)
+        return ea_send_detail(rq, HTTP_FORBIDDEN, apr_pstrcat(r->pool, "CSRF Failed: ", csrf_why, NULL));
     ea_user *u = authenticate(rq);
     if (!u)
         return OK;

@@ -20,14 +20,43 @@ typedef struct csv_out {
     int failed;             /* the client went away */
 } csv_out;
 
-/* Python csv.writer's QUOTE_MINIMAL: quote fields holding , " CR or LF. */
+/* A decimal number as PostgreSQL prints one: [+-]digits[.digits][e[+-]digits]. */
+static int csv_is_number(const char *v, size_t len)
+{
+    size_t i = 0, d = 0;
+    if (i < len && (v[i] == '-' || v[i] == '+'))
+        i++;
+    for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+        d++;
+    if (i < len && v[i] == '.')
+        for (i++; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+            d++;
+    if (d && i < len && (v[i] == 'e' || v[i] == 'E')) {
+        size_t e = 0;
+        if (++i < len && (v[i] == '-' || v[i] == '+'))
+            i++;
+        for (; i < len && v[i] >= '0' && v[i] <= '9'; i++)
+            e++;
+        if (!e)
+            return 0;
+    }
+    return d > 0 && i == len;
+}
+
+/* Python csv.writer's QUOTE_MINIMAL: quote fields holding , " CR or LF.
+ * A cell a spreadsheet would read as a formula (first character = + - @
+ * TAB or CR, OWASP "CSV injection") gets a leading apostrophe and is
+ * quoted; numbers stay as they are (docs/security.md). */
 static void csv_field(ea_buf *b, const char *v, size_t len)
 {
-    if (strcspn(v, ",\"\r\n") == len) {
+    int formula = len > 0 && memchr("=+-@\t\r", v[0], 6) != NULL && !csv_is_number(v, len);
+    if (!formula && strcspn(v, ",\"\r\n") == len) {
         ea_buf_put(b, v, len);
         return;
     }
     ea_buf_putc(b, '"');
+    if (formula)
+        ea_buf_putc(b, '\'');
     for (size_t i = 0; i < len; i++) {
         if (v[i] == '"')
             ea_buf_putc(b, '"');

@@ -234,6 +234,7 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
     env.cancel = &cancel;
     env.log = eager_log;
     env.log_baton = r;
+    env.import_dir = c->import_dir;
     st = ea_task_run(def, &env, args, &result, &error);
     if (PQtransactionStatus(pg) != PQTRANS_IDLE)
         PQclear(PQexec(pg, "ROLLBACK"));

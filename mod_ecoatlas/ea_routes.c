@@ -177,8 +177,13 @@ void ea_route_match(ea_req *rq)
     }
     size_t rl = strlen(rq->rel);
     if (rl == 0 || rq->rel[rl - 1] != '/') {
-        /* APPEND_SLASH: only when the slashed path is a route */
+        /* APPEND_SLASH: only when the slashed path is a route.  A decoded
+         * control character (%0D%0A) cannot go into a Location header and
+         * names no object: no redirect, the 404 below (issue 11). */
         const char *slashed = apr_pstrcat(r->pool, rq->rel, "/", NULL);
+        for (const char *c = rq->rel; *c; c++)
+            if ((unsigned char)*c < 0x20 || *c == 0x7f)
+                return;
         if (match_path(slashed, &pk)) {
             rq->redirect = apr_pstrcat(r->pool, base, slashed,
                                        r->args ? "?" : "", r->args ? r->args : "", NULL);
@@ -223,6 +228,12 @@ int ea_authorize(ea_req *rq)
         return -1;
     }
     rq->qs = ea_qs_parse(r->pool, r->args);
+    if (rq->qs->nelts > EA_QS_MAX_PARAMS) {
+        ea_send_detail(rq, HTTP_BAD_REQUEST,
+                       apr_psprintf(r->pool, "Too many query parameters: %d (at most %d).",
+                                    rq->qs->nelts, EA_QS_MAX_PARAMS));
+        return -1;
+    }
     if (ea_negotiate(rq) != 0 || ea_auth_permit(rq) != 0)
         return -1;
     rq->authorized = 1;

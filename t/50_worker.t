@@ -17,7 +17,7 @@ use POSIX qw(WNOHANG);
 use Time::HiRes qw(time sleep);
 use EaTest qw(db reset_db seed_fixture pg_stop pg_start);
 
-plan tests => 45;
+plan tests => 52;
 
 my $top = $ENV{EA_TOP} or die 'EA_TOP';
 my $build = $ENV{EA_BUILD} or die 'EA_BUILD';
@@ -25,6 +25,7 @@ my $sock = $ENV{EA_REDIS_SOCKET} or die 'EA_REDIS_SOCKET';
 my $cli = $ENV{EA_CLI} or die 'EA_CLI';
 my $worker = $ENV{EA_WORKER} || "$build/worker/ecoatlas-worker";
 my $dir = tempdir(CLEANUP => 1);
+mkdir "$dir/imports" or die $!;
 my $conninfo = "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}";
 # sanitizer builds: leaks at exit are not what this file tests
 $ENV{ASAN_OPTIONS} = 'detect_leaks=0';
@@ -44,6 +45,7 @@ DBDriver pgsql
 DBDParams "$conninfo"
 EcoAtlasBrokerURL "unix://$sock?db=3"
 EcoAtlasTaskTimeLimit @{[ $o{limit} // 30 ]}
+EcoAtlasImportDir "$dir/imports"
 LogLevel warn ecoatlas:debug
 CONF
     close $f;
@@ -142,13 +144,35 @@ like slurp($log), qr/^\[INFO\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ecoatlas\.wo
     'the worker logs "Generated metric snapshot" in the [LEVEL] timestamp logger: format';
 
 # A task that fails for good: FAILURE at once, and a dead letter with its error.
-$id = enqueue($conf, 'import_resources', "path=$dir/none.csv");
+$id = enqueue($conf, 'import_resources', "path=$dir/imports/none.csv");
 $rec = wait_status($conf, $id, 10, 'SUCCESS', 'FAILURE');
 is $rec->{status}, 'FAILURE', 'a missing import file: FAILURE';
 like $rec->{error}, qr/^Fichier introuvable: /, '... with the import error';
 my ($rc, $dead) = cli($conf, 'task', 'dead-letters');
 my ($entry) = grep { $_->{task_id} eq $id } @{ $json->decode($dead) };
 ok $entry && $entry->{error} =~ /Fichier introuvable/, 'the failed task is in the dead-letter list with its error';
+
+# Task paths are confined to EcoAtlasImportDir (issue 11): a path outside,
+# through "..", or through a symlink is refused, not read, not removed.
+{
+    my $victim = "$dir/victim.csv";
+    open my $v, '>', $victim or die $!;
+    print {$v} "country_iso3,resource_type,metric,value,unit,year\nBEN,solar,stolen,1,MW,2020\n";
+    close $v;
+    symlink $victim, "$dir/imports/link.csv" or die $!;
+    my @cases = ([outside => $victim], [dotdot => "$dir/imports/../victim.csv"], [symlink => "$dir/imports/link.csv"],
+                 [system => '/etc/passwd']);
+    for my $c (@cases) {
+        my ($what, $path) = @$c;
+        my $tid = enqueue($conf, 'import_resources', "path=$path", 'remove_file=true', 'dataset_name=Stolen');
+        my $r = wait_status($conf, $tid, 10, 'SUCCESS', 'FAILURE');
+        ok $r->{status} eq 'FAILURE' && $r->{error} =~ /^Import refused: the path is outside the import directory/,
+            "task path $what: refused" or diag explain $r;
+    }
+    ok -f $victim, 'the file outside was not removed';
+    ok -l "$dir/imports/link.csv", 'the symlink was not removed';
+    is db()->selectrow_array(q{SELECT count(*) FROM core_energydataset WHERE name = 'Stolen'}), 0, 'nothing was imported';
+}
 
 # ---- 2. the time limit cancels the running statement ------------------------------------
 my $short = conf(limit => 2);

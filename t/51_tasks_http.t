@@ -91,7 +91,8 @@ my $pid = fork // die;
 if ($pid == 0) {
     open my $conf, '>', "$dir/w.conf" or die;
     print {$conf} qq{DBDParams "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}"\n},
-                  qq{EcoAtlasBrokerURL "unix://$sock?db=3"\nLogLevel warn\n};
+                  qq{EcoAtlasBrokerURL "unix://$sock?db=3"\nLogLevel warn\n},
+                  qq{EcoAtlasImportDir "$build/t-run"\n};   # httpd's: the worker reads uploads there only
     close $conf;
     $ENV{ASAN_OPTIONS} = 'detect_leaks=0';
     open STDOUT, '>', "$dir/w.log" or die;

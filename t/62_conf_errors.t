@@ -14,6 +14,18 @@ use EaConfTest qw(httpd_cmd run_cmd directives module_path);
 
 my @directives = directives();
 
+# A key file with mode $mode (issue 11: group or other access is refused).
+my $keydir = File::Temp::tempdir(CLEANUP => 1);
+sub keyfile {
+    my ($mode) = @_;
+    my $f = sprintf '%s/key-%04o', $keydir, $mode;
+    open my $fh, '>', $f or die $!;
+    print {$fh} 'k' . join('', map { ('a' .. 'z', 0 .. 9)[$_ % 36] } 1 .. 60), "\n";
+    close $fh;
+    chmod $mode, $f or die $!;
+    return $f;
+}
+
 # Bad values: one or more per directive (each must be refused).
 my %bad = (
     EcoAtlasPageSize => ['0', '10001', 'ten'],
@@ -38,7 +50,8 @@ my %bad = (
     # directives other work adds (used once they are in the module)
     EcoAtlasMaxBodySize => ['lots', '-1'],
     EcoAtlasSecretKey => ['short'],
-    EcoAtlasSecretKeyFile => ['/nonexistent/ecoatlas-secret'],
+    EcoAtlasSecretKeyFile => ['/nonexistent/ecoatlas-secret', keyfile(0640), keyfile(0620), keyfile(0604),
+                              keyfile(0602), keyfile(0610)],
     EcoAtlasTokenName => ['""'],
     EcoAtlasSessionCookieSecure => ['maybe'],
     EcoAtlasCSRFCookieSecure => ['maybe'],
@@ -54,7 +67,7 @@ my %bad = (
     EcoAtlasMetrics => ['sometimes'],
 );
 
-plan tests => 5 + @directives;
+plan tests => 6 + @directives;
 
 my $tmp = File::Temp::tempdir(CLEANUP => 1);
 my $httpd = httpd_cmd();
@@ -117,6 +130,16 @@ for my $d (@directives) {
     }
     is_deeply(\@got, ['refused: No such file or directory', 'refused: not writable by this user (Permission denied)', 'ok'],
               'EcoAtlasImportDir: a missing or unwritable directory fails configtest, naming the directive');
+}
+
+# A key file its owner alone can read is accepted (0600 and 0400).
+{
+    my @e;
+    for my $mode (0600, 0400) {
+        my ($rc, $out) = configtest("EcoAtlasSecretKeyFile " . keyfile($mode) . "\n");
+        push @e, sprintf('%04o: exit %d, %s', $mode, $rc, $out) if $rc != 0;
+    }
+    is_deeply(\@e, [], 'EcoAtlasSecretKeyFile: an owner-only key file (0600, 0400) is accepted') or diag(join "\n", @e);
 }
 
 # Every directive: active in the example site, documented in directives.md.

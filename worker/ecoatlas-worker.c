@@ -46,6 +46,7 @@ static struct {
     const char *config;
     const char *conninfo;
     const char *broker, *backend;
+    const char *import_dir;     /* EcoAtlasImportDir; NULL: the temporary directory */
     int time_limit_s;
     int loglevel;
     int concurrency;
@@ -361,6 +362,7 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
     env.cancel = &s->cancel;
     env.log = wk_task_log;
     env.log_baton = m->id;
+    env.import_dir = W.import_dir;
     st = ea_task_run(def, &env, m->args, &result, &error);
 
     pthread_mutex_lock(&s->mu);
@@ -606,6 +608,7 @@ static int wk_read_config(apr_pool_t *p)
         return -1;
     }
     W.backend = ea_conffile_get(cf, "EcoAtlasResultBackend", NULL);
+    W.import_dir = ea_conffile_get(cf, "EcoAtlasImportDir", NULL);
     const char *tl = ea_conffile_get(cf, "EcoAtlasTaskTimeLimit", "600");
     char *end;
     long v = strtol(tl, &end, 10);
@@ -645,7 +648,8 @@ static void wk_usage(FILE *out)
           "\n"
           "Run the tasks mod_ecoatlas queues in Redis (snapshots, imports).  Settings come\n"
           "from the Apache configuration httpd reads: DBDParams, EcoAtlasBrokerURL,\n"
-          "EcoAtlasResultBackend, EcoAtlasTaskTimeLimit, LogLevel (ecoatlas:LEVEL).\n"
+          "EcoAtlasResultBackend, EcoAtlasTaskTimeLimit, EcoAtlasImportDir (imports read\n"
+          "files below it only), LogLevel (ecoatlas:LEVEL).\n"
           "\n"
           "Options:\n"
           "  -f, --config FILE      Apache configuration (default: $ECOATLAS_CONFIG, else\n"

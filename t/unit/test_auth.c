@@ -136,6 +136,27 @@ START_TEST(session_cookies)
 }
 END_TEST
 
+/* The MAC covers the prefix and every character of the key (issue 11:
+ * the last one was once left out, so one cookie was valid for 36 keys). */
+START_TEST(session_mac_covers_whole_key)
+{
+    char cookie[EA_SESSION_COOKIE_MAX], bad[EA_SESSION_COOKIE_MAX], out[EA_SESSION_KEY_LEN + 1];
+    const char *secret = "secret-for-the-vector";
+    const char *key = "abcdefghijklmnopqrstuvwxyz012345";
+    ea_session_cookie(secret, strlen(secret), key, cookie);
+    /* HMAC-SHA256(secret, "ecoatlas.session:" + key), computed elsewhere */
+    ck_assert_str_eq(cookie, "abcdefghijklmnopqrstuvwxyz012345."
+                     "a4cc9996e2f50e9e952b2cd3ec9658a5a3c60a69ffe4cdd41a4bc8499049b2ad");
+    for (const char *c = "abcdefghijklmnopqrstuvwxyz0123456789"; *c; c++) {
+        if (*c == '5')
+            continue;
+        strcpy(bad, cookie);
+        bad[EA_SESSION_KEY_LEN - 1] = *c;
+        ck_assert_int_eq(ea_session_cookie_verify(secret, strlen(secret), bad, strlen(bad), out), 0);
+    }
+}
+END_TEST
+
 START_TEST(csrf_tokens)
 {
     char c[EA_CSRF_LEN + 1];
@@ -166,6 +187,7 @@ int main(void)
     tcase_add_test(tc, token_keys);
     tcase_add_test(tc, token_header_rules);
     tcase_add_test(tc, session_cookies);
+    tcase_add_test(tc, session_mac_covers_whole_key);
     tcase_add_test(tc, csrf_tokens);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -2,6 +2,7 @@
  * (urllib.parse, int(), decimal.Decimal) and the Django 5 / DRF 3.16
  * algorithms (QueryDict, smart_split, search_smart_split, replace_query_param). */
 #include "ea_query.h"
+#include "ea_resource.h"
 #include "ea_utf8.h"
 
 #include <apr_general.h>
@@ -394,6 +395,75 @@ START_TEST(sizes)
 }
 END_TEST
 
+/* ---- bounds on the work of one request (issue 11) ------------------------ */
+
+static int no_fk(void *ctx, const char *table, long long id)
+{
+    (void)ctx; (void)table; (void)id;
+    return 1;
+}
+
+/* ea_listq_build over the hydro sites: its return, and the set in q. */
+static int build(const char *args, ea_listq *q)
+{
+    return ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE], ea_qs_parse(pool, args), no_fk, NULL, q);
+}
+
+START_TEST(bounds_search_terms)
+{
+    ea_listq q;
+    /* the worst search allowed: 10 terms, 200 characters */
+    char *ten = apr_pstrdup(pool, "search=");
+    for (int i = 0; i < EA_SEARCH_MAX_TERMS; i++)
+        ten = apr_pstrcat(pool, ten, i ? "+" : "", "abcdefghijklmnopq", NULL);
+    ck_assert_int_eq(build(ten, &q), 0);
+    ck_assert_int_eq(q.params->nelts, EA_SEARCH_MAX_TERMS);
+    ck_assert_int_eq(q.shape_varies, 1);
+    /* one term more: 400 naming the field */
+    ck_assert_int_eq(build(apr_pstrcat(pool, ten, "+x", NULL), &q), 1);
+    ck_assert_str_eq(q.errors.data, "{\"search\":[\"Ensure this value has at most 10 search terms (it has 11).\"]}");
+    /* commas split terms too */
+    ck_assert_int_eq(build("search=a,b,c,d,e,f,g,h,i,j,k,l", &q), 1);
+    ck_assert_str_eq(q.errors.data, "{\"search\":[\"Ensure this value has at most 10 search terms (it has 12).\"]}");
+    /* no search: the text does not vary, the statement may be kept */
+    ck_assert_int_eq(build("status=study", &q), 0);
+    ck_assert_int_eq(q.shape_varies, 0);
+}
+END_TEST
+
+START_TEST(bounds_search_length)
+{
+    ea_listq q;
+    char *v = apr_palloc(pool, 400);
+    memset(v, 'a', 200);
+    v[200] = '\0';
+    ck_assert_int_eq(build(apr_pstrcat(pool, "search=", v, NULL), &q), 0);
+    v[200] = 'a';
+    v[201] = '\0';
+    ck_assert_int_eq(build(apr_pstrcat(pool, "search=", v, NULL), &q), 1);
+    ck_assert_str_eq(q.errors.data, "{\"search\":[\"Ensure this value has at most 200 characters (it has 201).\"]}");
+    /* characters, not bytes: 200 two-byte characters pass */
+    char *e = "";
+    for (int i = 0; i < 200; i++)
+        e = apr_pstrcat(pool, e, "%C3%A9", NULL);
+    ck_assert_int_eq(build(apr_pstrcat(pool, "search=", e, NULL), &q), 0);
+}
+END_TEST
+
+START_TEST(bounds_ordering)
+{
+    ea_listq q;
+    ck_assert_int_eq(build("ordering=name,-head_m,name,name,-name,bogus,head_m,name", &q), 0);
+    /* names given again are dropped: the first one decides */
+    ck_assert_str_eq(q.order_by, "t.name, t.head_m DESC, t.id");
+    ck_assert_int_eq(build("ordering=name,name,name,name,name,name,name,name,name", &q), 1);
+    ck_assert_str_eq(q.errors.data, "{\"ordering\":[\"Ensure this value has at most 8 fields (it has 9).\"]}");
+    /* filter errors come first, alone (django-filter runs before the others) */
+    ck_assert_int_eq(build("status=nope&ordering=a,a,a,a,a,a,a,a,a,a", &q), 1);
+    ck_assert_str_eq(q.errors.data, "{\"status\":[\"Select a valid choice. nope is not one of the available choices.\"]}");
+}
+END_TEST
+
 static Suite *query_suite(void)
 {
     Suite *s = suite_create("ea_query");
@@ -415,6 +485,9 @@ static Suite *query_suite(void)
     tcase_add_test(st, search_mixed_and_unterminated);
     tcase_add_test(st, search_unicode_whitespace);
     tcase_add_test(st, search_empty);
+    tcase_add_test(st, bounds_search_terms);
+    tcase_add_test(st, bounds_search_length);
+    tcase_add_test(st, bounds_ordering);
     suite_add_tcase(s, st);
 
     tcase_add_checked_fixture(l, setup, teardown);
