@@ -20,7 +20,7 @@ typedef struct ea_param {
  * U+FFFD (as Python decodes with errors='replace'). */
 apr_array_header_t *ea_qs_parse(apr_pool_t *p, const char *args);
 
-/* At most this many parameters in one query string (issue 11): every one
+/* At most this many parameters in one query string (docs/security.md): every one
  * is looked up, sorted and copied into pagination links.  Django refuses
  * more than DATA_UPLOAD_MAX_NUMBER_FIELDS (1000); no client of this API
  * sends more than a dozen. */

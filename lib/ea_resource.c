@@ -382,7 +382,7 @@ void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int
     ea_buf_putc(b, ')');
 }
 
-/* SearchFilter within the bounds of issue 11: every term adds a condition
+/* SearchFilter within the bounds of docs/security.md: every term adds a condition
  * on every search field, so the number of terms and the length of the
  * value are capped.  Returns 1 (error added) when a bound is passed. */
 static int apply_search(ea_listq *q, const char *value)

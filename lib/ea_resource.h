@@ -93,8 +93,8 @@ typedef struct ea_listq {
                               run it once, never keep it prepared */
 } ea_listq;
 
-/* Bounds on the inputs that multiply the work of one request (issue 11,
- * documented in docs/openapi.yaml and docs/security.md): a longer or
+/* Bounds on the inputs that multiply the work of one request (documented
+ * in docs/openapi.yaml and docs/security.md): a longer or
  * wider value is refused with 400 before any SQL is built. */
 #define EA_SEARCH_MAX_CHARS 200     /* ?search= value, in characters */
 #define EA_SEARCH_MAX_TERMS 10      /* terms after splitting ?search= */

@@ -226,7 +226,7 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
         return EA_TASKRUN_FAIL;
     }
     /* Whoever can write to the queue names the file: it is read, and with
-     * remove_file deleted, only below EcoAtlasImportDir (issue 11). */
+     * remove_file deleted, only below EcoAtlasImportDir (docs/security.md). */
     const char *why = NULL, *real = ea_task_confine(env->pool, env->import_dir, path, &why);
     if (real == NULL) {
         *error = apr_psprintf(env->pool, "Import refused: %s: %s", why, path);

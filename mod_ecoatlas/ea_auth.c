@@ -540,7 +540,7 @@ static const char *csrf_failure(ea_req *rq)
     return NULL;
 }
 
-/* Login CSRF (issue 11): a browser posting the login form from another
+/* Login CSRF (docs/security.md): a browser posting the login form from another
  * site would log its user into the attacker's account.  Browsers name the
  * posting page in Origin (or at least Referer); when either is there it
  * must be this host or a trusted origin.  Clients that send neither

@@ -92,7 +92,7 @@ static apr_status_t clear_result_cleanup(void *res)
 /* Connection-level failures: the server went away or restarted.  An
  * error without SQLSTATE was made by libpq itself ("server closed the
  * connection unexpectedly"), sometimes while PQstatus still says OK: the
- * connection failed, not the statement (issue 11, finding 9). */
+ * connection failed, not the statement (docs/security.md). */
 static int is_connection_failure(PGconn *conn, const PGresult *res)
 {
     if (PQstatus(conn) != CONNECTION_OK || res == NULL)
@@ -119,7 +119,7 @@ static int is_read(const char *sql)
  * on every statement so that no request (and no pooled connection) waits
  * on a runaway query.  JIT off: LLVM compiling a large expression does not
  * check for interrupts, so neither statement_timeout nor pg_cancel_backend
- * stops it (issue 11, docs/security.md). */
+ * stops it (docs/security.md). */
 static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);

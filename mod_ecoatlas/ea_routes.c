@@ -179,7 +179,7 @@ void ea_route_match(ea_req *rq)
     if (rl == 0 || rq->rel[rl - 1] != '/') {
         /* APPEND_SLASH: only when the slashed path is a route.  A decoded
          * control character (%0D%0A) cannot go into a Location header and
-         * names no object: no redirect, the 404 below (issue 11). */
+         * names no object: no redirect, the 404 below (docs/security.md). */
         const char *slashed = apr_pstrcat(r->pool, rq->rel, "/", NULL);
         for (const char *c = rq->rel; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
