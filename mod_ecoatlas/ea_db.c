@@ -107,10 +107,25 @@ static int is_connection_failure(PGconn *conn, const PGresult *res)
 /* May a statement whose connection died be run again?  Reads yes; a write
  * may have been executed before the connection went, so it is not repeated
  * (the client gets 503 and decides). */
+static int has_word(const char *sql, const char *word)
+{
+    size_t n = strlen(word);
+    for (const char *p = sql; *p; p++) {
+        if (strncasecmp(p, word, n) == 0 && (p == sql || !(apr_isalnum(p[-1]) || p[-1] == '_'))
+            && !(apr_isalnum(p[n]) || p[n] == '_'))
+            return 1;
+    }
+    return 0;
+}
+
 static int is_read(const char *sql)
 {
     while (apr_isspace(*sql))
         sql++;
+    /* A WITH query reads unless one of its parts writes (the session
+     * insert is one); the SQL text is ours, values are parameters. */
+    if (strncasecmp(sql, "WITH", 4) == 0)
+        return !has_word(sql, "INSERT") && !has_word(sql, "UPDATE") && !has_word(sql, "DELETE");
     return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "SHOW", 4) == 0
            || strncasecmp(sql, "BEGIN", 5) == 0;
 }

@@ -119,8 +119,9 @@ open my $lf, '<', "$pgdata/server.log" or die $!;
 seek $lf, $log_at, 0;
 my @lines = <$lf>;
 close $lf;
-my $named = grep { /LOG:  execute ea_\d+: .*ILIKE/ } @lines;
-my $unnamed = grep { /LOG:  execute <unnamed>: .*ILIKE/ } @lines;
+my $search_sql = qr/LIKE UPPER\(\$|strpos\(UPPER/;   # a search term's condition
+my $named = grep { /LOG:  execute ea_\d+: .*$search_sql/ } @lines;
+my $unnamed = grep { /LOG:  execute <unnamed>: .*$search_sql/ } @lines;
 my $fixed = grep { /LOG:  execute ea_\d+: SELECT .*status = / } @lines;
 is $named, 0, 'no search statement was kept prepared (none executed by name)';
 ok $unnamed >= 10, "the searches ran as unnamed statements ($unnamed)";
