@@ -497,37 +497,59 @@ static int trusted_origin(const ea_srv_conf *sc, const char *norm)
     return 0;
 }
 
-static const char *csrf_failure(ea_req *rq)
+/* Is origin (normalised) this host's own origin or a trusted one? */
+static int origin_allowed(ea_req *rq, const char *norm)
 {
     request_rec *r = rq->r;
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     const char *host = apr_table_get(r->headers_in, "Host");
-    const char *good = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
-                            : NULL;
+    const char *own = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
+                           : NULL;
+    return norm && ((own && strcmp(norm, own) == 0) || trusted_origin(sc, norm));
+}
+
+/* Django's Origin check: NULL when allowed, else why not. */
+static const char *origin_failure(ea_req *rq, const char *origin)
+{
+    if (origin_allowed(rq, ea_origin_normalize(rq->r->pool, origin)))
+        return NULL;
+    return apr_psprintf(rq->r->pool, "Origin checking failed - %s does not match any trusted origins.", origin);
+}
+
+/* Django's Referer check (the page's origin must be allowed); with
+ * require_https, as Django does for a secure request, an http Referer
+ * fails too.  NULL when allowed, else why not. */
+static const char *referer_failure(ea_req *rq, const char *ref, int require_https)
+{
+    apr_pool_t *p = rq->r->pool;
+    const char *sep = strstr(ref, "://");
+    if (!sep || sep == ref || !sep[3] || sep[3] == '/')
+        return "Referer checking failed - Referer is malformed.";
+    if (require_https && strncasecmp(ref, "https://", 8) != 0)
+        return "Referer checking failed - Referer is insecure while host is secure.";
+    size_t hl = strcspn(sep + 3, "/?#");
+    const char *rorig = ea_origin_normalize(p, apr_pstrmemdup(p, ref, (apr_size_t)(sep + 3 + hl - ref)));
+    if (!rorig)
+        return "Referer checking failed - Referer is malformed.";
+    if (!origin_allowed(rq, rorig))
+        return apr_psprintf(p, "Referer checking failed - %s does not match any trusted origins.", ref);
+    return NULL;
+}
+
+static const char *csrf_failure(ea_req *rq)
+{
+    request_rec *r = rq->r;
     const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *why = NULL;
 
     if (origin) {
-        const char *norm = ea_origin_normalize(r->pool, origin);
-        if (!norm || !((good && strcmp(norm, good) == 0) || trusted_origin(sc, norm)))
-            return apr_psprintf(r->pool, "Origin checking failed - %s does not match any trusted origins.",
-                                origin);
+        why = origin_failure(rq, origin);
     } else if (rq->secure) {
         const char *ref = apr_table_get(r->headers_in, "Referer");
-        if (!ref)
-            return "Referer checking failed - no Referer.";
-        const char *sep = strstr(ref, "://");
-        if (!sep || sep == ref || !sep[3] || sep[3] == '/')
-            return "Referer checking failed - Referer is malformed.";
-        if (strncasecmp(ref, "https://", 8) != 0)
-            return "Referer checking failed - Referer is insecure while host is secure.";
-        size_t hl = strcspn(sep + 3, "/?#");
-        const char *rorig = ea_origin_normalize(r->pool, apr_pstrmemdup(r->pool, ref, (apr_size_t)(sep + 3 + hl - ref)));
-        if (!rorig)
-            return "Referer checking failed - Referer is malformed.";
-        if (!((good && strcmp(rorig, good) == 0) || trusted_origin(sc, rorig)))
-            return apr_psprintf(r->pool, "Referer checking failed - %s does not match any trusted origins.",
-                                ref);
+        why = ref ? referer_failure(rq, ref, 1) : "Referer checking failed - no Referer.";
     }
+    if (why)
+        return why;
     const char *cookie = NULL;
     if (ap_cookie_read(r, EA_CSRF_COOKIE, &cookie, 0) != APR_SUCCESS || !cookie
         || !ea_csrf_valid(cookie, strlen(cookie)))
@@ -548,32 +570,12 @@ static const char *csrf_failure(ea_req *rq)
 const char *ea_auth_login_csrf_failure(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    const char *host = apr_table_get(r->headers_in, "Host");
-    const char *good = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
-                            : NULL;
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *ref = apr_table_get(r->headers_in, "Referer");
 
-    if (origin) {
-        const char *norm = ea_origin_normalize(r->pool, origin);
-        if (!norm || !((good && strcmp(norm, good) == 0) || trusted_origin(sc, norm)))
-            return apr_psprintf(r->pool, "Origin checking failed - %s does not match any trusted origins.",
-                                origin);
-        return NULL;
-    }
-    if (!ref)
-        return NULL;
-    const char *sep = strstr(ref, "://");
-    if (!sep || sep == ref || !sep[3] || sep[3] == '/')
-        return "Referer checking failed - Referer is malformed.";
-    size_t hl = strcspn(sep + 3, "/?#");
-    const char *rorig = ea_origin_normalize(r->pool, apr_pstrmemdup(r->pool, ref, (apr_size_t)(sep + 3 + hl - ref)));
-    if (!rorig)
-        return "Referer checking failed - Referer is malformed.";
-    if (!((good && strcmp(rorig, good) == 0) || trusted_origin(sc, rorig)))
-        return apr_psprintf(r->pool, "Referer checking failed - %s does not match any trusted origins.", ref);
-    return NULL;
+    if (origin)
+        return origin_failure(rq, origin);
+    return ref ? referer_failure(rq, ref, 0) : NULL;
 }
 
 /* ---- permissions ------------------------------------------------------------------------ */
