@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 #include <strings.h>
 #include <sys/time.h>
@@ -186,7 +187,9 @@ int ea_rlredis_admit(ea_rlredis *c, const char *rkey, unsigned limit, uint64_t p
     }
     if (!r) {
         set_err(errbuf, errlen, "EVALSHA", c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
-        return -1;
+        /* closed or reset by the server: nothing was counted on it */
+        return c->ctx->err == REDIS_ERR_EOF
+            || (c->ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)) ? -2 : -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
         set_err(errbuf, errlen, "unexpected reply to the rate-limit script",

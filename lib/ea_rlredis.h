@@ -48,8 +48,10 @@ void ea_rlredis_free(ea_rlredis *c);
 
 /* Count one request for the key name rkey (from ea_rlredis_key) against
  * `limit` per `period_ms` with `slots` buckets.  0: *v filled (at_ms is
- * the Redis server's time); -1: the connection failed (timeout, reset,
- * error reply; errbuf says which): free it and reconnect later. */
+ * the Redis server's time); -1: the connection failed (timeout, error
+ * reply; errbuf says which): free it and reconnect later; -2: the server
+ * had closed or reset the connection (a connection older than a Redis
+ * restart): nothing was counted, a fresh connection may try at once. */
 int ea_rlredis_admit(ea_rlredis *c, const char *rkey, unsigned limit, uint64_t period_ms,
                      unsigned slots, ea_throttle_verdict *v, char *errbuf, size_t errlen);
 

@@ -8,10 +8,14 @@
  * EcoAtlasThrottleBackend redis://... counts in Redis instead, shared by
  * several nodes (lib/ea_rlredis.c: the same algorithm in one Lua script).
  * Each child keeps a few connections (one per thread at a time) with 50 ms
- * connect and command timeouts; a failure makes the child count locally
- * (or answer 503: EcoAtlasThrottleBackendFailure closed) and retry Redis
- * after a back-off of 100 ms doubling to 5 s.  The outage and the
- * recovery are logged once for all children (a flag in shared memory).
+ * connect and command timeouts.  A pooled connection that fails is
+ * replaced by a fresh one once (Redis restarted since it was opened); a
+ * fresh connection that fails makes the node count locally (or answer 503:
+ * EcoAtlasThrottleBackendFailure closed) and retry Redis after a back-off
+ * of 100 ms doubling to 5 s.  The back-off, the outage and the recovery are
+ * shared by all children of the node (shared memory): the first child that
+ * reaches Redis again ends the back-off for all, and each transition is
+ * logged once.
  *
  * The login endpoints call ea_limits_login: two keys, the client address
  * and the (normalised, hashed) username, both must admit. */
@@ -52,8 +56,13 @@ typedef struct ea_rl_backend {
 
 static ea_rl_backend local_backend;
 
-/* Shared by all children: 1 while a backend is known to be down. */
-static uint32_t *outage;
+/* Shared by all children of the node, per backend. */
+typedef struct {
+    uint32_t down;                 /* 1 while the backend is known to be down */
+    uint32_t backoff_ms;           /* current back-off, 0 when up */
+    uint64_t retry_at;             /* no attempt before (monotonic ms) */
+} shared_state;
+static shared_state *outage;
 /* The secret the Redis key names are hashed with (EcoAtlasSecretKey). */
 static uint8_t redis_secret[16];
 
@@ -62,8 +71,6 @@ typedef struct {
     apr_thread_mutex_t *mu;
     ea_rlredis *idle[POOL_MAX];
     int nidle;
-    uint64_t retry_at;             /* no attempt before (monotonic ms) */
-    unsigned backoff_ms;
     const ea_rl_backend *b;
 } backend_state;
 
@@ -237,7 +244,7 @@ static int backends_post_config(server_rec *s)
     if (old) {
         shm = old;
     } else {
-        apr_status_t rv = apr_shm_create(&shm, MAX_BACKENDS * sizeof(uint32_t), NULL, keep);
+        apr_status_t rv = apr_shm_create(&shm, MAX_BACKENDS * sizeof(shared_state), NULL, keep);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create shared memory for the "
                          "throttle backends' state");
@@ -246,7 +253,7 @@ static int backends_post_config(server_rec *s)
         apr_pool_userdata_set(shm, STATE_KEY, NULL, keep);
     }
     outage = apr_shm_baseaddr_get(shm);
-    memset(outage, 0, MAX_BACKENDS * sizeof(uint32_t));
+    memset(outage, 0, MAX_BACKENDS * sizeof(shared_state));
     return OK;
 }
 
@@ -284,17 +291,18 @@ void ea_limits_child_init(apr_pool_t *pchild, server_rec *s)
 
 static void backend_failed(server_rec *s, backend_state *st, const char *why, int closed)
 {
-    uint32_t expect = 0;
+    shared_state *sh = &outage[st->b->idx];
+    uint32_t expect = 0, backoff = __atomic_load_n(&sh->backoff_ms, __ATOMIC_RELAXED), next;
     ea_count(s, EA_C_RL_REDIS_ERROR);
-    apr_thread_mutex_lock(st->mu);
-    st->backoff_ms = st->backoff_ms ? st->backoff_ms * 2 : BACKOFF_MIN_MS;
-    if (st->backoff_ms > BACKOFF_MAX_MS)
-        st->backoff_ms = BACKOFF_MAX_MS;
-    st->retry_at = monotonic_ms() + st->backoff_ms;
-    apr_thread_mutex_unlock(st->mu);
-    /* once per outage, for all children together */
-    if (__atomic_compare_exchange_n(&outage[st->b->idx], &expect, 1, 0, __ATOMIC_RELAXED,
+    /* several children may fail at once: one doubling per round, not per child */
+    next = backoff ? backoff * 2 : BACKOFF_MIN_MS;
+    if (next > BACKOFF_MAX_MS)
+        next = BACKOFF_MAX_MS;
+    if (__atomic_compare_exchange_n(&sh->backoff_ms, &backoff, next, 0, __ATOMIC_RELAXED,
                                     __ATOMIC_RELAXED))
+        __atomic_store_n(&sh->retry_at, monotonic_ms() + next, __ATOMIC_RELEASE);
+    /* once per outage, for all children together */
+    if (__atomic_compare_exchange_n(&sh->down, &expect, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
         ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "rate limits: Redis backend %s unreachable "
                      "(%s); %s until it answers again", st->b->url, why,
                      closed ? "hosts with EcoAtlasThrottleBackendFailure closed answer 503, "
@@ -303,14 +311,14 @@ static void backend_failed(server_rec *s, backend_state *st, const char *why, in
 
 static void backend_ok(server_rec *s, backend_state *st)
 {
+    shared_state *sh = &outage[st->b->idx];
     uint32_t expect = 1;
-    if (st->backoff_ms) {
-        apr_thread_mutex_lock(st->mu);
-        st->backoff_ms = 0;
-        apr_thread_mutex_unlock(st->mu);
+    if (__atomic_load_n(&sh->backoff_ms, __ATOMIC_RELAXED)) {
+        __atomic_store_n(&sh->backoff_ms, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&sh->retry_at, 0, __ATOMIC_RELEASE);
     }
-    if (__atomic_load_n(&outage[st->b->idx], __ATOMIC_RELAXED)
-        && __atomic_compare_exchange_n(&outage[st->b->idx], &expect, 0, 0, __ATOMIC_RELAXED,
+    if (__atomic_load_n(&sh->down, __ATOMIC_RELAXED)
+        && __atomic_compare_exchange_n(&sh->down, &expect, 0, 0, __ATOMIC_RELAXED,
                                        __ATOMIC_RELAXED))
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "rate limits: Redis backend %s answers "
                      "again; limits shared again", st->b->url);
@@ -323,29 +331,42 @@ static int redis_admit(request_rec *r, const ea_rl_backend *b, int closed, const
     backend_state *st = b->idx >= 0 ? &bstate[b->idx] : NULL;
     ea_rlredis *c = NULL;
     char rkey[EA_RLREDIS_KEY_SIZE], err[256];
+    int pooled;
 
     if (!st || !st->mu || !outage)
         return -1;
+    if (__atomic_load_n(&outage[b->idx].retry_at, __ATOMIC_ACQUIRE) > monotonic_ms())
+        return -1;   /* the node is backing off */
+    ea_rlredis_key(rkey, redis_secret, key, strlen(key));
     apr_thread_mutex_lock(st->mu);
-    if (st->backoff_ms && monotonic_ms() < st->retry_at) {
-        apr_thread_mutex_unlock(st->mu);
-        return -1;
-    }
     if (st->nidle > 0)
         c = st->idle[--st->nidle];
     apr_thread_mutex_unlock(st->mu);
-    if (!c) {
-        c = ea_rlredis_connect(&b->u, REDIS_TIMEOUT_MS, err, sizeof(err));
+    pooled = c != NULL;
+    for (;;) {
         if (!c) {
+            c = ea_rlredis_connect(&b->u, REDIS_TIMEOUT_MS, err, sizeof(err));
+            if (!c) {
+                backend_failed(r->server, st, err, closed);
+                return -1;
+            }
+        }
+        int rc = ea_rlredis_admit(c, rkey, count, period, THROTTLE_SLOTS, v, err, sizeof(err));
+        if (rc == 0)
+            break;
+        ea_rlredis_free(c);
+        c = NULL;
+        if (!pooled || rc != -2) {   /* a timeout may have counted: no second try */
             backend_failed(r->server, st, err, closed);
             return -1;
         }
-    }
-    ea_rlredis_key(rkey, redis_secret, key, strlen(key));
-    if (ea_rlredis_admit(c, rkey, count, period, THROTTLE_SLOTS, v, err, sizeof(err)) != 0) {
-        ea_rlredis_free(c);
-        backend_failed(r->server, st, err, closed);
-        return -1;
+        /* an idle connection may predate a Redis restart: once more on a
+         * fresh one; the other idle ones are as old, drop them too */
+        pooled = 0;
+        apr_thread_mutex_lock(st->mu);
+        while (st->nidle > 0)
+            ea_rlredis_free(st->idle[--st->nidle]);
+        apr_thread_mutex_unlock(st->mu);
     }
     apr_thread_mutex_lock(st->mu);
     if (st->nidle < POOL_MAX) {

@@ -7,8 +7,10 @@
 #                every check counts, not just every program;
 #   *.t, *.tap   TAP (Apache::Test spools from PERL_TEST_HARNESS_DUMP_TAP, and
 #                the harness's own checks).
-# Prints "LABEL: N passed, N failed" per DIR, what failed, then the total as
-# the last line: "N passed, N failed".  Exit status 1 when anything failed.
+# Prints "LABEL: N passed, N failed" per DIR, what failed (with each failed
+# TAP test's "not ok" line and its diagnostics, so that a CI log's tail says
+# why), then the total as the last line: "N passed, N failed".  Exit status 1
+# when anything failed.
 use strict;
 use warnings;
 
@@ -42,15 +44,25 @@ sub count_trs {
     return ($passed, $failed);
 }
 
-# (passed, failed) of one TAP stream; missing tests and a missing plan fail.
+# (passed, failed, details) of one TAP stream; missing tests and a missing
+# plan fail.  details: the failed tests' lines and the comments after them.
 sub count_tap {
     my ($file) = @_;
     my $tap = slurp($file);
     # A script that died before printing anything (e.g. a compile error):
     # TAP::Parser refuses empty input ("could not determine iterator").
-    return (0, 1) if $tap eq '';
+    return (0, 1, ['    (no output)']) if $tap eq '';
     my $parser = TAP::Parser->new({ tap => $tap });
-    1 while $parser->next;
+    my (@details, $after_failure);
+    while (my $result = $parser->next) {
+        if ($result->is_test) {
+            $after_failure = !$result->is_ok;
+            push @details, '    ' . $result->as_string if $after_failure;
+        } elsif ($result->is_comment && $after_failure) {
+            push @details, '    ' . $result->as_string;
+        }
+    }
+    splice @details, 40, @details - 40, '    ...' if @details > 40;
     my $passed = scalar $parser->passed;
     my $failed = scalar $parser->failed;
     my $planned = $parser->tests_planned;
@@ -59,7 +71,9 @@ sub count_tap {
     } elsif (!defined $planned || $parser->parse_errors) {
         $failed++;
     }
-    return ($passed, $failed);
+    push @details, sprintf('    planned %d, ran %d', $planned, $parser->tests_run)
+        if defined $planned && $parser->tests_run < $planned;
+    return ($passed, $failed, \@details);
 }
 
 my ($total_passed, $total_failed) = (0, 0);
@@ -72,11 +86,11 @@ for my $arg (@ARGV) {
     } }, $dir) if -d $dir;
     my ($passed, $failed) = (0, 0);
     for my $file (sort @files) {
-        my ($p, $f) = $file =~ /\.trs$/ ? count_trs($file) : count_tap($file);
+        my ($p, $f, $details) = $file =~ /\.trs$/ ? count_trs($file) : count_tap($file);
         $passed += $p;
         $failed += $f;
         (my $name = $file) =~ s{^\Q$dir\E/?}{};
-        push @lines, "  FAILED $label: $name ($f failed)" if $f;
+        push @lines, "  FAILED $label: $name ($f failed)", @{ $details // [] } if $f;
     }
     printf "%s: %d passed, %d failed\n", $label, $passed, $failed;
     $total_passed += $passed;
