@@ -249,9 +249,10 @@ void ea_json_datetime(ea_buf *b, const char *pg)
     }
     /* "YYYY-MM-DD?HH:MM:SS" with ' ' or 'T' between: anything else (BC,
      * infinity, 5-digit years) is passed through as text. */
-    if (strlen(pg) < 19 || !all_digits(pg, 4) || pg[4] != '-' || pg[7] != '-'
-        || (pg[10] != ' ' && pg[10] != 'T') || pg[13] != ':' || pg[16] != ':'
-        || !all_digits(pg + 11, 2) || !all_digits(pg + 17, 2)
+    if (strlen(pg) < 19 || !all_digits(pg, 4) || pg[4] != '-' || !all_digits(pg + 5, 2)
+        || pg[7] != '-' || !all_digits(pg + 8, 2) || (pg[10] != ' ' && pg[10] != 'T')
+        || !all_digits(pg + 11, 2) || pg[13] != ':' || !all_digits(pg + 14, 2) || pg[16] != ':'
+        || !all_digits(pg + 17, 2)
         || (pg[19] != '\0' && pg[19] != '.' && pg[19] != '+' && pg[19] != '-')) {
         ea_json_str(b, pg, strlen(pg));
         return;

@@ -310,6 +310,16 @@ START_TEST(datetime_forms)
                      "\"2025-12-03T16:00:41.120000Z\",\"2025-01-01T00:00:00Z\","
                      "\"2025-12-03T16:00:41.000001Z\",\"infinity\","
                      "\"0044-03-15T12:00:00Z\"");
+    /* found by fuzz_json: every digit position is checked, else the text
+     * went out unescaped inside the quotes (invalid JSON) */
+    ea_buf_reset(b);
+    ea_json_datetime(b, "6724-04-0, 04:\"[:04");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "2025-1x-03 16:00:41");
+    ea_buf_putc(b, ',');
+    ea_json_datetime(b, "2025-12-03 16:0\\:41");
+    ck_assert_str_eq(b->data, "\"6724-04-0, 04:\\\"[:04\",\"2025-1x-03 16:00:41\","
+                     "\"2025-12-03 16:0\\\\:41\"");
 }
 END_TEST
 
