@@ -23,6 +23,7 @@
 #include "http_core.h"
 #include "ea_auth.h"
 #include "ea_edge.h"
+#include "ea_sql_auth.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -269,23 +270,9 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
             return apr_psprintf(r->pool, "B%" APR_INT64_T_FMT, until - apr_time_sec(apr_time_now()));
     }
 
-    apr_array_header_t *params = apr_array_make(r->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = hex;
-    const char *sql;
-    if (kind == 't') {
-        APR_ARRAY_PUSH(params, const char *) = legacy_key;
-        sql = "SELECT u.id, u.is_staff, u.is_active, coalesce(extract(epoch FROM k.expires)::bigint, 0), "
-              "u.username, k.id FROM ecoatlas_token k JOIN auth_user u ON u.id = k.user_id "
-              "WHERE k.key_sha256 = decode($1, 'hex') "
-              "UNION ALL SELECT u.id, u.is_staff, u.is_active, 0, u.username, NULL "
-              "FROM authtoken_token a JOIN auth_user u ON u.id = a.user_id WHERE a.key = $2 LIMIT 1";
-    } else {
-        sql = "SELECT u.id, u.is_staff, u.is_active, extract(epoch FROM s.expires)::bigint, "
-              "u.username, s.id FROM ecoatlas_session s JOIN auth_user u ON u.id = s.user_id "
-              "WHERE s.key_sha256 = decode($1, 'hex')";
-    }
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, sql, params, &res);
+    ea_db_status st = ea_db_query(rq, kind == 't' ? ea_sql_token_lookup(r->pool, hex, legacy_key)
+                                                  : ea_sql_session_lookup(r->pool, hex), &res);
     if (st != EA_DB_OK) {
         rq->db_failure = st;
         return NULL;
@@ -296,12 +283,8 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
                          PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
         if (kind == 't' && !PQgetisnull(res, 0, 5)) {
             /* last use, to within the cache's minute; no NOTIFY for this column */
-            apr_array_header_t *p2 = apr_array_make(r->pool, 1, sizeof(const char *));
-            APR_ARRAY_PUSH(p2, const char *) = PQgetvalue(res, 0, 5);
             PGresult *ignored;
-            ea_db_query(rq, "UPDATE ecoatlas_token SET last_used = now() WHERE id = $1::bigint "
-                            "AND (last_used IS NULL OR last_used < now() - interval '30 seconds')",
-                        p2, &ignored);
+            ea_db_query(rq, ea_sql_token_touch(r->pool, PQgetvalue(res, 0, 5)), &ignored);
         }
     }
     if (c == 0)
