@@ -36,6 +36,7 @@ typedef struct {
     const char *error;         /* 401 detail */
     ea_metric_counter why;     /* -1: the reason, for the metrics */
     unsigned retry_s;          /* -3: seconds until the client may try again */
+    ea_db_status db_status;    /* -2: how the lookup failed */
     ea_user *user;
 } auth_result;
 
@@ -250,9 +251,10 @@ static void block(request_rec *r, unsigned retry_s)
 }
 
 /* Look up one digest: kind 't' (token) or 's' (session).  Returns the
- * description ("U..." or "N"), or NULL after a database failure (status in
- * rq->db_failure). */
-static const char *lookup(ea_req *rq, char kind, const char *hex, const char *legacy_key)
+ * description ("U..." or "N"), or NULL after a database failure (its
+ * status in *failure). */
+static const char *lookup(ea_req *rq, char kind, const char *hex, const char *legacy_key,
+                          ea_db_status *failure)
 {
     request_rec *r = rq->r;
     const char *ckey = apr_pstrcat(r->pool, kind == 't' ? "auth:t:" : "auth:s:", hex, NULL);
@@ -274,7 +276,7 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
     ea_db_status st = ea_db_query(rq, kind == 't' ? ea_sql_token_lookup(r->pool, hex, legacy_key)
                                                   : ea_sql_session_lookup(r->pool, hex), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        *failure = st;
         return NULL;
     }
     const char *v = "N";
@@ -298,7 +300,7 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
     char hex[65];
     ea_sha256(key, klen, NULL, hex);
     const char *legacy = klen <= 40 ? apr_pstrmemdup(r->pool, key, klen) : "";
-    const char *v = lookup(rq, 't', hex, legacy);
+    const char *v = lookup(rq, 't', hex, legacy, &ar->db_status);
     int active;
     apr_int64_t expires;
     if (!v) {
@@ -352,7 +354,7 @@ static void resolve_session(ea_req *rq, auth_result *ar)
     if (!key)
         return;   /* absent, forged or from another secret: anonymous, as Django */
     ea_sha256(key, strlen(key), NULL, hex);
-    const char *v = lookup(rq, 's', hex, NULL);
+    const char *v = lookup(rq, 's', hex, NULL, &ar->db_status);
     int active;
     apr_int64_t expires;
     if (!v) {
@@ -448,7 +450,7 @@ static int ea_check_authn(request_rec *r)
         return DONE;
     case -2:
         ea_count(r->server, EA_C_AUTH_F_DATABASE);
-        ea_db_fail(rq, rq->db_failure);
+        ea_db_fail(rq, ar->db_status);
         return DONE;
     default:
         return DECLINED;

@@ -323,12 +323,13 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
 
 int ea_db_fk_exists(void *ctx, const char *table, long long id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
     const char *idtext = apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id);
     ea_db_status st = ea_db_query(rq, ea_sql_fk_exists(rq->r->pool, table, idtext), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;

@@ -10,13 +10,14 @@ APLOG_USE_MODULE(ecoatlas);
 
 int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc)
 {
-    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, rq, q);
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, &lk, q);
     if (b == 0) {
         rq->db_oneshot = q->shape_varies;
         return 0;
     }
     if (b < 0)
-        *rc = ea_db_fail(rq, (ea_db_status)rq->db_failure);
+        *rc = ea_db_fail(rq, lk.failure);
     else
         *rc = ea_send_json(rq, HTTP_BAD_REQUEST, &q->errors);
     return -1;

@@ -16,11 +16,12 @@ APLOG_USE_MODULE(ecoatlas);
 
 static int hook_fk_exists(void *ctx, const char *table, const char *id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
     ea_db_status st = ea_db_query(rq, ea_sql_fk_exists(rq->r->pool, table, id), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;
@@ -29,12 +30,13 @@ static int hook_fk_exists(void *ctx, const char *table, const char *id)
 static int hook_row_exists(void *ctx, const char *table, int n, const char *const *cols,
                            const char *const *vals, const char *exclude_id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
     ea_db_status st = ea_db_query(rq, ea_sql_row_exists(rq->r->pool, table, n, cols, vals, exclude_id),
                                   &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;
@@ -86,7 +88,8 @@ static int send_object(ea_req *rq, const ea_resource *res, const char *id, int s
     apr_array_header_t *none = apr_array_make(rq->r->pool, 1, sizeof(ea_param));
     ea_buf b;
 
-    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, rq, &q) != 0)
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, &lk, &q) != 0)
         return fail_db(rq, EA_DB_ERROR);
     ea_db_status st = ea_db_query(rq, ea_stmt_read(ea_listq_detail_sql(&q, id), q.params), &rows);
     if (st != EA_DB_OK)
@@ -126,10 +129,11 @@ static int write_refused(ea_req *rq, const ea_vresource *vr, const ea_db_diag *d
 static int validate(ea_req *rq, const ea_vresource *vr, ea_vmode mode, struct json_object *data,
                     int is_form, const char *const *current, const char *id, ea_vresult *out)
 {
-    ea_vhooks hooks = { rq, hook_fk_exists, hook_row_exists };
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    ea_vhooks hooks = { &lk, hook_fk_exists, hook_row_exists };
     int rc = ea_validate(rq->r->pool, vr, mode, data, is_form, current, id, &hooks, out);
     if (rc < 0)
-        return fail_db(rq, (ea_db_status)rq->db_failure);
+        return fail_db(rq, lk.failure);
     if (rc > 0)
         return send_400(rq, out->errors.data);
     return -1;   /* valid: go on */

@@ -208,7 +208,6 @@ struct ea_req {
     apr_array_header_t *qs;    /* ea_param */
     int indent;                /* Accept: application/json; indent=N, or -1 */
     void *db;                  /* ap_dbd_t *, acquired lazily */
-    int db_failure;            /* ea_db_status of a failed lookup */
     int secure;                /* TLS, or a trusted proxy's header says https */
     const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */
@@ -305,6 +304,13 @@ typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2, EA_DB_TIMEO
 ea_db_status ea_db_query(ea_req *rq, ea_stmt stmt, PGresult **out);
 /* Send the response that fits a failed status (503 or 500). */
 int ea_db_fail(ea_req *rq, ea_db_status st);
+/* A lookup that lib/ makes through a callback (the FK filters of
+ * ea_listq_build, the validation hooks): ctx is an ea_db_lookup, and a
+ * failed lookup (-1) leaves its status there. */
+typedef struct ea_db_lookup {
+    ea_req *rq;
+    ea_db_status failure;
+} ea_db_lookup;
 int ea_db_fk_exists(void *ctx, const char *table, long long id);
 /* Stream the rows of sql one at a time to fn (single-row mode); fn returns
  * non-zero to stop, which cancels the query.  *delivered counts the rows
