@@ -6,7 +6,7 @@
 #ifndef EA_SQL_STATS_H
 #define EA_SQL_STATS_H
 
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 #include "ea_stmt.h"
 
 /* /hydro-sites/summary/: (count, storage, turbine) of the set, and its

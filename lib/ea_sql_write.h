@@ -1,13 +1,13 @@
 /* ea_sql_write: the statements of the writes (docs/decisions.md §2.2,
  * §2.3, D6; mod_ecoatlas/ea_handle_write.c runs them in one transaction
  * per request) and of the validation core's lookups (lib/ea_validate.c's
- * hooks, lib/ea_resource.c's FK filters).  Table and column names come
+ * hooks, lib/ea_sql_list.c's FK filters).  Table and column names come
  * from the resource tables of lib/, never from the request; every value
  * is a parameter. */
 #ifndef EA_SQL_WRITE_H
 #define EA_SQL_WRITE_H
 
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 #include "ea_stmt.h"
 #include "ea_validate.h"
 

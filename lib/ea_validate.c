@@ -3,7 +3,7 @@
 #include "ea_validate.h"
 #include "ea_body.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_utf8.h"
 
 #include <apr_strings.h>

@@ -4,7 +4,7 @@
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_keyset.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 APLOG_USE_MODULE(ecoatlas);
 

@@ -6,7 +6,7 @@
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_validate.h"
 #include "ea_sql_write.h"
 

@@ -11,7 +11,7 @@
 
 #include "ea_buf.h"
 #include "ea_metrics.h"
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 #include "ea_stmt.h"
 
 #include <libpq-fe.h>

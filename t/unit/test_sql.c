@@ -1,11 +1,11 @@
 /* Unit tests for the statements lib/ builds for the httpd glue
  * (lib/ea_stmt.c, ea_sql_stats.c, ea_sql_write.c, ea_sql_auth.c, and the
- * set's conditions in lib/ea_resource.c): the exact SQL for representative
+ * set's conditions in lib/ea_sql_list.c): the exact SQL for representative
  * sets, the numbering of the placeholders against the parameters, an empty
  * set's "WHERE false", and each statement's read/write flag (which decides
  * whether mod_ecoatlas/ea_db.c runs it again after a dead connection). */
-#include "ea_query.h"
-#include "ea_resource.h"
+#include "ea_params.h"
+#include "ea_sql_list.h"
 #include "ea_sql_auth.h"
 #include "ea_sql_stats.h"
 #include "ea_sql_write.h"

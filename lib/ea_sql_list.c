@@ -1,7 +1,7 @@
-/* ea_resource: resource tables, filters and SQL building (see ea_resource.h). */
-#include "ea_resource.h"
+/* ea_sql_list: resource tables, filters and SQL building (see ea_sql_list.h). */
+#include "ea_sql_list.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 #include <apr_strings.h>
 #include <string.h>

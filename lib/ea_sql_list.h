@@ -1,9 +1,9 @@
-/* ea_resource: the six model resources of the API (docs/decisions.md §2.5, §2.6):
+/* ea_sql_list: the six model resources of the API (docs/decisions.md §2.5, §2.6):
  * their columns in serializer order, filters, search fields and ordering
  * fields, and the SQL that lists them.  Pure: builds SQL text and parameter
  * lists, serialises rows given as strings; never talks to the database. */
-#ifndef EA_RESOURCE_H
-#define EA_RESOURCE_H
+#ifndef EA_SQL_LIST_H
+#define EA_SQL_LIST_H
 
 #include "ea_buf.h"
 #include <apr_pools.h>
