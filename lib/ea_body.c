@@ -2,7 +2,7 @@
  * MultiPartParser read them (see ea_body.h). */
 #include "ea_body.h"
 #include "ea_buf.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_utf8.h"
 
 #include <apr_strings.h>

@@ -1,6 +1,6 @@
 /* ea_import: CSV and GeoJSON imports (see ea_import.h). */
 #include "ea_import.h"
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 #include "ea_buf.h"
 #include "ea_csv.h"
 #include "ea_geojson.h"

@@ -17,7 +17,7 @@
 #ifndef EA_KEYSET_H
 #define EA_KEYSET_H
 
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 #include <apr_pools.h>
 #include <apr_tables.h>
 

@@ -1,4 +1,4 @@
-/* ea_utf8: UTF-8 decoding shared by ea_json.c and ea_query.c (private to lib/).
+/* ea_utf8: UTF-8 decoding shared by ea_json.c and ea_params.c (private to lib/).
  * Invalid input is split into "maximal subparts" exactly as Python's
  * bytes.decode('utf-8', 'replace') does, so each one becomes one U+FFFD. */
 #ifndef EA_UTF8_H

@@ -3,7 +3,7 @@
 #include "ea_validate.h"
 #include "ea_body.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_utf8.h"
 
 #include <apr_strings.h>
@@ -476,6 +476,271 @@ static apr_status_t put_json(void *v)
     return APR_SUCCESS;
 }
 
+/* One function per kind of field: validate v (neither absent nor null) as
+ * field i.  Returns 1 when st->val[i] holds the value (with or without
+ * errors added: DRF collects every message of the field), 0 when an error
+ * rejected it, -1 when a hook failed. */
+typedef int (*kind_fn)(vstate *st, int i, struct json_object *v, int is_form,
+                       const ea_vhooks *h, const char *instance_id);
+
+/* CharField (after the blank check): a string, stripped; its length, NUL and
+ * surrogates; UniqueValidator when the column is unique. */
+static int char_value(vstate *st, int i, struct json_object *v, int is_form,
+                      const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    size_t len = 0;
+    const char *s;
+
+    if (json_object_is_type(v, json_type_boolean) || json_object_is_type(v, json_type_array)
+        || json_object_is_type(v, json_type_object)) {
+        add_err(st, i, "Not a valid string.");
+        return 0;
+    }
+    s = str_of(p, v, &len);
+    s = py_strip(p, s, len, &len);
+    int bad_text = memchr(s, '\0', len) || ea_body_has_surrogate(s, len);
+    int too_long = f->max_length && py_len(s, len) > (size_t)f->max_length;
+    if ((f->flags & EA_VF_UNIQUE) && !bad_text && !too_long) {
+        const char *col = f->column;
+        int rc = h->row_exists(h->ctx, st->vr->table, 1, &col, &s, instance_id);
+        if (rc < 0)
+            return -1;
+        if (rc)
+            add_err(st, i, apr_psprintf(p, "%s with this %s already exists.",
+                                        st->vr->verbose, f->key));
+    }
+    if (too_long)
+        add_err(st, i, apr_psprintf(p, "Ensure this field has no more than %d characters.",
+                                    f->max_length));
+    if (memchr(s, '\0', len))
+        add_err(st, i, "Null characters are not allowed.");
+    long sur = ea_body_has_surrogate(s, len);
+    if (sur)
+        add_err(st, i, apr_psprintf(p, "Surrogate characters are not allowed: U+%lX.", sur));
+    st->val[i] = s;
+    return 1;
+}
+
+/* ChoiceField: one of the field's choices. */
+static int choice_value(vstate *st, int i, struct json_object *v, int is_form,
+                        const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    size_t len = 0;
+    const char *s;
+
+    s = str_of(p, v, &len);
+    int ok = 0;
+    for (const char *const *c = f->choices; *c; c++)
+        if (strlen(*c) == len && memcmp(*c, s, len) == 0)
+            ok = 1;
+    if (!ok) {
+        add_err(st, i, apr_psprintf(p, "\"%s\" is not a valid choice.", s));
+        return 0;
+    }
+    st->val[i] = s;
+    return 1;
+}
+
+/* IntegerField: Python's int() of the text, within min and max; the
+ * year of a ResourceMetric between 1900 and 2100 (validate_year). */
+static int int_value(vstate *st, int i, struct json_object *v, int is_form,
+                     const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    size_t len = 0;
+    const char *s;
+
+    long long n;
+    if (json_object_is_type(v, json_type_string)
+        && py_len(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > 1000) {
+        add_err(st, i, "String value too large.");
+        return 0;
+    }
+    s = str_of(p, v, &len);
+    int has_nul = memchr(s, '\0', len) != NULL;
+    /* re.sub(r'\.0*\s*$', '', s) */
+    {
+        size_t e = len;
+        while (e > 0) {   /* trailing whitespace, code point by code point */
+            size_t k = e - 1;
+            while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
+                k--;
+            long cp;
+            ea_utf8_decode((const unsigned char *)s + k, e - k, &cp);
+            if (!ea_uni_isspace(cp))
+                break;
+            e = k;
+        }
+        while (e > 0 && s[e - 1] == '0')
+            e--;
+        if (e > 0 && s[e - 1] == '.')
+            s = apr_pstrmemdup(p, s, e - 1);
+    }
+    int rc = has_nul ? -1 : ea_parse_int64(s, &n);
+    if (json_object_is_type(v, json_type_boolean) || rc == -1) {
+        add_err(st, i, "A valid integer is required.");
+        return 0;
+    }
+    int neg = 0;
+    if (rc == -2) {
+        const char *c = s;
+        while (*c && *c != '-' && *c != '+' && !(*c >= '0' && *c <= '9') && (unsigned char)*c < 0x80)
+            c++;
+        neg = *c == '-';
+    }
+    if ((rc == -2 && !neg) || (rc == 0 && n > f->max)) {
+        add_err(st, i, apr_psprintf(p, "Ensure this value is less than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->max));
+        return 0;
+    }
+    if ((rc == -2 && neg) || (rc == 0 && n < f->min)) {
+        add_err(st, i, apr_psprintf(p, "Ensure this value is greater than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->min));
+        return 0;
+    }
+    if (st->vr->year_check && strcmp(f->key, "year") == 0 && n && (n < 1900 || n > 2100)) {
+        add_err(st, i, "L\xE2\x80\x99" "ann\xC3\xA9" "e doit \xC3\xAA" "tre comprise entre 1900 et 2100.");
+        return 0;
+    }
+    st->val[i] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)n);
+    return 1;
+}
+
+/* DecimalField: Python's Decimal within max_digits and decimal_places,
+ * not negative with min_value=0; quantized. */
+static int dec_value(vstate *st, int i, struct json_object *v, int is_form,
+                     const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    size_t len = 0;
+    const char *s;
+
+    pydec d;
+    s = str_of(p, v, &len);
+    s = py_strip(p, s, len, &len);
+    if (py_len(s, len) > 1000) {
+        add_err(st, i, "String value too large.");
+        return 0;
+    }
+    if (json_object_is_type(v, json_type_boolean) || memchr(s, '\0', len)
+        || parse_pydec(p, s, len, &d) != 0) {
+        add_err(st, i, "A valid number is required.");
+        return 0;
+    }
+    const char *msg = check_precision(p, &d, f->digits, f->places);
+    if (msg) {
+        add_err(st, i, msg);
+        return 0;
+    }
+    if (f->min0 && dec_negative(&d)) {
+        add_err(st, i, "Ensure this value is greater than or equal to 0.");
+        return 0;
+    }
+    st->val[i] = quantize(p, &d, f->places);
+    return 1;
+}
+
+/* JSONField: storable JSON (parsed first from a form field). */
+static int json_value(vstate *st, int i, struct json_object *v, int is_form,
+                      const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    size_t len = 0;
+    const char *s;
+
+    struct json_object *j = v;
+    if (is_form) {
+        const char *err;
+        s = json_object_get_string(v);
+        len = (size_t)json_object_get_string_len(v);
+        if (!ea_utf8_valid(s, len) || ea_body_json(p, s, len, EA_BODY_MAX_DEPTH - 1, &j, &err) != 0) {
+            add_err(st, i, "Value must be valid JSON.");
+            return 0;
+        }
+        if (j)
+            apr_pool_cleanup_register(p, j, put_json, apr_pool_cleanup_null);
+        if (!j) {
+            if (!(f->flags & EA_VF_NULL)) {
+                add_err(st, i, "This field may not be null.");
+                return 0;
+            }
+            st->val[i] = NULL;
+            return 1;
+        }
+    }
+    if (!storable_json(j)) {
+        add_err(st, i, "Value must be valid JSON.");
+        return 0;
+    }
+    st->val[i] = apr_pstrdup(p, json_object_to_json_string_ext(
+                                    j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+    return 1;
+}
+
+/* PrimaryKeyRelatedField: an integer id of an existing row. */
+static int fk_value(vstate *st, int i, struct json_object *v, int is_form,
+                    const ea_vhooks *h, const char *instance_id)
+{
+    apr_pool_t *p = st->p;
+    const ea_vfield *f = &st->vr->fields[i];
+    long long id = 0;
+    int found_type = 1, overflow = 0;
+    switch (json_object_get_type(v)) {
+    case json_type_int:
+        id = json_object_get_int64(v);
+        break;
+    case json_type_double:
+        if (ea_body_bigint(v)) {
+            overflow = 1;
+        } else {
+            double dv = json_object_get_double(v);
+            if (!isfinite(dv))
+                found_type = 0;
+            else if (dv >= 9.2e18 || dv <= -9.2e18)
+                overflow = 1;
+            else
+                id = (long long)dv;   /* int(1.5) == 1, as Django's get_prep_value */
+        }
+        break;
+    case json_type_string: {
+        const char *t = json_object_get_string(v);
+        int rc = memchr(t, '\0', (size_t)json_object_get_string_len(v)) ? -1
+                 : ea_parse_int64(t, &id);
+        if (rc == -1)
+            found_type = 0;
+        else if (rc == -2)
+            overflow = 1;
+        break;
+    }
+    default:
+        found_type = 0;
+    }
+    if (!found_type) {
+        add_err(st, i, apr_psprintf(p, "Incorrect type. Expected pk value, received %s.",
+                                    type_name(v)));
+        return 0;
+    }
+    int exists = 0;
+    const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+    if (!overflow) {
+        exists = h->fk_exists(h->ctx, f->fk_table, idtext);
+        if (exists < 0)
+            return -1;
+    }
+    if (!exists) {
+        add_err(st, i, apr_psprintf(p, "Invalid pk \"%s\" - object does not exist.",
+                                    str_of(p, v, NULL)));
+        return 0;
+    }
+    st->val[i] = idtext;
+    return 1;
+}
+
 /* Validate field i given its value v (state V_VALUE/V_NULL).  Sets
  * st->val[i] on success.  Returns -1 when a hook failed. */
 static int field_value(vstate *st, int i, int state, struct json_object *v, int is_form,
@@ -518,213 +783,15 @@ static int field_value(vstate *st, int i, int state, struct json_object *v, int 
         return 0;
     }
 
-    switch (f->kind) {
-    case EA_V_CHAR: {
-        if (json_object_is_type(v, json_type_boolean) || json_object_is_type(v, json_type_array)
-            || json_object_is_type(v, json_type_object)) {
-            add_err(st, i, "Not a valid string.");
-            return 0;
-        }
-        s = str_of(p, v, &len);
-        s = py_strip(p, s, len, &len);
-        int bad_text = memchr(s, '\0', len) || ea_body_has_surrogate(s, len);
-        int too_long = f->max_length && py_len(s, len) > (size_t)f->max_length;
-        if ((f->flags & EA_VF_UNIQUE) && !bad_text && !too_long) {
-            const char *col = f->column;
-            int rc = h->row_exists(h->ctx, st->vr->table, 1, &col, &s, instance_id);
-            if (rc < 0)
-                return -1;
-            if (rc)
-                add_err(st, i, apr_psprintf(p, "%s with this %s already exists.",
-                                            st->vr->verbose, f->key));
-        }
-        if (too_long)
-            add_err(st, i, apr_psprintf(p, "Ensure this field has no more than %d characters.",
-                                        f->max_length));
-        if (memchr(s, '\0', len))
-            add_err(st, i, "Null characters are not allowed.");
-        long sur = ea_body_has_surrogate(s, len);
-        if (sur)
-            add_err(st, i, apr_psprintf(p, "Surrogate characters are not allowed: U+%lX.", sur));
-        st->val[i] = s;
-        break;
-    }
-    case EA_V_CHOICE: {
-        s = str_of(p, v, &len);
-        int ok = 0;
-        for (const char *const *c = f->choices; *c; c++)
-            if (strlen(*c) == len && memcmp(*c, s, len) == 0)
-                ok = 1;
-        if (!ok) {
-            add_err(st, i, apr_psprintf(p, "\"%s\" is not a valid choice.", s));
-            return 0;
-        }
-        st->val[i] = s;
-        break;
-    }
-    case EA_V_INT: {
-        long long n;
-        if (json_object_is_type(v, json_type_string)
-            && py_len(json_object_get_string(v), (size_t)json_object_get_string_len(v)) > 1000) {
-            add_err(st, i, "String value too large.");
-            return 0;
-        }
-        s = str_of(p, v, &len);
-        int has_nul = memchr(s, '\0', len) != NULL;
-        /* re.sub(r'\.0*\s*$', '', s) */
-        {
-            size_t e = len;
-            while (e > 0) {   /* trailing whitespace, code point by code point */
-                size_t k = e - 1;
-                while (k > 0 && ((unsigned char)s[k] & 0xC0) == 0x80)
-                    k--;
-                long cp;
-                ea_utf8_decode((const unsigned char *)s + k, e - k, &cp);
-                if (!ea_uni_isspace(cp))
-                    break;
-                e = k;
-            }
-            while (e > 0 && s[e - 1] == '0')
-                e--;
-            if (e > 0 && s[e - 1] == '.')
-                s = apr_pstrmemdup(p, s, e - 1);
-        }
-        int rc = has_nul ? -1 : ea_parse_int64(s, &n);
-        if (json_object_is_type(v, json_type_boolean) || rc == -1) {
-            add_err(st, i, "A valid integer is required.");
-            return 0;
-        }
-        int neg = 0;
-        if (rc == -2) {
-            const char *c = s;
-            while (*c && *c != '-' && *c != '+' && !(*c >= '0' && *c <= '9') && (unsigned char)*c < 0x80)
-                c++;
-            neg = *c == '-';
-        }
-        if ((rc == -2 && !neg) || (rc == 0 && n > f->max)) {
-            add_err(st, i, apr_psprintf(p, "Ensure this value is less than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->max));
-            return 0;
-        }
-        if ((rc == -2 && neg) || (rc == 0 && n < f->min)) {
-            add_err(st, i, apr_psprintf(p, "Ensure this value is greater than or equal to %" APR_INT64_T_FMT ".", (apr_int64_t)f->min));
-            return 0;
-        }
-        if (st->vr->year_check && strcmp(f->key, "year") == 0 && n && (n < 1900 || n > 2100)) {
-            add_err(st, i, "L\xE2\x80\x99" "ann\xC3\xA9" "e doit \xC3\xAA" "tre comprise entre 1900 et 2100.");
-            return 0;
-        }
-        st->val[i] = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)n);
-        break;
-    }
-    case EA_V_DEC: {
-        pydec d;
-        s = str_of(p, v, &len);
-        s = py_strip(p, s, len, &len);
-        if (py_len(s, len) > 1000) {
-            add_err(st, i, "String value too large.");
-            return 0;
-        }
-        if (json_object_is_type(v, json_type_boolean) || memchr(s, '\0', len)
-            || parse_pydec(p, s, len, &d) != 0) {
-            add_err(st, i, "A valid number is required.");
-            return 0;
-        }
-        const char *msg = check_precision(p, &d, f->digits, f->places);
-        if (msg) {
-            add_err(st, i, msg);
-            return 0;
-        }
-        if (f->min0 && dec_negative(&d)) {
-            add_err(st, i, "Ensure this value is greater than or equal to 0.");
-            return 0;
-        }
-        st->val[i] = quantize(p, &d, f->places);
-        break;
-    }
-    case EA_V_JSON: {
-        struct json_object *j = v;
-        if (is_form) {
-            const char *err;
-            s = json_object_get_string(v);
-            len = (size_t)json_object_get_string_len(v);
-            if (!ea_utf8_valid(s, len) || ea_body_json(p, s, len, EA_BODY_MAX_DEPTH - 1, &j, &err) != 0) {
-                add_err(st, i, "Value must be valid JSON.");
-                return 0;
-            }
-            if (j)
-                apr_pool_cleanup_register(p, j, put_json, apr_pool_cleanup_null);
-            if (!j) {
-                if (!(f->flags & EA_VF_NULL)) {
-                    add_err(st, i, "This field may not be null.");
-                    return 0;
-                }
-                st->val[i] = NULL;
-                break;
-            }
-        }
-        if (!storable_json(j)) {
-            add_err(st, i, "Value must be valid JSON.");
-            return 0;
-        }
-        st->val[i] = apr_pstrdup(p, json_object_to_json_string_ext(
-                                        j, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-        break;
-    }
-    case EA_V_FK: {
-        long long id = 0;
-        int found_type = 1, overflow = 0;
-        switch (json_object_get_type(v)) {
-        case json_type_int:
-            id = json_object_get_int64(v);
-            break;
-        case json_type_double:
-            if (ea_body_bigint(v)) {
-                overflow = 1;
-            } else {
-                double dv = json_object_get_double(v);
-                if (!isfinite(dv))
-                    found_type = 0;
-                else if (dv >= 9.2e18 || dv <= -9.2e18)
-                    overflow = 1;
-                else
-                    id = (long long)dv;   /* int(1.5) == 1, as Django's get_prep_value */
-            }
-            break;
-        case json_type_string: {
-            const char *t = json_object_get_string(v);
-            int rc = memchr(t, '\0', (size_t)json_object_get_string_len(v)) ? -1
-                     : ea_parse_int64(t, &id);
-            if (rc == -1)
-                found_type = 0;
-            else if (rc == -2)
-                overflow = 1;
-            break;
-        }
-        default:
-            found_type = 0;
-        }
-        if (!found_type) {
-            add_err(st, i, apr_psprintf(p, "Incorrect type. Expected pk value, received %s.",
-                                        type_name(v)));
-            return 0;
-        }
-        int exists = 0;
-        const char *idtext = apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)id);
-        if (!overflow) {
-            exists = h->fk_exists(h->ctx, f->fk_table, idtext);
-            if (exists < 0)
-                return -1;
-        }
-        if (!exists) {
-            add_err(st, i, apr_psprintf(p, "Invalid pk \"%s\" - object does not exist.",
-                                        str_of(p, v, NULL)));
-            return 0;
-        }
-        st->val[i] = idtext;
-        break;
-    }
-    }
-    st->have[i] = 1;
+    static const kind_fn kinds[] = {
+        [EA_V_CHAR] = char_value, [EA_V_CHOICE] = choice_value, [EA_V_INT] = int_value,
+        [EA_V_DEC] = dec_value, [EA_V_JSON] = json_value, [EA_V_FK] = fk_value,
+    };
+    int rc = kinds[f->kind](st, i, v, is_form, h, instance_id);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
+        st->have[i] = 1;
     return 0;
 }
 

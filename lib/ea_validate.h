@@ -6,7 +6,7 @@
 #define EA_VALIDATE_H
 
 #include "ea_buf.h"
-#include "ea_resource.h"
+#include "ea_sql_list.h"
 
 #include <apr_pools.h>
 

@@ -23,6 +23,7 @@
 #include "http_core.h"
 #include "ea_auth.h"
 #include "ea_edge.h"
+#include "ea_sql_auth.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -35,6 +36,7 @@ typedef struct {
     const char *error;         /* 401 detail */
     ea_metric_counter why;     /* -1: the reason, for the metrics */
     unsigned retry_s;          /* -3: seconds until the client may try again */
+    ea_db_status db_status;    /* -2: how the lookup failed */
     ea_user *user;
 } auth_result;
 
@@ -249,9 +251,10 @@ static void block(request_rec *r, unsigned retry_s)
 }
 
 /* Look up one digest: kind 't' (token) or 's' (session).  Returns the
- * description ("U..." or "N"), or NULL after a database failure (status in
- * rq->db_failure). */
-static const char *lookup(ea_req *rq, char kind, const char *hex, const char *legacy_key)
+ * description ("U..." or "N"), or NULL after a database failure (its
+ * status in *failure). */
+static const char *lookup(ea_req *rq, char kind, const char *hex, const char *legacy_key,
+                          ea_db_status *failure)
 {
     request_rec *r = rq->r;
     const char *ckey = apr_pstrcat(r->pool, kind == 't' ? "auth:t:" : "auth:s:", hex, NULL);
@@ -269,25 +272,11 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
             return apr_psprintf(r->pool, "B%" APR_INT64_T_FMT, until - apr_time_sec(apr_time_now()));
     }
 
-    apr_array_header_t *params = apr_array_make(r->pool, 2, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = hex;
-    const char *sql;
-    if (kind == 't') {
-        APR_ARRAY_PUSH(params, const char *) = legacy_key;
-        sql = "SELECT u.id, u.is_staff, u.is_active, coalesce(extract(epoch FROM k.expires)::bigint, 0), "
-              "u.username, k.id FROM ecoatlas_token k JOIN auth_user u ON u.id = k.user_id "
-              "WHERE k.key_sha256 = decode($1, 'hex') "
-              "UNION ALL SELECT u.id, u.is_staff, u.is_active, 0, u.username, NULL "
-              "FROM authtoken_token a JOIN auth_user u ON u.id = a.user_id WHERE a.key = $2 LIMIT 1";
-    } else {
-        sql = "SELECT u.id, u.is_staff, u.is_active, extract(epoch FROM s.expires)::bigint, "
-              "u.username, s.id FROM ecoatlas_session s JOIN auth_user u ON u.id = s.user_id "
-              "WHERE s.key_sha256 = decode($1, 'hex')";
-    }
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, sql, params, &res);
+    ea_db_status st = ea_db_query(rq, kind == 't' ? ea_sql_token_lookup(r->pool, hex, legacy_key)
+                                                  : ea_sql_session_lookup(r->pool, hex), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        *failure = st;
         return NULL;
     }
     const char *v = "N";
@@ -296,12 +285,8 @@ static const char *lookup(ea_req *rq, char kind, const char *hex, const char *le
                          PQgetvalue(res, 0, 2), PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4));
         if (kind == 't' && !PQgetisnull(res, 0, 5)) {
             /* last use, to within the cache's minute; no NOTIFY for this column */
-            apr_array_header_t *p2 = apr_array_make(r->pool, 1, sizeof(const char *));
-            APR_ARRAY_PUSH(p2, const char *) = PQgetvalue(res, 0, 5);
             PGresult *ignored;
-            ea_db_query(rq, "UPDATE ecoatlas_token SET last_used = now() WHERE id = $1::bigint "
-                            "AND (last_used IS NULL OR last_used < now() - interval '30 seconds')",
-                        p2, &ignored);
+            ea_db_query(rq, ea_sql_token_touch(r->pool, PQgetvalue(res, 0, 5)), &ignored);
         }
     }
     if (c == 0)
@@ -315,7 +300,7 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
     char hex[65];
     ea_sha256(key, klen, NULL, hex);
     const char *legacy = klen <= 40 ? apr_pstrmemdup(r->pool, key, klen) : "";
-    const char *v = lookup(rq, 't', hex, legacy);
+    const char *v = lookup(rq, 't', hex, legacy, &ar->db_status);
     int active;
     apr_int64_t expires;
     if (!v) {
@@ -369,7 +354,7 @@ static void resolve_session(ea_req *rq, auth_result *ar)
     if (!key)
         return;   /* absent, forged or from another secret: anonymous, as Django */
     ea_sha256(key, strlen(key), NULL, hex);
-    const char *v = lookup(rq, 's', hex, NULL);
+    const char *v = lookup(rq, 's', hex, NULL, &ar->db_status);
     int active;
     apr_int64_t expires;
     if (!v) {
@@ -465,7 +450,7 @@ static int ea_check_authn(request_rec *r)
         return DONE;
     case -2:
         ea_count(r->server, EA_C_AUTH_F_DATABASE);
-        ea_db_fail(rq, rq->db_failure);
+        ea_db_fail(rq, ar->db_status);
         return DONE;
     default:
         return DECLINED;

@@ -4,7 +4,7 @@
 #include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_body.h"
 
 

@@ -159,7 +159,7 @@ static PGconn *connect_listen(listener *L, int db)
 {
     PGconn *c = PQconnectdb(db_conninfo[db]);
     if (PQstatus(c) == CONNECTION_OK) {
-        PGresult *r = PQexec(c, "LISTEN ecoatlas_data; LISTEN ecoatlas_auth");
+        PGresult *r = PQexec(c, EA_SQL_LISTEN);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok && PQsetnonblocking(c, 1) == 0) {

@@ -11,6 +11,7 @@
 #include "apr_strings.h"
 #include "apr_optional.h"
 #include "apr_lib.h"
+#include "ea_sql_write.h"
 #include <limits.h>
 
 APLOG_USE_MODULE(ecoatlas);
@@ -104,32 +105,6 @@ static int is_connection_failure(PGconn *conn, const PGresult *res)
            || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0;
 }
 
-/* May a statement whose connection died be run again?  Reads yes; a write
- * may have been executed before the connection went, so it is not repeated
- * (the client gets 503 and decides). */
-static int has_word(const char *sql, const char *word)
-{
-    size_t n = strlen(word);
-    for (const char *p = sql; *p; p++) {
-        if (strncasecmp(p, word, n) == 0 && (p == sql || !(apr_isalnum(p[-1]) || p[-1] == '_'))
-            && !(apr_isalnum(p[n]) || p[n] == '_'))
-            return 1;
-    }
-    return 0;
-}
-
-static int is_read(const char *sql)
-{
-    while (apr_isspace(*sql))
-        sql++;
-    /* A WITH query reads unless one of its parts writes (the session
-     * insert is one); the SQL text is ours, values are parameters. */
-    if (strncasecmp(sql, "WITH", 4) == 0)
-        return !has_word(sql, "INSERT") && !has_word(sql, "UPDATE") && !has_word(sql, "DELETE");
-    return strncasecmp(sql, "SELECT", 6) == 0 || strncasecmp(sql, "SHOW", 4) == 0
-           || strncasecmp(sql, "BEGIN", 5) == 0;
-}
-
 /* Session settings, once per server session: UTC for to_char, and a bound
  * on every statement so that no request (and no pooled connection) waits
  * on a runaway query.  JIT off: LLVM compiling a large expression does not
@@ -139,10 +114,7 @@ static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
     ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
     int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
-    char sql[160];
-    snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET jit = off; SET TimeZone = 'UTC'; "
-             "SET DateStyle = 'ISO'", ms);
-    PGresult *res = PQexec(conn, sql);
+    PGresult *res = PQexec(conn, ea_sql_session_settings(rq->r->pool, ms));
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         st->configured = 1;
         st->backend_pid = PQbackendPID(conn);
@@ -175,15 +147,18 @@ static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
 /* Run a statement.  With diag non-NULL, integrity violations (SQLSTATE class
  * 23) are expected outcomes: reported through diag, logged at debug only.
  * Inside a transaction a broken connection is not repaired and retried: the
- * transaction is gone with it. */
-static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t *params,
-                          PGresult **out, ea_db_diag *diag)
+ * transaction is gone with it.  Outside one, a read (as its builder
+ * declared it, lib/ea_stmt.h) runs once more on the repaired connection; a
+ * write may have been executed before the connection went and is not
+ * repeated (the client gets 503 and decides). */
+static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag)
 {
     request_rec *r = rq->r;
     ap_dbd_t *dbd;
     PGconn *conn = acquire(rq, &dbd);
-    int n = params ? params->nelts : 0;
-    const char *const *values = params ? (const char *const *)params->elts : NULL;
+    const char *sql = stmt.sql;
+    int n = stmt.params ? stmt.params->nelts : 0;
+    const char *const *values = stmt.params ? (const char *const *)stmt.params->elts : NULL;
 
     *out = NULL;
     if (!conn)
@@ -256,7 +231,7 @@ static ea_db_status query(ea_req *rq, const char *sql, const apr_array_header_t 
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                           "database connection re-established");
-            if (!is_read(sql)) {
+            if (stmt.kind != EA_STMT_READ) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                               "a write found its connection dead: not run again (503)");
                 return EA_DB_UNAVAILABLE;
@@ -280,17 +255,15 @@ static ea_db_status counted(ea_req *rq, ea_db_status st, const ea_db_diag *diag)
     return st;
 }
 
-ea_db_status ea_db_query(ea_req *rq, const char *sql, const apr_array_header_t *params,
-                         PGresult **out)
+ea_db_status ea_db_query(ea_req *rq, ea_stmt stmt, PGresult **out)
 {
-    return counted(rq, query(rq, sql, params, out, NULL), NULL);
+    return counted(rq, query(rq, stmt, out, NULL), NULL);
 }
 
-ea_db_status ea_db_write(ea_req *rq, const char *sql, const apr_array_header_t *params,
-                         PGresult **out, ea_db_diag *diag)
+ea_db_status ea_db_write(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag)
 {
     diag->sqlstate = diag->constraint = NULL;
-    return counted(rq, query(rq, sql, params, out, diag), diag);
+    return counted(rq, query(rq, stmt, out, diag), diag);
 }
 
 /* ---- transactions (writes) ------------------------------------------------------ */
@@ -303,7 +276,7 @@ static apr_status_t rollback_cleanup(void *v)
     if (rq->in_txn) {
         ap_dbd_t *dbd = rq->db;
         PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
-        PQclear(PQexec(conn, "ROLLBACK"));
+        PQclear(PQexec(conn, EA_SQL_ROLLBACK));
         rq->in_txn = 0;
     }
     return APR_SUCCESS;
@@ -312,7 +285,7 @@ static apr_status_t rollback_cleanup(void *v)
 ea_db_status ea_db_begin(ea_req *rq)
 {
     PGresult *res;
-    ea_db_status st = query(rq, "BEGIN", NULL, &res, NULL);
+    ea_db_status st = query(rq, ea_stmt_read(EA_SQL_BEGIN, NULL), &res, NULL);
     if (st == EA_DB_OK) {
         if (!rq->txn_cleanup) {
             apr_pool_cleanup_register(rq->r->pool, rq, rollback_cleanup, apr_pool_cleanup_null);
@@ -326,7 +299,7 @@ ea_db_status ea_db_begin(ea_req *rq)
 ea_db_status ea_db_commit(ea_req *rq, ea_db_diag *diag)
 {
     PGresult *res;
-    ea_db_status st = ea_db_write(rq, "COMMIT", NULL, &res, diag);
+    ea_db_status st = ea_db_write(rq, ea_stmt_write(EA_SQL_COMMIT, NULL), &res, diag);
     rq->in_txn = 0;   /* committed, or rolled back by the failure */
     return st;
 }
@@ -350,14 +323,13 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
 
 int ea_db_fk_exists(void *ctx, const char *table, long long id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
-    apr_array_header_t *params = apr_array_make(rq->r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id);
-    const char *sql = apr_psprintf(rq->r->pool, "SELECT 1 FROM %s WHERE id = $1", table);
-    ea_db_status st = ea_db_query(rq, sql, params, &res);
+    const char *idtext = apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id);
+    ea_db_status st = ea_db_query(rq, ea_sql_fk_exists(rq->r->pool, table, idtext), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;
@@ -391,38 +363,37 @@ static void cancel_running(PGconn *conn)
     drain(conn);
 }
 
-static void set_timeout(PGconn *conn, int ms)
+static void set_timeout(apr_pool_t *p, PGconn *conn, int ms)
 {
-    char sql[64];
-    snprintf(sql, sizeof(sql), "SET statement_timeout = %d", ms);
-    PQclear(PQexec(conn, sql));
+    PQclear(PQexec(conn, ea_sql_set_timeout(p, ms)));
 }
 
-ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
-                          ea_row_fn fn, void *ctx, int *delivered)
+ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)
 {
     request_rec *r = rq->r;
     ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
     int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
     ap_dbd_t *dbd;
     PGresult *res;
-    int n = params ? params->nelts : 0;
-    const char *const *values = params ? (const char *const *)params->elts : NULL;
+    const char *sql = stmt.sql;
+    int n = stmt.params ? stmt.params->nelts : 0;
+    const char *const *values = stmt.params ? (const char *const *)stmt.params->elts : NULL;
+    ea_db_status st;
 
     *delivered = 0;
     /* A cheap statement first: it repairs a connection a restart broke. */
-    if ((rq->db_failure = ea_db_query(rq, "SELECT 1", NULL, &res)) != EA_DB_OK)
-        return (ea_db_status)rq->db_failure;
+    if ((st = ea_db_query(rq, ea_stmt_read(EA_SQL_PING, NULL), &res)) != EA_DB_OK)
+        return st;
     PGconn *conn = acquire(rq, &dbd);
     /* Rows go out as fast as the client reads: allow ten query timeouts. */
-    set_timeout(conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
+    set_timeout(r->pool, conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
     if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export query not sent: %s", PQerrorMessage(conn));
         drain(conn);
-        set_timeout(conn, ms);
+        set_timeout(r->pool, conn, ms);
         return is_connection_failure(conn, NULL) ? EA_DB_UNAVAILABLE : EA_DB_ERROR;
     }
-    ea_db_status st = EA_DB_OK;
+    st = EA_DB_OK;
     while ((res = PQgetResult(conn)) != NULL) {
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_SINGLE_TUPLE) {
@@ -445,6 +416,35 @@ ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t 
         PQclear(res);
     }
     if (PQstatus(conn) == CONNECTION_OK)
-        set_timeout(conn, ms);
+        set_timeout(r->pool, conn, ms);
     return counted(rq, st, NULL);
+}
+
+/* ---- another statement timeout (eager tasks) ------------------------------------ */
+
+ea_db_status ea_db_with_timeout(ea_req *rq, int ms, ea_db_conn_fn fn, void *baton)
+{
+    request_rec *r = rq->r;
+    ap_dbd_t *dbd;
+    PGresult *res;
+    /* Through the usual path first: a pooled connection that PostgreSQL
+     * dropped (a restart) is re-established here, not handed to fn. */
+    ea_db_status st = ea_db_query(rq, ea_stmt_read(EA_SQL_PING, NULL), &res);
+    if (st != EA_DB_OK)
+        return st;
+    PGconn *pg = acquire(rq, &dbd);
+    if (pg == NULL)
+        return EA_DB_UNAVAILABLE;
+    res = PQexec(pg, EA_SQL_SHOW_TIMEOUT);
+    char *saved = PQresultStatus(res) == PGRES_TUPLES_OK ? apr_pstrdup(r->pool, PQgetvalue(res, 0, 0)) : NULL;
+    PQclear(res);
+    set_timeout(r->pool, pg, ms);
+    fn(pg, baton);
+    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
+        PQclear(PQexec(pg, EA_SQL_ROLLBACK));
+    if (saved) {
+        const char *params[] = {saved};
+        PQclear(PQexecParams(pg, EA_SQL_RESTORE_TIMEOUT, 1, NULL, params, NULL, NULL, 0));
+    }
+    return EA_DB_OK;
 }

@@ -1,7 +1,7 @@
 /* ea_directives: the EcoAtlas* directive table, per-directory create/merge. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include <errno.h>
 
 APLOG_USE_MODULE(ecoatlas);

@@ -4,7 +4,8 @@
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
+#include "ea_sql_stats.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -26,15 +27,6 @@ int ea_handle_root(ea_req *rq)
     return ea_send_json(rq, HTTP_OK, &b);
 }
 
-/* WHERE clause of a set over t or over the group table g. */
-static const char *where_of(ea_listq *q, int groups)
-{
-    ea_buf *w = groups ? &q->group_where : &q->where;
-    if (q->empty)
-        return " WHERE false";
-    return w->len ? apr_pstrcat(q->pool, " WHERE ", w->data, NULL) : "";
-}
-
 static void put_float(ea_buf *b, const char *key, const char *numeric)
 {
     ea_buf_printf(b, "\"%s\":", key);
@@ -50,22 +42,8 @@ int ea_handle_summary(ea_req *rq)
 
     if (ea_build_set(rq, rq->route->res, &q, &rc) != 0)
         return rc;
-    int g = q.by_groups;
-    const char *w = where_of(&q, g);
-    const char *tot_sql = g
-        ? apr_pstrcat(q.pool, "SELECT coalesce(sum(g.n), 0), coalesce(sum(g.storage), 0),"
-                      " coalesce(sum(g.turbine), 0) FROM ecoatlas_hydrosite_count g", w, NULL)
-        : apr_pstrcat(q.pool, "SELECT count(*), coalesce(sum(t.storage_capacity_mwh), 0),"
-                      " coalesce(sum(t.turbine_capacity_mw), 0) FROM core_hydrosite t", w, NULL);
-    const char *top_sql = g
-        ? apr_pstrcat(q.pool, "SELECT c.iso3, c.name, sum(g.n) AS k FROM ecoatlas_hydrosite_count g"
-                      " JOIN core_country c ON c.id = g.country_id", w,
-                      " GROUP BY c.iso3, c.name ORDER BY k DESC, c.iso3 LIMIT 5", NULL)
-        : apr_pstrcat(q.pool, "SELECT c.iso3, c.name, count(*) AS k FROM core_hydrosite t"
-                      " JOIN core_country c ON c.id = t.country_id", w,
-                      " GROUP BY c.iso3, c.name ORDER BY k DESC, c.iso3 LIMIT 5", NULL);
-    if ((st = ea_db_query(rq, tot_sql, q.params, &tot)) != EA_DB_OK
-        || (st = ea_db_query(rq, top_sql, q.params, &top)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, ea_sql_summary_totals(&q), &tot)) != EA_DB_OK
+        || (st = ea_db_query(rq, ea_sql_summary_top(&q), &top)) != EA_DB_OK)
         return ea_db_fail(rq, st);
 
     ea_buf b;
@@ -94,24 +72,8 @@ int ea_handle_timeseries(ea_req *rq)
 
     if (ea_build_set(rq, rq->route->res, &q, &rc) != 0)
         return rc;
-    int g = q.by_groups;
     /* The view adds country iso3 iexact on the raw parameter (quirk A.5). */
-    const char *iso3 = ea_qs_get(rq->qs, "country__iso3");
-    ea_buf *w = g ? &q.group_where : &q.where;
-    if (w->len)
-        ea_buf_puts(w, " AND ");
-    ea_buf_puts(w, g ? "g.year >= 0" : "t.year IS NOT NULL");
-    if (iso3 && *iso3) {
-        int n = ea_listq_param(&q, iso3);
-        ea_buf_printf(w, " AND %s.country_id IN (SELECT id FROM core_country WHERE upper(iso3) = upper($%d))",
-                      g ? "g" : "t", n);
-    }
-    const char *sql = g
-        ? apr_pstrcat(q.pool, "SELECT g.year, sum(g.total), sum(g.n) FROM ecoatlas_resourcemetric_count g",
-                      where_of(&q, 1), " GROUP BY g.year ORDER BY g.year", NULL)
-        : apr_pstrcat(q.pool, "SELECT t.year, sum(t.value), count(*) FROM core_resourcemetric t",
-                      where_of(&q, 0), " GROUP BY t.year ORDER BY t.year", NULL);
-    ea_db_status st = ea_db_query(rq, sql, q.params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_timeseries(&q, ea_qs_get(rq->qs, "country__iso3")), &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
 
@@ -149,23 +111,8 @@ int ea_handle_timeline(ea_req *rq)
     }
     limit = limit < 10 ? 10 : limit > 2000 ? 2000 : limit;
 
-    ea_buf *w = &q.where;
-    if (w->len)
-        ea_buf_puts(w, " AND ");
-    ea_buf_printf(w, "t.variable = $%d", ea_listq_param(&q, variable));
-    const char *iso3 = ea_qs_get(rq->qs, "country__iso3");
-    if (iso3 && *iso3)
-        ea_buf_printf(w, " AND t.country_id IN (SELECT id FROM core_country WHERE upper(iso3) = upper($%d))",
-                      ea_listq_param(&q, iso3));
-    int lim = ea_listq_param(&q, apr_psprintf(q.pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit));
-    const char *sql = apr_pstrcat(q.pool,
-        "SELECT t.id, c.iso3, t.variable, t.unit, t.site_id,"
-        " CASE WHEN jsonb_typeof(t.series) = 'array' THEN coalesce((SELECT jsonb_agg(e ORDER BY i)"
-        " FROM jsonb_array_elements(t.series) WITH ORDINALITY AS x(e, i)",
-        apr_psprintf(q.pool, " WHERE i <= $%d::bigint), '[]'::jsonb) ELSE '[]'::jsonb END", lim),
-        " FROM core_climateseries t JOIN core_country c ON c.id = t.country_id",
-        where_of(&q, 0), " ORDER BY ", q.order_by, " LIMIT 5", NULL);
-    ea_db_status st = ea_db_query(rq, sql, q.params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_timeline(&q, variable, ea_qs_get(rq->qs, "country__iso3"),
+                                                      limit), &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
 
@@ -209,16 +156,9 @@ int ea_handle_stats(ea_req *rq)
     PGresult *top, *resources, *datasets;
     ea_db_status st;
 
-    if ((st = ea_db_query(rq,
-             "SELECT c.iso3, c.name, coalesce((SELECT sum(g.n) FROM ecoatlas_hydrosite_count g"
-             " WHERE g.country_id = c.id), 0) AS k FROM core_country c"
-             " ORDER BY k DESC, c.name, c.id LIMIT 5", NULL, &top)) != EA_DB_OK
-        || (st = ea_db_query(rq,
-             "SELECT resource_type, sum(total), sum(n) FROM ecoatlas_resourcemetric_count"
-             " GROUP BY resource_type ORDER BY resource_type", NULL, &resources)) != EA_DB_OK
-        || (st = ea_db_query(rq,
-             "SELECT coalesce((SELECT n FROM ecoatlas_rowcount WHERE tbl = 'core_energydataset'), 0)",
-             NULL, &datasets)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, ea_sql_stats_top(), &top)) != EA_DB_OK
+        || (st = ea_db_query(rq, ea_sql_stats_resources(), &resources)) != EA_DB_OK
+        || (st = ea_db_query(rq, ea_sql_stats_datasets(), &datasets)) != EA_DB_OK)
         return ea_db_fail(rq, st);
 
     ea_buf b;
@@ -245,23 +185,14 @@ int ea_handle_stats_by_country(ea_req *rq)
 
     if (!iso3 || !*iso3)
         return ea_send_detail(rq, HTTP_BAD_REQUEST, "Paramètre iso3 requis.");
-    apr_array_header_t *params = apr_array_make(rq->r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = iso3;
     /* iexact, first by the model's ordering (name) */
-    if ((st = ea_db_query(rq, "SELECT id, name FROM core_country WHERE upper(iso3) = upper($1)"
-                              " ORDER BY name, id LIMIT 1", params, &country)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, ea_sql_country_by_iso3(rq->r->pool, iso3), &country)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     if (PQntuples(country) == 0)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Pays introuvable.");
-    apr_array_header_t *idp = apr_array_make(rq->r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(idp, const char *) = PQgetvalue(country, 0, 0);
-    if ((st = ea_db_query(rq, "SELECT coalesce(sum(n), 0), coalesce(sum(storage), 0),"
-                              " coalesce(sum(turbine), 0) FROM ecoatlas_hydrosite_count"
-                              " WHERE country_id = $1", idp, &sites)) != EA_DB_OK
-        || (st = ea_db_query(rq, "SELECT resource_type, sum(total), sum(n)"
-                                 " FROM ecoatlas_resourcemetric_count WHERE country_id = $1"
-                                 " GROUP BY resource_type ORDER BY resource_type",
-                             idp, &resources)) != EA_DB_OK)
+    const char *id = PQgetvalue(country, 0, 0);
+    if ((st = ea_db_query(rq, ea_sql_country_sites(rq->r->pool, id), &sites)) != EA_DB_OK
+        || (st = ea_db_query(rq, ea_sql_country_resources(rq->r->pool, id), &resources)) != EA_DB_OK)
         return ea_db_fail(rq, st);
 
     ea_buf b;

@@ -10,6 +10,7 @@
 #include "util_cookies.h"
 #include "ea_auth.h"
 #include "ea_json.h"
+#include "ea_sql_auth.h"
 
 #include <json-c/json.h>
 
@@ -82,11 +83,8 @@ static ea_user *authenticate(ea_req *rq)
     if (ea_limits_login(rq, username) != 0)
         return NULL;
 
-    apr_array_header_t *params = apr_array_make(r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = username;
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, "SELECT id, password, is_active, is_staff, username "
-                                      "FROM auth_user WHERE username = $1", params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_user_by_name(r->pool, username), &res);
     if (st != EA_DB_OK) {
         ea_db_fail(rq, st);
         return NULL;
@@ -134,18 +132,15 @@ int ea_handle_auth_token(ea_req *rq)
     if (ea_token_new(key) != 0)
         return ea_send_server_error(rq, "no randomness for a token");
     ea_sha256(key, EA_TOKEN_LEN, NULL, hex);
-    apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)u->id);
-    APR_ARRAY_PUSH(params, const char *) = hex;
-    APR_ARRAY_PUSH(params, const char *) = apr_pstrndup(r->pool, key, EA_TOKEN_PREFIX_LEN);
-    APR_ARRAY_PUSH(params, const char *) = apr_pstrcat(r->pool, ea_auth_token_name(sc), " ", today(r->pool), NULL);
+    const char *prefix = apr_pstrndup(r->pool, key, EA_TOKEN_PREFIX_LEN);
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, "INSERT INTO ecoatlas_token (user_id, key_sha256, prefix, name, created) "
-                                      "VALUES ($1::integer, decode($2, 'hex'), $3, $4, now())", params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_token_insert(r->pool,
+        apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)u->id), hex, prefix,
+        apr_pstrcat(r->pool, ea_auth_token_name(sc), " ", today(r->pool), NULL)), &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "new API token for user %s (prefix %s)", u->username,
-                  APR_ARRAY_IDX(params, 2, const char *));
+                  prefix);
     ea_count(r->server, EA_C_AUTH_TOKEN_ISSUED);
     ea_buf b;
     ea_buf_init(&b, r->pool, 64);
@@ -180,11 +175,8 @@ static const char *cookie_session_hex(ea_req *rq)
 
 static ea_db_status end_session(ea_req *rq, const char *hex)
 {
-    apr_array_header_t *params = apr_array_make(rq->r->pool, 1, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = hex;
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, "DELETE FROM ecoatlas_session WHERE key_sha256 = decode($1, 'hex')",
-                                  params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_session_end(rq->r->pool, hex), &res);
     if (st == EA_DB_OK)
         ea_cache_auth_invalidate(rq->r);   /* here at once; NOTIFY tells the other children */
     return st;
@@ -209,17 +201,10 @@ int ea_handle_auth_login(ea_req *rq)
     if (old && (st = end_session(rq, old)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     ea_sha256(key, strlen(key), NULL, hex);
-    apr_array_header_t *params = apr_array_make(r->pool, 3, sizeof(const char *));
-    APR_ARRAY_PUSH(params, const char *) = apr_psprintf(r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)u->id);
-    APR_ARRAY_PUSH(params, const char *) = hex;
-    APR_ARRAY_PUSH(params, const char *) = apr_psprintf(r->pool, "%d", SESSION_AGE_S);
     PGresult *res;
-    st = ea_db_query(rq, "WITH s AS (INSERT INTO ecoatlas_session (user_id, key_sha256, created, expires) "
-                         "VALUES ($1::integer, decode($2, 'hex'), now(), now() + make_interval(secs => $3::integer)) "
-                         "RETURNING user_id), "
-                         "x AS (DELETE FROM ecoatlas_session WHERE expires < now() - interval '1 day') "
-                         "UPDATE auth_user SET last_login = now() WHERE id IN (SELECT user_id FROM s)",
-                     params, &res);
+    st = ea_db_query(rq, ea_sql_session_start(r->pool, apr_psprintf(r->pool, "%" APR_INT64_T_FMT,
+                                                                    (apr_int64_t)u->id), hex, SESSION_AGE_S),
+                     &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
     ea_count(r->server, EA_C_AUTH_LOGIN);

@@ -7,6 +7,7 @@
 #include "util_filter.h"
 #include "apr_strings.h"
 #include "ea_pdf.h"
+#include "ea_sql_stats.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -114,7 +115,8 @@ static void abort_response(request_rec *r)
     ap_pass_brigade(r->output_filters, bb);
 }
 
-static int export_csv(ea_req *rq, const char *columns, const char *filename, const char *header)
+static int export_csv(ea_req *rq, ea_stmt (*rows)(ea_listq *), const char *filename,
+                      const char *header)
 {
     request_rec *r = rq->r;
     const ea_resource *res = rq->route->res;
@@ -127,11 +129,8 @@ static int export_csv(ea_req *rq, const char *columns, const char *filename, con
     csv_headers(&o, filename);
     if (r->header_only)
         return OK;
-    const char *sql = apr_pstrcat(r->pool, "SELECT ", columns, " FROM ", res->from_sql,
-                                  q.empty ? " WHERE false" : q.where.len ? " WHERE " : "",
-                                  q.empty ? "" : q.where.data, " ORDER BY ", q.order_by, NULL);
     ea_buf_init(&o.buf, r->pool, EA_CSV_FLUSH + 4096);
-    ea_db_status st = ea_db_stream(rq, sql, q.params, csv_row, &o, &delivered);
+    ea_db_status st = ea_db_stream(rq, rows(&q), csv_row, &o, &delivered);
     rq->export_rows = delivered;
     if (!o.started) {
         if (st != EA_DB_OK) {
@@ -156,19 +155,14 @@ static int export_csv(ea_req *rq, const char *columns, const char *filename, con
 
 int ea_handle_export_sites(ea_req *rq)
 {
-    return export_csv(rq,
-        "t.id, t.name, c.iso3, coalesce(r.name, ''), t.latitude, t.longitude, t.head_m,"
-        " t.storage_capacity_mwh, t.turbine_capacity_mw, t.status",
-        "hydro_sites.csv",
+    return export_csv(rq, ea_sql_export_sites, "hydro_sites.csv",
         "id,name,country_iso3,region,latitude,longitude,head_m,storage_capacity_mwh,"
         "turbine_capacity_mw,status\r\n");
 }
 
 int ea_handle_export_metrics(ea_req *rq)
 {
-    return export_csv(rq,
-        "c.iso3, t.resource_type, t.metric, t.value, t.unit, t.year",
-        "resource_metrics.csv",
+    return export_csv(rq, ea_sql_export_metrics, "resource_metrics.csv",
         "country_iso3,resource_type,metric,value,unit,year\r\n");
 }
 
@@ -211,16 +205,7 @@ int ea_handle_export_pdf(ea_req *rq)
 
     if (ea_build_set(rq, res, &q, &rc) != 0)
         return rc;
-    const char *w_g = q.empty ? " WHERE false" : q.group_where.len ? " WHERE " : "";
-    const char *w_t = q.empty ? " WHERE false" : q.where.len ? " WHERE " : "";
-    const char *tot_sql = q.by_groups
-        ? apr_pstrcat(r->pool, "SELECT g.resource_type, sum(g.total) FROM ecoatlas_resourcemetric_count g",
-                      w_g, q.empty ? "" : q.group_where.data,
-                      " GROUP BY g.resource_type ORDER BY g.resource_type", NULL)
-        : apr_pstrcat(r->pool, "SELECT t.resource_type, sum(t.value) FROM core_resourcemetric t",
-                      w_t, q.empty ? "" : q.where.data,
-                      " GROUP BY t.resource_type ORDER BY t.resource_type", NULL);
-    if ((st = ea_db_query(rq, tot_sql, q.params, &totals)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, ea_sql_export_pdf_totals(&q), &totals)) != EA_DB_OK)
         return ea_db_fail(rq, st);
 
     ap_set_content_type(r, "application/pdf");
@@ -245,10 +230,7 @@ int ea_handle_export_pdf(ea_req *rq)
     }
     ea_pdf_chart(o.pdf, labels, values, n);
 
-    const char *sql = apr_pstrcat(r->pool, "SELECT c.iso3, t.resource_type, t.metric, t.value, t.unit, t.year FROM ",
-                                  res->from_sql, w_t, q.empty ? "" : q.where.data,
-                                  " ORDER BY ", q.order_by, NULL);
-    st = ea_db_stream(rq, sql, q.params, pdf_row, &o, &delivered);
+    st = ea_db_stream(rq, ea_sql_export_pdf_rows(&q), pdf_row, &o, &delivered);
     rq->export_rows = delivered;
     int pdf_failed = ea_pdf_close(o.pdf);
     if (st != EA_DB_OK || pdf_failed) {

@@ -4,19 +4,20 @@
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_keyset.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
 int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc)
 {
-    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, rq, q);
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, &lk, q);
     if (b == 0) {
         rq->db_oneshot = q->shape_varies;
         return 0;
     }
     if (b < 0)
-        *rc = ea_db_fail(rq, (ea_db_status)rq->db_failure);
+        *rc = ea_db_fail(rq, lk.failure);
     else
         *rc = ea_send_json(rq, HTTP_BAD_REQUEST, &q->errors);
     return -1;
@@ -40,7 +41,7 @@ static long long page_size_of(ea_req *rq)
 static ea_db_status query_count(ea_req *rq, ea_listq *q, long long *count)
 {
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, ea_listq_count_sql(q), q->params, &res);
+    ea_db_status st = ea_db_query(rq, ea_stmt_read(ea_listq_count_sql(q), q->params), &res);
     if (st == EA_DB_OK)
         *count = PQntuples(res) ? atoll(PQgetvalue(res, 0, 0)) : 0;
     return st;
@@ -56,7 +57,7 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
     if (query_count(rq, q, &count) != EA_DB_OK)
         return NULL;
     const char *sql = ea_keyset_map_sql(q, o, ea_keyset_every(count));   /* sets q->page_params */
-    if (ea_db_query(rq, sql, q->page_params, &rows) != EA_DB_OK)
+    if (ea_db_query(rq, ea_stmt_read(sql, q->page_params), &rows) != EA_DB_OK)
         return NULL;
     int n = PQntuples(rows);
     const char **vals = apr_palloc(rq->r->pool, sizeof(*vals) * 2 * (size_t)(n ? n : 1));
@@ -135,7 +136,7 @@ int ea_handle_list(ea_req *rq)
     const char *sql = deep_page_sql(rq, &q, total, size, (page - 1) * size);
     if (!sql)
         sql = ea_listq_select_sql(&q, total, size, (page - 1) * size);
-    if ((st = ea_db_query(rq, sql, q.page_params, &rows)) != EA_DB_OK)
+    if ((st = ea_db_query(rq, ea_stmt_read(sql, q.page_params), &rows)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
     if (count < 0) {
@@ -188,7 +189,7 @@ int ea_handle_detail(ea_req *rq)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
     if (prc == 0) {
         const char *sql = ea_listq_detail_sql(&q, apr_psprintf(rq->r->pool, "%" APR_INT64_T_FMT, (apr_int64_t)id));
-        ea_db_status st = ea_db_query(rq, sql, q.params, &rows);
+        ea_db_status st = ea_db_query(rq, ea_stmt_read(sql, q.params), &rows);
         if (st != EA_DB_OK)
             return ea_db_fail(rq, st);
         if (PQntuples(rows) == 1) {

@@ -4,7 +4,7 @@
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_assets.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 APLOG_USE_MODULE(ecoatlas);
 

@@ -12,8 +12,6 @@
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_lib.h"
-#include "apr_dbd.h"
-#include "mod_dbd.h"
 #include "unixd.h"
 
 #include "ea_body.h"
@@ -195,9 +193,23 @@ static void eager_log(void *baton, int level, const char *msg)
 /* Eager mode: run the task on the request's database connection, store
  * its record when a result backend is configured, answer 202 with its id;
  * a failure propagates (500), as CELERY_TASK_EAGER_PROPAGATES did. */
+typedef struct eager_run {
+    const ea_task_def *def;
+    ea_task_env *env;
+    const char *args;
+    char **result, **error;
+    ea_taskrun_status st;
+} eager_run;
+
+static void eager_on(PGconn *pg, void *baton)
+{
+    eager_run *e = baton;
+    e->env->pg = pg;
+    e->st = ea_task_run(e->def, e->env, e->args, e->result, e->error);
+}
+
 static int run_eager(ea_req *rq, const char *name, const char *args)
 {
-    static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *acquire;
     request_rec *r = rq->r;
     ea_srv_conf *c = srv_conf(r->server);
     const ea_task_def *def = ea_task_find(name, 0);
@@ -206,43 +218,22 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
     ea_task_env env;
     ea_taskrun_status st;
 
-    if (acquire == NULL)
-        acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
     if (def == NULL || ea_task_uuid4(id) != 0)
         return ea_send_server_error(rq, "task setup");
-    /* Through the usual path first: a pooled connection that PostgreSQL
-     * dropped (a restart) is re-established here, not handed to the task. */
-    PGresult *ping;
-    ea_db_status pst = ea_db_query(rq, "SELECT 1", NULL, &ping);
-    if (pst != EA_DB_OK)
-        return ea_db_fail(rq, pst);
-    ap_dbd_t *dbd = rq->db ? rq->db : (acquire ? acquire(r) : NULL);
-    if (dbd == NULL)
-        return ea_db_fail(rq, EA_DB_UNAVAILABLE);
-    rq->db = dbd;
-    PGconn *pg = apr_dbd_native_handle(dbd->driver, dbd->handle);
     ea_task_now_iso(created);
-    /* the task's own bound instead of the request statement timeout */
-    PGresult *res = PQexec(pg, "SHOW statement_timeout");
-    char *saved = PQresultStatus(res) == PGRES_TUPLES_OK ? apr_pstrdup(r->pool, PQgetvalue(res, 0, 0)) : NULL;
-    PQclear(res);
-    PQclear(PQexec(pg, apr_psprintf(r->pool, "SET statement_timeout = %d", conf_time_limit(c) * 1000)));
     memset(&env, 0, sizeof env);
     env.pool = r->pool;
-    env.pg = pg;
     env.task_id = id;
     env.cancel = &cancel;
     env.log = eager_log;
     env.log_baton = r;
     env.import_dir = c->import_dir;
-    st = ea_task_run(def, &env, args, &result, &error);
-    if (PQtransactionStatus(pg) != PQTRANS_IDLE)
-        PQclear(PQexec(pg, "ROLLBACK"));
-    if (saved) {
-        const char *params[] = {saved};
-        PQclear(PQexecParams(pg, "SELECT set_config('statement_timeout', $1, false)", 1, NULL, params,
-                             NULL, NULL, 0));
-    }
+    /* the task's own bound instead of the request statement timeout */
+    eager_run e = { def, &env, args, &result, &error, EA_TASKRUN_OK };
+    ea_db_status dst = ea_db_with_timeout(rq, conf_time_limit(c) * 1000, eager_on, &e);
+    if (dst != EA_DB_OK)
+        return ea_db_fail(rq, dst);
+    st = e.st;
     ea_task_now_iso(finished);
     if (c->broker_url || c->result_backend) {
         ea_taskq *q = open_queue(rq, 0);

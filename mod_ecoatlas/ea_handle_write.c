@@ -6,29 +6,22 @@
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_validate.h"
+#include "ea_sql_write.h"
 
 APLOG_USE_MODULE(ecoatlas);
-
-static apr_array_header_t *params_of(ea_req *rq, int n, const char *const *vals)
-{
-    apr_array_header_t *a = apr_array_make(rq->r->pool, n + 2, sizeof(const char *));
-    for (int i = 0; i < n; i++)
-        APR_ARRAY_PUSH(a, const char *) = vals[i];
-    return a;
-}
 
 /* ---- hooks for the validation core --------------------------------------------- */
 
 static int hook_fk_exists(void *ctx, const char *table, const char *id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
-    const char *sql = apr_psprintf(rq->r->pool, "SELECT 1 FROM %s WHERE id = $1", table);
-    ea_db_status st = ea_db_query(rq, sql, params_of(rq, 1, &id), &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_fk_exists(rq->r->pool, table, id), &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;
@@ -37,22 +30,13 @@ static int hook_fk_exists(void *ctx, const char *table, const char *id)
 static int hook_row_exists(void *ctx, const char *table, int n, const char *const *cols,
                            const char *const *vals, const char *exclude_id)
 {
-    ea_req *rq = ctx;
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
     PGresult *res;
-    ea_buf sql;
-    apr_array_header_t *params = params_of(rq, n, vals);
-    ea_buf_init(&sql, rq->r->pool, 128);
-    ea_buf_printf(&sql, "SELECT 1 FROM %s WHERE ", table);
-    for (int i = 0; i < n; i++)
-        ea_buf_printf(&sql, "%s%s = $%d", i ? " AND " : "", cols[i], i + 1);
-    if (exclude_id) {
-        APR_ARRAY_PUSH(params, const char *) = exclude_id;
-        ea_buf_printf(&sql, " AND id <> $%d", n + 1);
-    }
-    ea_buf_puts(&sql, " LIMIT 1");
-    ea_db_status st = ea_db_query(rq, sql.data, params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_row_exists(rq->r->pool, table, n, cols, vals, exclude_id),
+                                  &res);
     if (st != EA_DB_OK) {
-        rq->db_failure = st;
+        lk->failure = st;
         return -1;
     }
     return PQntuples(res) > 0;
@@ -88,22 +72,8 @@ static ea_db_status locate(ea_req *rq, const ea_vresource *vr, ea_listq *q, cons
                            const char *const **current)
 {
     PGresult *res;
-    ea_buf sql;
-    apr_array_header_t *params = apr_array_copy(rq->r->pool, q->params);
-    ea_buf_init(&sql, rq->r->pool, 512);
-    ea_buf_puts(&sql, "SELECT t.id");
-    for (int i = 0; i < vr->nfields; i++)
-        ea_buf_printf(&sql, ", t.%s", vr->fields[i].column);
-    APR_ARRAY_PUSH(params, const char *) = id;
-    ea_buf_printf(&sql, " FROM %s WHERE t.id = $%d", q->res->from_sql, params->nelts);
-    if (q->empty)
-        ea_buf_puts(&sql, " AND false");
-    else if (q->where.len)
-        ea_buf_printf(&sql, " AND %s", q->where.data);
-    if (rq->in_txn)
-        ea_buf_puts(&sql, " FOR UPDATE OF t");
     *current = NULL;
-    ea_db_status st = ea_db_query(rq, sql.data, params, &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_locate(q, vr, id, rq->in_txn), &res);
     if (st == EA_DB_OK && PQntuples(res) == 1)
         *current = ea_row_values(rq, res, 0, 1, vr->nfields);
     return st;
@@ -118,9 +88,10 @@ static int send_object(ea_req *rq, const ea_resource *res, const char *id, int s
     apr_array_header_t *none = apr_array_make(rq->r->pool, 1, sizeof(ea_param));
     ea_buf b;
 
-    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, rq, &q) != 0)
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, &lk, &q) != 0)
         return fail_db(rq, EA_DB_ERROR);
-    ea_db_status st = ea_db_query(rq, ea_listq_detail_sql(&q, id), q.params, &rows);
+    ea_db_status st = ea_db_query(rq, ea_stmt_read(ea_listq_detail_sql(&q, id), q.params), &rows);
     if (st != EA_DB_OK)
         return fail_db(rq, st);
     ea_buf_init(&b, rq->r->pool, 1024);
@@ -158,10 +129,11 @@ static int write_refused(ea_req *rq, const ea_vresource *vr, const ea_db_diag *d
 static int validate(ea_req *rq, const ea_vresource *vr, ea_vmode mode, struct json_object *data,
                     int is_form, const char *const *current, const char *id, ea_vresult *out)
 {
-    ea_vhooks hooks = { rq, hook_fk_exists, hook_row_exists };
+    ea_db_lookup lk = { rq, EA_DB_OK };
+    ea_vhooks hooks = { &lk, hook_fk_exists, hook_row_exists };
     int rc = ea_validate(rq->r->pool, vr, mode, data, is_form, current, id, &hooks, out);
     if (rc < 0)
-        return fail_db(rq, (ea_db_status)rq->db_failure);
+        return fail_db(rq, lk.failure);
     if (rc > 0)
         return send_400(rq, out->errors.data);
     return -1;   /* valid: go on */
@@ -184,16 +156,7 @@ static int create(ea_req *rq, const ea_resource *res, const ea_vresource *vr)
         return ea_db_fail(rq, st);
     if ((rc = validate(rq, vr, EA_V_CREATE, data, is_form, NULL, NULL, &v)) >= 0)
         return rc;
-    ea_buf sql, vals;
-    ea_buf_init(&sql, rq->r->pool, 256);
-    ea_buf_init(&vals, rq->r->pool, 128);
-    ea_buf_printf(&sql, "INSERT INTO %s (", vr->table);
-    for (int i = 0; i < v.n; i++) {
-        ea_buf_printf(&sql, "%s, ", v.cols[i]);
-        ea_buf_printf(&vals, "$%d, ", i + 1);
-    }
-    ea_buf_printf(&sql, "created_at, updated_at) VALUES (%snow(), now()) RETURNING id", vals.data);
-    st = ea_db_write(rq, sql.data, params_of(rq, v.n, v.vals), &row, &diag);
+    st = ea_db_write(rq, ea_sql_insert(rq->r->pool, vr, &v), &row, &diag);
     if (st != EA_DB_OK)
         return write_refused(rq, vr, &diag, &v, st);
     return send_object(rq, res, apr_pstrdup(rq->r->pool, PQgetvalue(row, 0, 0)), HTTP_CREATED);
@@ -227,15 +190,7 @@ static int update(ea_req *rq, const ea_resource *res, const ea_vresource *vr, ea
         return not_found(rq, res);
     if ((rc = validate(rq, vr, mode, data, is_form, current, id, &v)) >= 0)
         return rc;
-    ea_buf sql;
-    ea_buf_init(&sql, rq->r->pool, 256);
-    ea_buf_printf(&sql, "UPDATE %s SET ", vr->table);
-    for (int i = 0; i < v.n; i++)
-        ea_buf_printf(&sql, "%s = $%d, ", v.cols[i], i + 1);
-    apr_array_header_t *params = params_of(rq, v.n, v.vals);
-    APR_ARRAY_PUSH(params, const char *) = id;
-    ea_buf_printf(&sql, "updated_at = now() WHERE id = $%d", params->nelts);
-    st = ea_db_write(rq, sql.data, params, &row, &diag);
+    st = ea_db_write(rq, ea_sql_update(rq->r->pool, vr, &v, id), &row, &diag);
     if (st != EA_DB_OK)
         return write_refused(rq, vr, &diag, &v, st);
     return send_object(rq, res, id, HTTP_OK);
@@ -246,8 +201,7 @@ static int update(ea_req *rq, const ea_resource *res, const ea_vresource *vr, ea
 static int country_in_use(ea_req *rq, const char *id)
 {
     PGresult *res;
-    ea_db_status st = ea_db_query(rq, "SELECT count(*) FROM core_hydrosite WHERE country_id = $1",
-                                  params_of(rq, 1, &id), &res);
+    ea_db_status st = ea_db_query(rq, ea_sql_country_site_count(rq->r->pool, id), &res);
     if (st != EA_DB_OK)
         return fail_db(rq, st);
     long long n = atoll(PQgetvalue(res, 0, 0));
@@ -280,8 +234,7 @@ static int destroy(ea_req *rq, const ea_resource *res, const ea_vresource *vr, e
     if (is_country && (rc = country_in_use(rq, id)) >= 0)
         return rc;
     /* CASCADE and SET NULL are the schema's ON DELETE rules (0001) */
-    st = ea_db_write(rq, apr_psprintf(rq->r->pool, "DELETE FROM %s WHERE id = $1", vr->table),
-                     params_of(rq, 1, &id), &r0, &diag);
+    st = ea_db_write(rq, ea_sql_delete(rq->r->pool, vr, id), &r0, &diag);
     if (st == EA_DB_OK)
         st = ea_db_commit(rq, &diag);
     if (st != EA_DB_OK) {

@@ -13,6 +13,7 @@
  * log file.  Redis and PostgreSQL outages are waited out with a backoff. */
 #include "ea_conffile.h"
 #include "ea_metrics.h"
+#include "ea_stmt.h"
 #include "ea_task.h"
 #include "ea_tasks.h"
 #include "ea_version.h"
@@ -371,7 +372,7 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
     handback = s->handback;
     pthread_mutex_unlock(&s->mu);
     if (def->needs_db && *pg && PQtransactionStatus(*pg) == PQTRANS_INERROR)
-        PQclear(PQexec(*pg, "ROLLBACK"));
+        PQclear(PQexec(*pg, EA_SQL_ROLLBACK));
 
     if (handback) {
         if (ea_taskq_release(q, m) == 0)

@@ -13,7 +13,7 @@
 -- in the database, the next `ecoatlas migrate` builds the indexes.
 
 -- The index for each search field: name, table, indexed expression (the
--- expression lib/ea_resource.c puts inside UPPER(...)).
+-- expression lib/ea_sql_list.c puts inside UPPER(...)).
 CREATE OR REPLACE FUNCTION ecoatlas_search_index_specs(
     OUT index_name text, OUT table_name text, OUT expr text)
 RETURNS SETOF record LANGUAGE sql IMMUTABLE AS $$

@@ -1,6 +1,6 @@
-/* libFuzzer target for ea_query: query-string parsing, search terms,
+/* libFuzzer target for ea_params: query-string parsing, search terms,
  * pagination links and number parsing, with their invariants checked. */
-#include "ea_query.h"
+#include "ea_params.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>

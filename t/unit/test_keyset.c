@@ -2,7 +2,7 @@
  * serve, the spacing, the map's bytes and the seek query's shape.  That the
  * pages equal OFFSET's is t/12_pagination.t's job (real PostgreSQL). */
 #include "ea_keyset.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>

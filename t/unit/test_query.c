@@ -1,8 +1,8 @@
-/* Unit tests for ea_query.  Expected values were produced with Python 3.11
+/* Unit tests for ea_params (lib/ea_params.c).  Expected values were produced with Python 3.11
  * (urllib.parse, int(), decimal.Decimal) and the Django 5 / DRF 3.16
  * algorithms (QueryDict, smart_split, search_smart_split, replace_query_param). */
-#include "ea_query.h"
-#include "ea_resource.h"
+#include "ea_params.h"
+#include "ea_sql_list.h"
 #include "ea_utf8.h"
 
 #include <apr_general.h>

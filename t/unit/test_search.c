@@ -1,9 +1,9 @@
-/* Unit tests for the SQL of ?search= (lib/ea_resource.c): Django's icontains
+/* Unit tests for the SQL of ?search= (lib/ea_sql_list.c): Django's icontains
  * on PostgreSQL, UPPER(field::text) LIKE UPPER(pattern), in the form the
  * trigram indexes of migration 0005 serve; terms under three characters in
  * a form no index matches. */
-#include "ea_query.h"
-#include "ea_resource.h"
+#include "ea_params.h"
+#include "ea_sql_list.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>

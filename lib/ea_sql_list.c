@@ -1,7 +1,7 @@
-/* ea_resource: resource tables, filters and SQL building (see ea_resource.h). */
-#include "ea_resource.h"
+/* ea_sql_list: resource tables, filters and SQL building (see ea_sql_list.h). */
+#include "ea_sql_list.h"
 #include "ea_json.h"
-#include "ea_query.h"
+#include "ea_params.h"
 
 #include <apr_strings.h>
 #include <string.h>
@@ -521,6 +521,25 @@ int ea_listq_build(apr_pool_t *p, const ea_resource *res,
     return 0;
 }
 
+/* The one place that knows an empty set's condition (false). */
+static const char *conditions(const ea_listq *q, const char *word, int groups)
+{
+    const ea_buf *w = groups ? &q->group_where : &q->where;
+    if (q->empty)
+        return apr_pstrcat(q->pool, word, "false", NULL);
+    return w->len ? apr_pstrcat(q->pool, word, w->data, NULL) : "";
+}
+
+const char *ea_listq_where(const ea_listq *q, int groups)
+{
+    return conditions(q, " WHERE ", groups);
+}
+
+const char *ea_listq_and(const ea_listq *q)
+{
+    return conditions(q, " AND ", 0);
+}
+
 const char *ea_listq_count_sql(ea_listq *q)
 {
     const ea_resource *res = q->res;
@@ -612,11 +631,7 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     if (total_sql)
         ea_buf_printf(&b, "(%s), ", total_sql);
     put_columns(&b, q->res);
-    ea_buf_printf(&b, " FROM %s", q->res->from_sql);
-    if (q->empty)
-        ea_buf_puts(&b, " WHERE false");
-    else if (q->where.len)
-        ea_buf_printf(&b, " WHERE %s", q->where.data);
+    ea_buf_printf(&b, " FROM %s%s", q->res->from_sql, ea_listq_where(q, 0));
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
     put_limit(q, &b, limit, offset);
     return b.data;
@@ -629,11 +644,7 @@ const char *ea_listq_detail_sql(ea_listq *q, const char *id)
     ea_buf_init(&b, q->pool, 1024);
     ea_buf_puts(&b, "SELECT ");
     put_columns(&b, q->res);
-    ea_buf_printf(&b, " FROM %s WHERE t.id = $%d", q->res->from_sql, idx);
-    if (q->empty)
-        ea_buf_puts(&b, " AND false");
-    else if (q->where.len)
-        ea_buf_printf(&b, " AND %s", q->where.data);
+    ea_buf_printf(&b, " FROM %s WHERE t.id = $%d%s", q->res->from_sql, idx, ea_listq_and(q));
     return b.data;
 }
 

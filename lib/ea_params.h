@@ -1,7 +1,7 @@
-/* ea_query: query strings, search terms and pagination links, as Django,
+/* ea_params: query strings, search terms and pagination links, as Django,
  * django-filter and DRF read and write them. */
-#ifndef EA_QUERY_H
-#define EA_QUERY_H
+#ifndef EA_PARAMS_H
+#define EA_PARAMS_H
 
 #include <apr_pools.h>
 #include <apr_tables.h>

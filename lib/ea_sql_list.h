@@ -1,9 +1,9 @@
-/* ea_resource: the six model resources of the API (docs/decisions.md §2.5, §2.6):
+/* ea_sql_list: the six model resources of the API (docs/decisions.md §2.5, §2.6):
  * their columns in serializer order, filters, search fields and ordering
  * fields, and the SQL that lists them.  Pure: builds SQL text and parameter
  * lists, serialises rows given as strings; never talks to the database. */
-#ifndef EA_RESOURCE_H
-#define EA_RESOURCE_H
+#ifndef EA_SQL_LIST_H
+#define EA_SQL_LIST_H
 
 #include "ea_buf.h"
 #include <apr_pools.h>
@@ -110,6 +110,15 @@ int ea_listq_build(apr_pool_t *p, const ea_resource *res,
 
 /* Add a parameter and return its placeholder number. */
 int ea_listq_param(ea_listq *q, const char *value);
+
+/* The set's conditions after a FROM: " WHERE <conditions on t>" (groups
+ * 0) or " WHERE <conditions on g>" (groups 1, valid when by_groups);
+ * " WHERE false" when no row can match, "" when there is no condition. */
+const char *ea_listq_where(const ea_listq *q, int groups);
+
+/* The same after a condition of the caller's: " AND <conditions on t>",
+ * " AND false", or "". */
+const char *ea_listq_and(const ea_listq *q);
 
 /* SQL returning the exact size of the set as one bigint column. */
 const char *ea_listq_count_sql(ea_listq *q);

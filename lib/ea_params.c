@@ -1,6 +1,6 @@
-/* ea_query: query strings, search terms, pagination links and number
+/* ea_params: query strings, search terms, pagination links and number
  * parsing, reproducing Django / DRF / Python behaviour byte for byte. */
-#include "ea_query.h"
+#include "ea_params.h"
 #include "ea_buf.h"
 #include "ea_utf8.h"
 

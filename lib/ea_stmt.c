@@ -1,0 +1,35 @@
+/* ea_stmt: statements as lib/ builds them (lib/ea_stmt.h). */
+#include "ea_stmt.h"
+
+#include <apr_strings.h>
+
+ea_stmt ea_stmt_read(const char *sql, const apr_array_header_t *params)
+{
+    ea_stmt s = { sql, params, EA_STMT_READ };
+    return s;
+}
+
+ea_stmt ea_stmt_write(const char *sql, const apr_array_header_t *params)
+{
+    ea_stmt s = { sql, params, EA_STMT_WRITE };
+    return s;
+}
+
+apr_array_header_t *ea_stmt_params(apr_pool_t *p, int n, const char *const *vals)
+{
+    apr_array_header_t *a = apr_array_make(p, n + 2, sizeof(const char *));
+    for (int i = 0; i < n; i++)
+        APR_ARRAY_PUSH(a, const char *) = vals[i];
+    return a;
+}
+
+const char *ea_sql_session_settings(apr_pool_t *p, int timeout_ms)
+{
+    return apr_psprintf(p, "SET statement_timeout = %d; SET jit = off; SET TimeZone = 'UTC'; "
+                        "SET DateStyle = 'ISO'", timeout_ms);
+}
+
+const char *ea_sql_set_timeout(apr_pool_t *p, int ms)
+{
+    return apr_psprintf(p, "SET statement_timeout = %d", ms);
+}

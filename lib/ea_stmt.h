@@ -1,0 +1,52 @@
+/* ea_stmt: one SQL statement as lib/ builds it and the httpd glue (and the
+ * worker) runs it: its text, its text parameters ($1..$n) and whether it
+ * is a read.  The glue writes no SQL of its own (tools/check-layers): it
+ * asks a builder of lib/ for the statement and hands it to
+ * mod_ecoatlas/ea_db.c.
+ *
+ * The read flag is the caller's word, not a guess from the text: a read
+ * whose connection died may be run once more on the repaired connection, a
+ * write may have been executed before the connection went and is never
+ * repeated (the client gets 503 and decides; docs/security.md). */
+#ifndef EA_STMT_H
+#define EA_STMT_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+
+typedef enum { EA_STMT_READ = 0, EA_STMT_WRITE = 1 } ea_stmt_kind;
+
+typedef struct ea_stmt {
+    const char *sql;
+    const apr_array_header_t *params;  /* const char *, $1..$n; NULL: none */
+    ea_stmt_kind kind;
+} ea_stmt;
+
+ea_stmt ea_stmt_read(const char *sql, const apr_array_header_t *params);
+ea_stmt ea_stmt_write(const char *sql, const apr_array_header_t *params);
+
+/* A parameter list of the n values (room for two more). */
+apr_array_header_t *ea_stmt_params(apr_pool_t *p, int n, const char *const *vals);
+
+/* ---- the connection's own statements (mod_ecoatlas/ea_db.c, the worker) ---- */
+
+#define EA_SQL_BEGIN "BEGIN"
+#define EA_SQL_COMMIT "COMMIT"
+#define EA_SQL_ROLLBACK "ROLLBACK"
+/* A cheap read: it repairs a connection a PostgreSQL restart broke. */
+#define EA_SQL_PING "SELECT 1"
+#define EA_SQL_SHOW_TIMEOUT "SHOW statement_timeout"
+/* Puts back a setting SHOW returned (its text, as a parameter). */
+#define EA_SQL_RESTORE_TIMEOUT "SELECT set_config('statement_timeout', $1, false)"
+/* The cache's listener (mod_ecoatlas/ea_cache.c): the channels the
+ * triggers of migrations 0003 and 0004 NOTIFY. */
+#define EA_SQL_LISTEN "LISTEN ecoatlas_data; LISTEN ecoatlas_auth"
+
+/* The settings of every new server session: a bound on each statement,
+ * JIT off, UTC and ISO dates (docs/security.md). */
+const char *ea_sql_session_settings(apr_pool_t *p, int timeout_ms);
+
+/* SET statement_timeout = ms. */
+const char *ea_sql_set_timeout(apr_pool_t *p, int ms);
+
+#endif
