@@ -20,6 +20,7 @@
 #include "ea_json.h"
 #include "ea_queue.h"
 #include "ea_redis.h"
+#include "ea_settings.h"
 #include "ea_task_run.h"
 
 #include <json-c/json.h>
@@ -33,7 +34,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define EA_DEFAULT_TASK_TIME_LIMIT 600
 #define EA_TASK_REDIS_TIMEOUT_MS 1000
 /* Uploads are read whole (then written to EcoAtlasImportDir): a bound on
  * what one request may make a child hold. */
@@ -63,12 +63,11 @@ const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ea_tasks_set_time_limit(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || *end || end == arg || v < 1 || v > 604800)
-        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected seconds "
-                            "from 1 to 604800)", cmd->directive->directive, arg);
+    char why[128];
+    long v;
+    if (ea_setting_parse("EcoAtlasTaskTimeLimit", arg, &v, why, sizeof why) != 0)
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (%s)",
+                            cmd->directive->directive, arg, why);
     srv_conf(cmd->server)->task_time_limit = (int)v;
     return NULL;
 }
@@ -141,7 +140,8 @@ static int conf_eager(const ea_srv_conf *c)
 
 static int conf_time_limit(const ea_srv_conf *c)
 {
-    return c->task_time_limit != EA_UNSET ? c->task_time_limit : EA_DEFAULT_TASK_TIME_LIMIT;
+    return c->task_time_limit != EA_UNSET ? c->task_time_limit
+                                          : (int)ea_setting_default("EcoAtlasTaskTimeLimit");
 }
 
 /* ---- helpers -------------------------------------------------------------------------- */

@@ -15,6 +15,7 @@
 #include "ea_metrics.h"
 #include "ea_queue.h"
 #include "ea_redis.h"
+#include "ea_settings.h"
 #include "ea_task_run.h"
 #include "ea_version.h"
 
@@ -610,12 +611,12 @@ static int wk_read_config(apr_pool_t *p)
     }
     W.backend = ea_conffile_get(cf, "EcoAtlasResultBackend", NULL);
     W.import_dir = ea_conffile_get(cf, "EcoAtlasImportDir", NULL);
-    const char *tl = ea_conffile_get(cf, "EcoAtlasTaskTimeLimit", "600");
-    char *end;
-    long v = strtol(tl, &end, 10);
-    if (*end || end == tl || v < 1 || v > 604800) {
+    const char *tl = ea_conffile_get(cf, "EcoAtlasTaskTimeLimit", NULL);
+    char why[128];
+    long v = ea_setting_default("EcoAtlasTaskTimeLimit");
+    if (tl != NULL && ea_setting_parse("EcoAtlasTaskTimeLimit", tl, &v, why, sizeof why) != 0) {
         fprintf(stderr, "ecoatlas-worker: %s: Invalid value for directive 'EcoAtlasTaskTimeLimit': '%s' "
-                "(expected seconds from 1 to 604800)\n", W.config, tl);
+                "(%s)\n", W.config, tl, why);
         return -1;
     }
     W.time_limit_s = (int)v;
