@@ -285,6 +285,22 @@ static int row(const char *header, const char *line, ea_metric_row *r, char *why
     return ea_import_metric_row(&cols, fields, nf, &opts, pool, r, why, 256);
 }
 
+/* COPY text format, shared with `ecoatlas generate-sample`. */
+START_TEST(copy_text_format)
+{
+    ea_buf b;
+    ea_buf_init(&b, pool, 4);
+    ea_copy_text(&b, "a\tb\\c\nd\re");
+    ck_assert_str_eq(b.data, "a\\tb\\\\c\\nd\\re");
+    ea_buf_reset(&b);
+    ea_copy_field(&b, "x", 0);
+    ea_copy_field(&b, NULL, 0);
+    ea_copy_field(&b, "", 1);
+    ck_assert_str_eq(b.data, "x\t\\N\t\n");
+    ck_assert_int_eq(ea_copy_flush(NULL, &(ea_buf){ .len = 0 }), 0);
+}
+END_TEST
+
 START_TEST(import_rows)
 {
     ea_metric_row r;
@@ -371,6 +387,7 @@ static Suite *tasks_suite(void)
     tcase_add_test(q, task_ids);
     tcase_add_test(q, taskq_bad_urls);
     tcase_add_test(i, import_rows);
+    tcase_add_test(i, copy_text_format);
     suite_add_tcase(s, c);
     suite_add_tcase(s, g);
     suite_add_tcase(s, q);
