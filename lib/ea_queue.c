@@ -25,7 +25,7 @@ typedef struct taskq_conn {
 } taskq_conn;
 
 /* The queue's Lua scripts (below), by index into ea_taskq.scripts. */
-enum { S_RESERVE, S_HEARTBEAT, S_ACK, S_RETRY, S_DEAD, S_RELEASE, S_COUNT };
+enum { S_RESERVE, S_HEARTBEAT, S_ACK, S_RETRY, S_DEAD, S_RELEASE, S_BEAT, S_LIVE, S_COUNT };
 
 struct ea_taskq {
     apr_pool_t *pool;
@@ -35,7 +35,7 @@ struct ea_taskq {
     int timeout_ms, visibility_ms, result_ttl_s, max_attempts;
     const char *worker;
     char err[512];
-    ea_redis_script scripts[S_COUNT];  /* bodies and SHA-1s */
+    ea_redis_script scripts[S_COUNT];  /* bodies and SHA-1s, set at first use (q_script) */
     /* key names */
     const char *k_queue, *k_processing, *k_delayed, *k_dead, *k_wakeup, *k_msg, *k_task;
 };
@@ -160,7 +160,7 @@ static int pipe_read(ea_taskq *q, taskq_conn *k, int n, redisReply **rs)
 /* ---- scripts ------------------------------------------------------------------------
  * Run with EVALSHA; NOSCRIPT (a restarted Redis) falls back to EVAL, which
  * also caches the script again (ea_redis.h).  Their SHA-1s are computed
- * when the queue is created (ea_taskq.scripts). */
+ * by each queue at first use (q_script), not kept process-wide. */
 
 /* KEYS: queue processing delayed dead; ARGV: visibility_ms max lease_prefix
  * max_attempts msg_prefix.  Returns flat 7-tuples: id name args created
@@ -256,13 +256,39 @@ static const char lua_release[] =
     "redis.call('LTRIM', KEYS[4], 0, 99)\n"
     "return 1\n";
 
+/* Worker heartbeats: a ZSET of worker names scored by Redis's clock, so
+ * that workers and httpd on several machines need no common clock. */
+static const char beat_lua[] =
+    "local t = redis.call('TIME') "
+    "redis.call('ZADD', KEYS[1], t[1], ARGV[1]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] - tonumber(ARGV[2])) "
+    "return 1";
+static const char live_lua[] =
+    "local t = redis.call('TIME') "
+    "return redis.call('ZCOUNT', KEYS[1], t[1] - tonumber(ARGV[1]), '+inf')";
+
+static const char *const script_bodies[S_COUNT] = {
+    [S_RESERVE] = lua_reserve, [S_HEARTBEAT] = lua_heartbeat, [S_ACK] = lua_ack,
+    [S_RETRY] = lua_retry, [S_DEAD] = lua_dead, [S_RELEASE] = lua_release,
+    [S_BEAT] = beat_lua, [S_LIVE] = live_lua,
+};
+
+/* Script si, its SHA-1 computed at its first use by this queue (a request
+ * that enqueues hashes one script, not all). */
+static const ea_redis_script *q_script(ea_taskq *q, int si)
+{
+    if (q->scripts[si].body == NULL)
+        ea_redis_script_init(&q->scripts[si], script_bodies[si]);
+    return &q->scripts[si];
+}
+
 /* Append EVALSHA (EVAL with the body when eval_body is set) of script si. */
 static int q_eval_append(ea_taskq *q, taskq_conn *k, int si, int eval_body, int nkeys,
                          const char **keys, int nargs, const char **args)
 {
     if (conn_ensure(q, k) != 0)
         return -1;
-    if (ea_redis_script_append(k->c, &q->scripts[si], eval_body, nkeys, keys, nargs, args) != REDIS_OK) {
+    if (ea_redis_script_append(k->c, q_script(q, si), eval_body, nkeys, keys, nargs, args) != REDIS_OK) {
         q_seterr(q, "Redis: out of memory");
         conn_drop(k);
         return -1;
@@ -279,7 +305,7 @@ static redisReply *q_eval(ea_taskq *q, taskq_conn *k, int si, int nkeys, const c
     redisReply *r;
     if (conn_ensure(q, k) != 0)
         return NULL;
-    r = ea_redis_script_run(k->c, &q->scripts[si], nkeys, keys, nargs, args);
+    r = ea_redis_script_run(k->c, q_script(q, si), nkeys, keys, nargs, args);
     if (r == NULL) {
         q_seterr(q, "Redis at %s: %s", conn_where(k, where, sizeof where),
                  k->c->errstr[0] ? k->c->errstr : "connection lost");
@@ -329,12 +355,6 @@ ea_taskq *ea_taskq_create(apr_pool_t *p, const ea_taskq_opts *o, const char **er
     q->k_wakeup = apr_pstrcat(p, q->prefix, "wakeup", NULL);
     q->k_msg = apr_pstrcat(p, q->prefix, "msg:", NULL);
     q->k_task = apr_pstrcat(p, q->prefix, "task:", NULL);
-    ea_redis_script_init(&q->scripts[S_RESERVE], lua_reserve);
-    ea_redis_script_init(&q->scripts[S_HEARTBEAT], lua_heartbeat);
-    ea_redis_script_init(&q->scripts[S_ACK], lua_ack);
-    ea_redis_script_init(&q->scripts[S_RETRY], lua_retry);
-    ea_redis_script_init(&q->scripts[S_DEAD], lua_dead);
-    ea_redis_script_init(&q->scripts[S_RELEASE], lua_release);
     return q;
 }
 
@@ -955,24 +975,13 @@ int ea_taskq_stats(ea_taskq *q, long long out[4])
 
 /* ---- figures for the metrics scrape (ecoatlas-worker writes, httpd reads) ---- */
 
-/* Worker heartbeats: a ZSET of worker names scored by Redis's clock, so
- * that workers and httpd on several machines need no common clock. */
-static const char beat_lua[] =
-    "local t = redis.call('TIME') "
-    "redis.call('ZADD', KEYS[1], t[1], ARGV[1]) "
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] - tonumber(ARGV[2])) "
-    "return 1";
-static const char live_lua[] =
-    "local t = redis.call('TIME') "
-    "return redis.call('ZCOUNT', KEYS[1], t[1] - tonumber(ARGV[1]), '+inf')";
-
 int ea_taskq_worker_beat(ea_taskq *q, const char *name, int forget_s)
 {
     char s[16], key[256];
     snprintf(s, sizeof s, "%d", forget_s);
     snprintf(key, sizeof key, "%sworkers", q->prefix);
-    const char *argv[] = {"EVAL", beat_lua, "1", key, name, s};
-    redisReply *r = conn_cmd(q, &q->broker, 6, argv, NULL);
+    const char *keys[] = {key}, *args[] = {name, s};
+    redisReply *r = q_eval(q, &q->broker, S_BEAT, 1, keys, 2, args);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
@@ -984,8 +993,8 @@ int ea_taskq_live_workers(ea_taskq *q, int within_s, long long *n)
     char s[16], key[256];
     snprintf(s, sizeof s, "%d", within_s);
     snprintf(key, sizeof key, "%sworkers", q->prefix);
-    const char *argv[] = {"EVAL", live_lua, "1", key, s};
-    redisReply *r = conn_cmd(q, &q->broker, 5, argv, NULL);
+    const char *keys[] = {key}, *args[] = {s};
+    redisReply *r = q_eval(q, &q->broker, S_LIVE, 1, keys, 1, args);
     if (r == NULL)
         return -1;
     *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;
