@@ -3,6 +3,8 @@
  * rows), fast enough for a million hydro sites: rows are produced in C and
  * streamed with COPY, in one transaction. */
 #include "cli.h"
+#include "ea_buf.h"
+#include "ea_import.h"
 
 #include <apr_strings.h>
 #include <apr_tables.h>
@@ -11,7 +13,6 @@
 #include <ctype.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -227,83 +228,27 @@ static int rng_chance(gen_rng *r, double p)
     return rng_unit(r) < p;
 }
 
-/* ---- COPY text-format output buffer ------------------------------------------ */
-typedef struct {
-    char *data;
-    size_t len, cap;
-} gen_buf;
-
-static void buf_reserve(gen_buf *b, size_t n)
+/* ---- COPY text-format output (lib/ea_buf.c, lib/ea_import.c's escaping) ---- */
+static void buf_tab(ea_buf *b)
 {
-    if (b->len + n <= b->cap) {
-        return;
-    }
-    size_t cap = b->cap ? b->cap : 4096;
-    while (cap < b->len + n) {
-        cap *= 2;
-    }
-    char *data = realloc(b->data, cap);
-    if (data == NULL) {
-        fputs("ecoatlas: out of memory\n", stderr);
-        exit(CLI_EXIT_FAIL);
-    }
-    b->data = data;
-    b->cap = cap;
+    ea_buf_putc(b, '\t');
 }
 
-static void buf_put(gen_buf *b, const char *s, size_t n)
+static void buf_null(ea_buf *b)
 {
-    buf_reserve(b, n);
-    memcpy(b->data + b->len, s, n);
-    b->len += n;
+    ea_buf_put(b, "\\N", 2);
 }
 
-static void buf_puts(gen_buf *b, const char *s)
-{
-    buf_put(b, s, strlen(s));
-}
-
-static void buf_putc(gen_buf *b, char c)
-{
-    buf_reserve(b, 1);
-    b->data[b->len++] = c;
-}
-
-/* for the few rows where speed does not matter (countries, datasets) */
-static void buf_printf(gen_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(gen_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-}
-
-static void buf_tab(gen_buf *b)
-{
-    buf_putc(b, '\t');
-}
-
-static void buf_null(gen_buf *b)
-{
-    buf_put(b, "\\N", 2);
-}
-
-static void buf_int(gen_buf *b, long long v)
+static void buf_int(ea_buf *b, long long v)
 {
     char tmp[24];
     int n = snprintf(tmp, sizeof tmp, "%lld", v);
-    buf_put(b, tmp, (size_t)n);
+    ea_buf_put(b, tmp, (size_t)n);
 }
 
 /* v / 10^decimals with exactly that many decimals, without going through
  * printf's floating point: a million rows have six numbers each. */
-static void buf_fixed(gen_buf *b, long long v, int decimals)
+static void buf_fixed(ea_buf *b, long long v, int decimals)
 {
     char tmp[32];
     char *end = tmp + sizeof tmp, *p = end;
@@ -322,7 +267,7 @@ static void buf_fixed(gen_buf *b, long long v, int decimals)
     if (v < 0) {
         *--p = '-';
     }
-    buf_put(b, p, (size_t)(end - p));
+    ea_buf_put(b, p, (size_t)(end - p));
 }
 
 static long long gen_round(double v, int decimals)
@@ -333,23 +278,15 @@ static long long gen_round(double v, int decimals)
 
 /* A text value with COPY's escapes; our own strings never need them, but a
  * future table entry with a tab or backslash must not corrupt the stream. */
-static void buf_text(gen_buf *b, const char *s)
+static void buf_text(ea_buf *b, const char *s)
 {
-    for (; *s; s++) {
-        switch (*s) {
-        case '\\': buf_put(b, "\\\\", 2); break;
-        case '\t': buf_put(b, "\\t", 2); break;
-        case '\n': buf_put(b, "\\n", 2); break;
-        case '\r': buf_put(b, "\\r", 2); break;
-        default: buf_putc(b, *s);
-        }
-    }
+    ea_copy_text(b, s);
 }
 
-static void buf_lower(gen_buf *b, const char *s)
+static void buf_lower(ea_buf *b, const char *s)
 {
     for (; *s; s++) {
-        buf_putc(b, (char)tolower((unsigned char)*s));
+        ea_buf_putc(b, (char)tolower((unsigned char)*s));
     }
 }
 
@@ -360,7 +297,7 @@ static void buf_2digits(char *p, int v)
 }
 
 /* "YYYY-MM-DD HH:MM:SS+00" */
-static void buf_timestamp(gen_buf *b, long long unix_s)
+static void buf_timestamp(ea_buf *b, long long unix_s)
 {
     time_t t = (time_t)unix_s;
     struct tm tm;
@@ -380,11 +317,11 @@ static void buf_timestamp(gen_buf *b, long long unix_s)
     s[16] = ':';
     buf_2digits(s + 17, tm.tm_sec);
     memcpy(s + 19, "+00", 3);
-    buf_put(b, s, 22);
+    ea_buf_put(b, s, 22);
 }
 
 /* created_at somewhere in 2024, updated_at the same or up to 90 days later */
-static void buf_timestamps(gen_buf *b, gen_rng *r)
+static void buf_timestamps(ea_buf *b, gen_rng *r)
 {
     long long created = GEN_EPOCH + (long long)(rng_unit(r) * GEN_YEAR_SECONDS);
     long long updated = rng_chance(r, 0.5) ? created : created + rng_below(r, 90 * 86400);
@@ -396,7 +333,7 @@ static void buf_timestamps(gen_buf *b, gen_rng *r)
 /* ---- COPY stream ------------------------------------------------------------ */
 typedef struct {
     cli_ctx *ctx;
-    gen_buf buf;
+    ea_buf buf;
     const char *table;
     long long rows;
 } gen_copy;
@@ -405,7 +342,7 @@ static int copy_begin(gen_copy *c, const char *table, const char *columns)
 {
     c->table = table;
     c->rows = 0;
-    c->buf.len = 0;
+    ea_buf_reset(&c->buf);
     /* FREEZE: the tables were truncated in this transaction, so the rows
      * can be written frozen and all-visible (no later VACUUM rewrite). */
     const char *sql = apr_psprintf(c->ctx->pool, "COPY %s (%s) FROM STDIN WITH (FREEZE)", table, columns);
@@ -420,16 +357,12 @@ static int copy_begin(gen_copy *c, const char *table, const char *columns)
 
 static int copy_flush(gen_copy *c)
 {
-    if (c->buf.len > 0 && PQputCopyData(c->ctx->pg, c->buf.data, (int)c->buf.len) != 1) {
-        return -1;
-    }
-    c->buf.len = 0;
-    return 0;
+    return ea_copy_flush(c->ctx->pg, &c->buf);
 }
 
 static int copy_row_done(gen_copy *c)
 {
-    buf_putc(&c->buf, '\n');
+    ea_buf_putc(&c->buf, '\n');
     c->rows++;
     return c->buf.len >= GEN_CHUNK ? copy_flush(c) : 0;
 }
@@ -483,7 +416,7 @@ static double gen_area_km2(const gen_country *c)
 static int gen_countries_copy(gen_state *g)
 {
     gen_rng r = rng_stream(g->seed, RS_COUNTRIES);
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     if (copy_begin(&g->copy, "core_country", "id, created_at, updated_at, name, iso2, iso3, population, boundary") != 0) {
         return -1;
     }
@@ -502,7 +435,7 @@ static int gen_countries_copy(gen_state *g)
         buf_int(b, c->population);
         buf_tab(b);
         /* the bounding box as a GeoJSON polygon: a stand-in boundary */
-        buf_printf(b, "{\"type\": \"Polygon\", \"coordinates\": [[[%.2f, %.2f], [%.2f, %.2f], "
+        ea_buf_printf(b, "{\"type\": \"Polygon\", \"coordinates\": [[[%.2f, %.2f], [%.2f, %.2f], "
                       "[%.2f, %.2f], [%.2f, %.2f], [%.2f, %.2f]]]}",
                    c->lon_min, c->lat_min, c->lon_max, c->lat_min, c->lon_max, c->lat_max,
                    c->lon_min, c->lat_max, c->lon_min, c->lat_min);
@@ -516,7 +449,7 @@ static int gen_countries_copy(gen_state *g)
 static int gen_datasets_copy(gen_state *g)
 {
     gen_rng r = rng_stream(g->seed, RS_DATASETS);
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     if (copy_begin(&g->copy, "core_energydataset", "id, created_at, updated_at, name, dataset_type, "
                    "source, description, file_name, file_checksum, metadata") != 0) {
         return -1;
@@ -539,10 +472,10 @@ static int gen_datasets_copy(gen_state *g)
         buf_tab(b);
         /* a made-up sha256 checksum: 64 hex digits */
         for (int k = 0; k < 4; k++) {
-            buf_printf(b, "%016llx", (unsigned long long)rng_next(&r));
+            ea_buf_printf(b, "%016llx", (unsigned long long)rng_next(&r));
         }
         buf_tab(b);
-        buf_printf(b, "{\"version\": \"%s\", \"generator\": \"ecoatlas generate-sample\", "
+        ea_buf_printf(b, "{\"version\": \"%s\", \"generator\": \"ecoatlas generate-sample\", "
                       "\"seed\": %llu}", i == DS_PHES_2021 - 1 ? "2021.2" : "2024.1",
                    (unsigned long long)g->seed);
         if (copy_row_done(&g->copy) != 0) {
@@ -557,7 +490,7 @@ static int gen_datasets_copy(gen_state *g)
 static int gen_regions_copy(gen_state *g)
 {
     gen_rng r = rng_stream(g->seed, RS_REGIONS);
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     if (copy_begin(&g->copy, "core_region", "id, created_at, updated_at, name, level, boundary, country_id") != 0) {
         return -1;
     }
@@ -580,7 +513,7 @@ static int gen_regions_copy(gen_state *g)
             buf_timestamps(b, &r);
             buf_tab(b);
             buf_text(b, gen_region_names[order[i]]);
-            buf_putc(b, ' ');
+            ea_buf_putc(b, ' ');
             buf_text(b, gen_countries[c].level);
             buf_tab(b);
             buf_lower(b, gen_countries[c].level);
@@ -630,27 +563,27 @@ static void gen_apportion_sites(gen_state *g)
     }
 }
 
-static void gen_site_name(gen_buf *b, gen_rng *r, long long seq)
+static void gen_site_name(ea_buf *b, gen_rng *r, long long seq)
 {
     int n = 2 + (int)rng_below(r, 2);
     for (int i = 0; i < n; i++) {
         const char *s = gen_syllables[rng_below(r, GEN_N(gen_syllables))];
         if (i == 0) {
-            buf_putc(b, (char)(s[0] - 'a' + 'A'));
-            buf_puts(b, s + 1);
+            ea_buf_putc(b, (char)(s[0] - 'a' + 'A'));
+            ea_buf_puts(b, s + 1);
         }
         else {
-            buf_puts(b, s);
+            ea_buf_puts(b, s);
         }
     }
-    buf_putc(b, ' ');
-    buf_puts(b, gen_landforms[rng_below(r, GEN_N(gen_landforms))]);
+    ea_buf_putc(b, ' ');
+    ea_buf_puts(b, gen_landforms[rng_below(r, GEN_N(gen_landforms))]);
     /* the per-country sequence number is what makes (country, name) unique */
-    buf_putc(b, ' ');
+    ea_buf_putc(b, ' ');
     buf_int(b, seq);
 }
 
-static void gen_site_coords(gen_buf *b, gen_rng *r, const gen_country *c)
+static void gen_site_coords(ea_buf *b, gen_rng *r, const gen_country *c)
 {
     if (rng_chance(r, 0.002)) {
         buf_null(b);
@@ -668,7 +601,7 @@ static void gen_site_coords(gen_buf *b, gen_rng *r, const gen_country *c)
 /* elevation_m, head_m, storage_capacity_mwh, turbine_capacity_mw, in
  * hundredths: heads skew low, storage follows the atlas size classes and
  * the turbine delivers the storage in 6 or 18 hours. */
-static void gen_site_physics(gen_buf *b, gen_rng *r)
+static void gen_site_physics(ea_buf *b, gen_rng *r)
 {
     long long head = 5000 + llround(85000 * pow(rng_unit(r), 1.6));
     long long elevation = head + 5000 + rng_below(r, 250000);
@@ -717,7 +650,7 @@ static const char *const gen_note_sentences[] = {
     "Geotechnical survey pending; boreholes planned at both dam sites next season.",
 };
 
-static void gen_notes_long(gen_buf *b, gen_rng *r)
+static void gen_notes_long(ea_buf *b, gen_rng *r)
 {
     /* 0-2,000 characters: most sites have none, the rest skew short */
     if (rng_chance(r, 0.6)) {
@@ -726,7 +659,7 @@ static void gen_notes_long(gen_buf *b, gen_rng *r)
     size_t want = 20 + (size_t)(1980 * pow(rng_unit(r), 3.0)), start = b->len;
     while (b->len - start < want) {
         if (b->len > start) {
-            buf_putc(b, ' ');
+            ea_buf_putc(b, ' ');
         }
         buf_text(b, gen_note_sentences[rng_below(r, GEN_N(gen_note_sentences))]);
     }
@@ -736,56 +669,56 @@ static void gen_notes_long(gen_buf *b, gen_rng *r)
 }
 
 /* One reservoir of a pair: a nested object as the Django system stores. */
-static void gen_reservoir(gen_buf *b, gen_rng *r, const char *name)
+static void gen_reservoir(ea_buf *b, gen_rng *r, const char *name)
 {
-    buf_puts(b, "\"");
-    buf_puts(b, name);
-    buf_puts(b, "\": {\"area_ha\": ");
+    ea_buf_puts(b, "\"");
+    ea_buf_puts(b, name);
+    ea_buf_puts(b, "\": {\"area_ha\": ");
     buf_fixed(b, 50 + rng_below(r, 20000), 1);
-    buf_puts(b, ", \"volume_gl\": ");
+    ea_buf_puts(b, ", \"volume_gl\": ");
     buf_fixed(b, 10 + rng_below(r, 50000), 2);
-    buf_puts(b, ", \"dam_height_m\": ");
+    ea_buf_puts(b, ", \"dam_height_m\": ");
     buf_fixed(b, 50 + rng_below(r, 1200), 1);
-    buf_puts(b, ", \"dam_volume_gl\": ");
+    ea_buf_puts(b, ", \"dam_volume_gl\": ");
     buf_fixed(b, 1 + rng_below(r, 9000), 3);
-    buf_puts(b, "}");
+    ea_buf_puts(b, "}");
 }
 
 /* properties of 150-400 bytes: reservoir pair, ratios and provenance */
-static void gen_properties_django(gen_buf *b, gen_rng *r)
+static void gen_properties_django(ea_buf *b, gen_rng *r)
 {
     static const char grades[] = "ABBCCCCDDE";
     static const char *const sources[] = { "srtm30", "copernicus-dem-30", "alos-aw3d30", "hydrosheds" };
-    buf_puts(b, "{\"reservoir_type\": \"");
-    buf_puts(b, gen_reservoir_types[rng_below(r, GEN_N(gen_reservoir_types))]);
-    buf_puts(b, "\", \"grade\": \"");
-    buf_putc(b, grades[rng_below(r, 10)]);
-    buf_puts(b, "\", ");
+    ea_buf_puts(b, "{\"reservoir_type\": \"");
+    ea_buf_puts(b, gen_reservoir_types[rng_below(r, GEN_N(gen_reservoir_types))]);
+    ea_buf_puts(b, "\", \"grade\": \"");
+    ea_buf_putc(b, grades[rng_below(r, 10)]);
+    ea_buf_puts(b, "\", ");
     gen_reservoir(b, r, "upper");
     if (rng_chance(r, 0.4)) {
-        buf_puts(b, ", ");
+        ea_buf_puts(b, ", ");
         gen_reservoir(b, r, "lower");
     }
-    buf_puts(b, ", \"separation_km\": ");
+    ea_buf_puts(b, ", \"separation_km\": ");
     buf_fixed(b, 5 + rng_below(r, 200), 1);
-    buf_puts(b, ", \"water_rock_ratio\": ");
+    ea_buf_puts(b, ", \"water_rock_ratio\": ");
     buf_fixed(b, 10 + rng_below(r, 140), 1);
     if (rng_chance(r, 0.5)) {
-        buf_puts(b, ", \"cost_class\": \"");
-        buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
-        buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
-        buf_puts(b, "\"");
+        ea_buf_puts(b, ", \"cost_class\": \"");
+        ea_buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
+        ea_buf_putc(b, "AABBCDE"[rng_below(r, 7)]);
+        ea_buf_puts(b, "\"");
     }
-    buf_puts(b, ", \"sources\": [\"");
-    buf_puts(b, sources[rng_below(r, GEN_N(sources))]);
-    buf_puts(b, "\", \"anu-phes\"]}");
+    ea_buf_puts(b, ", \"sources\": [\"");
+    ea_buf_puts(b, sources[rng_below(r, GEN_N(sources))]);
+    ea_buf_puts(b, "\", \"anu-phes\"]}");
 }
 
 /* status, notes, properties */
-static void gen_site_details(gen_buf *b, gen_rng *r, int compact)
+static void gen_site_details(ea_buf *b, gen_rng *r, int compact)
 {
     double u = rng_unit(r);
-    buf_puts(b, u < 0.88 ? "identified" : u < 0.96 ? "study" : u < 0.985 ? "construction" : "operational");
+    ea_buf_puts(b, u < 0.88 ? "identified" : u < 0.96 ? "study" : u < 0.985 ? "construction" : "operational");
     buf_tab(b);
     if (!compact) {
         gen_notes_long(b, r);
@@ -798,25 +731,25 @@ static void gen_site_details(gen_buf *b, gen_rng *r, int compact)
     }
     buf_tab(b);
     if (!rng_chance(r, 0.65)) {
-        buf_puts(b, "{}");
+        ea_buf_puts(b, "{}");
         return;
     }
     static const char grades[] = "ABBCCCCDDE";
-    buf_puts(b, "{\"reservoir_type\": \"");
-    buf_puts(b, gen_reservoir_types[rng_below(r, GEN_N(gen_reservoir_types))]);
-    buf_puts(b, "\", \"grade\": \"");
-    buf_putc(b, grades[rng_below(r, 10)]);
-    buf_putc(b, '"');
+    ea_buf_puts(b, "{\"reservoir_type\": \"");
+    ea_buf_puts(b, gen_reservoir_types[rng_below(r, GEN_N(gen_reservoir_types))]);
+    ea_buf_puts(b, "\", \"grade\": \"");
+    ea_buf_putc(b, grades[rng_below(r, 10)]);
+    ea_buf_putc(b, '"');
     if (rng_chance(r, 0.3)) {
-        buf_puts(b, ", \"water_rock_ratio\": ");
+        ea_buf_puts(b, ", \"water_rock_ratio\": ");
         buf_fixed(b, 10 + rng_below(r, 140), 1);
     }
-    buf_putc(b, '}');
+    ea_buf_putc(b, '}');
 }
 
 static void gen_site_row(gen_state *g, gen_rng *r, int c, long long id, long long seq)
 {
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     buf_int(b, id);
     buf_tab(b);
     buf_timestamps(b, r);
@@ -885,7 +818,7 @@ static double gen_metric_scale(const gen_metric *m, const gen_country *c)
 static int gen_metrics_copy(gen_state *g)
 {
     gen_rng r = rng_stream(g->seed, RS_METRICS);
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     if (copy_begin(&g->copy, "core_resourcemetric", "id, created_at, updated_at, resource_type, metric, "
                    "value, unit, year, country_id, dataset_id, region_id") != 0) {
         return -1;
@@ -969,7 +902,7 @@ static int gen_cmp_double(const void *a, const void *b)
 }
 
 /* {"mean", "min", "max", "p90"} of the rounded values */
-static void gen_statistics(gen_buf *b, const double *v)
+static void gen_statistics(ea_buf *b, const double *v)
 {
     double sorted[GEN_MONTHS], sum = 0;
     for (int i = 0; i < GEN_MONTHS; i++) {
@@ -977,21 +910,21 @@ static void gen_statistics(gen_buf *b, const double *v)
         sum += sorted[i];
     }
     qsort(sorted, GEN_MONTHS, sizeof(double), gen_cmp_double);
-    buf_puts(b, "{\"mean\": ");
+    ea_buf_puts(b, "{\"mean\": ");
     buf_fixed(b, gen_round(sum / GEN_MONTHS, 2), 2);
-    buf_puts(b, ", \"min\": ");
+    ea_buf_puts(b, ", \"min\": ");
     buf_fixed(b, gen_round(sorted[0], 1), 1);
-    buf_puts(b, ", \"max\": ");
+    ea_buf_puts(b, ", \"max\": ");
     buf_fixed(b, gen_round(sorted[GEN_MONTHS - 1], 1), 1);
-    buf_puts(b, ", \"p90\": ");
+    ea_buf_puts(b, ", \"p90\": ");
     buf_fixed(b, gen_round(sorted[(int)ceil(0.9 * GEN_MONTHS) - 1], 1), 1);
-    buf_putc(b, '}');
+    ea_buf_putc(b, '}');
 }
 
 /* [{"timestamp": "2015-01-01", "value": 12.5}, ...] */
-static void gen_series(gen_buf *b, const double *v)
+static void gen_series(ea_buf *b, const double *v)
 {
-    buf_putc(b, '[');
+    ea_buf_putc(b, '[');
     for (int i = 0; i < GEN_MONTHS; i++) {
         char date[11];
         int y = GEN_FIRST_YEAR + i / 12;
@@ -1000,13 +933,13 @@ static void gen_series(gen_buf *b, const double *v)
         date[4] = '-';
         buf_2digits(date + 5, i % 12 + 1);
         memcpy(date + 7, "-01", 3);
-        buf_puts(b, i ? ", {\"timestamp\": \"" : "{\"timestamp\": \"");
-        buf_put(b, date, 10);
-        buf_puts(b, "\", \"value\": ");
+        ea_buf_puts(b, i ? ", {\"timestamp\": \"" : "{\"timestamp\": \"");
+        ea_buf_put(b, date, 10);
+        ea_buf_puts(b, "\", \"value\": ");
         buf_fixed(b, gen_round(v[i], 1), 1);
-        buf_putc(b, '}');
+        ea_buf_putc(b, '}');
     }
-    buf_putc(b, ']');
+    ea_buf_putc(b, ']');
 }
 
 static int gen_climate_copy(gen_state *g)
@@ -1014,7 +947,7 @@ static int gen_climate_copy(gen_state *g)
     static const char *const variables[] = {"rainfall", "temperature"};
     static const char *const units[] = {"mm", "°C"};
     gen_rng r = rng_stream(g->seed, RS_CLIMATE);
-    gen_buf *b = &g->copy.buf;
+    ea_buf *b = &g->copy.buf;
     if (copy_begin(&g->copy, "core_climateseries", "id, created_at, updated_at, variable, unit, "
                    "statistics, series, country_id, dataset_id, region_id, site_id") != 0) {
         return -1;
@@ -1295,12 +1228,6 @@ static int gen_run(gen_state *g, int truncate)
     return 0;
 }
 
-static void gen_free_buf(gen_state *g)
-{
-    free(g->copy.buf.data);
-    g->copy.buf.data = NULL;
-}
-
 int cli_generate(cli_ctx *ctx, int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -1356,11 +1283,11 @@ int cli_generate(cli_ctx *ctx, int argc, char **argv)
     memset(&g, 0, sizeof g);
     g.ctx = ctx;
     g.copy.ctx = ctx;
+    ea_buf_init(&g.copy.buf, ctx->pool, GEN_CHUNK + 64 * 1024);   /* a chunk and a row or two */
     g.seed = (uint64_t)seed;
     g.sites = sites;
     g.compact = compact;
     rc = gen_run(&g, truncate);
-    gen_free_buf(&g);
     if (rc != 0) {
         cli_db_rollback(ctx);
         return CLI_EXIT_FAIL;

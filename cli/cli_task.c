@@ -1,12 +1,12 @@
 /* ecoatlas task enqueue|status|dead-letters|stats: the operator's view of
- * the task queue (lib/ea_task.c), with the broker taken from the same
+ * the task queue (lib/ea_queue.c), with the broker taken from the same
  * Apache configuration as everything else (EcoAtlasBrokerURL,
  * EcoAtlasResultBackend). */
 #include "cli.h"
 #include "ea_conffile.h"
 #include "ea_json.h"
-#include "ea_task.h"
-#include "ea_tasks.h"
+#include "ea_queue.h"
+#include "ea_task_run.h"
 
 #include <apr_strings.h>
 

@@ -103,3 +103,14 @@ void ea_buf_reset(ea_buf *b)
     b->len = 0;
     b->data[0] = '\0';
 }
+
+void ea_hex(char *out, const void *in, size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    const unsigned char *p = in;
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}

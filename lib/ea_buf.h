@@ -43,4 +43,7 @@ char *ea_buf_reserve(ea_buf *b, size_t n);
 void ea_buf_commit(ea_buf *b, size_t n);
 void ea_buf_reset(ea_buf *b);
 
+/* n bytes of in as 2n lower-case hex digits + NUL into out. */
+void ea_hex(char *out, const void *in, size_t n);
+
 #endif

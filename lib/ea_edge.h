@@ -58,19 +58,4 @@ int ea_host_allowed(const apr_array_header_t *patterns,
  * (out set to "" when outlen > 0) for an invalid address or a short out. */
 int ea_client_key(char *out, size_t outlen, const char *ip);
 
-/* A parsed EcoAtlasThrottleBackend URL:
- *   redis://host[:port][/db]        (port 6379, db 0 by default)
- *   unix:///path/to/redis.sock[?db=N]
- * host: a DNS name, dotted quad or [IPv6]; port 1..65535; db 0..65535;
- * no user, password, query (but ?db= for unix) or fragment. */
-typedef struct {
-    char host[256];          /* "" for a Unix socket */
-    int port;
-    char path[108];          /* the socket path, "" for TCP */
-    int db;
-} ea_redis_url;
-
-/* 0 and *u filled, or -1 and *err a short English reason. */
-int ea_redis_url_parse(const char *s, ea_redis_url *u, const char **err);
-
 #endif

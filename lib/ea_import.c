@@ -324,31 +324,33 @@ static int imp_cancelled(const imp_ctx *x)
     return x->o->cancel != NULL && *x->o->cancel;
 }
 
-/* COPY text format: backslash, tab, newline and CR escaped; NULL as \N. */
-static void imp_copy_field(ea_buf *b, const char *s, int last)
+void ea_copy_text(ea_buf *b, const char *s)
 {
-    if (s == NULL) {
-        ea_buf_puts(b, "\\N");
-    }
-    else {
-        for (; *s; s++) {
-            switch (*s) {
-            case '\\': ea_buf_puts(b, "\\\\"); break;
-            case '\t': ea_buf_puts(b, "\\t"); break;
-            case '\n': ea_buf_puts(b, "\\n"); break;
-            case '\r': ea_buf_puts(b, "\\r"); break;
-            default: ea_buf_putc(b, *s);
-            }
+    for (; *s; s++) {
+        switch (*s) {
+        case '\\': ea_buf_put(b, "\\\\", 2); break;
+        case '\t': ea_buf_put(b, "\\t", 2); break;
+        case '\n': ea_buf_put(b, "\\n", 2); break;
+        case '\r': ea_buf_put(b, "\\r", 2); break;
+        default: ea_buf_putc(b, *s);
         }
     }
+}
+
+void ea_copy_field(ea_buf *b, const char *s, int last)
+{
+    if (s == NULL)
+        ea_buf_put(b, "\\N", 2);
+    else
+        ea_copy_text(b, s);
     ea_buf_putc(b, last ? '\n' : '\t');
 }
 
-static int imp_copy_flush(imp_ctx *x, ea_buf *b)
+int ea_copy_flush(PGconn *pg, ea_buf *b)
 {
     if (b->len == 0)
         return 0;
-    if (PQputCopyData(x->pg, b->data, (int)b->len) != 1)
+    if (PQputCopyData(pg, b->data, (int)b->len) != 1)
         return -1;
     ea_buf_reset(b);
     return 0;
@@ -601,20 +603,20 @@ static int imp_resources_rows(imp_ctx *x, ea_csv *csv, unsigned long long total,
         else {
             char num[32];
             snprintf(num, sizeof num, "%lu", ea_csv_line(csv));
-            imp_copy_field(&b, num, 0);
-            imp_copy_field(&b, row.iso3, 0);
-            imp_copy_field(&b, row.country, 0);
-            imp_copy_field(&b, row.iso2, 0);
-            imp_copy_field(&b, row.resource_type, 0);
-            imp_copy_field(&b, row.metric, 0);
-            imp_copy_field(&b, row.value, 0);
-            imp_copy_field(&b, row.unit, 0);
+            ea_copy_field(&b, num, 0);
+            ea_copy_field(&b, row.iso3, 0);
+            ea_copy_field(&b, row.country, 0);
+            ea_copy_field(&b, row.iso2, 0);
+            ea_copy_field(&b, row.resource_type, 0);
+            ea_copy_field(&b, row.metric, 0);
+            ea_copy_field(&b, row.value, 0);
+            ea_copy_field(&b, row.unit, 0);
             if (row.year >= 0) {
                 snprintf(num, sizeof num, "%ld", row.year);
-                imp_copy_field(&b, num, 1);
+                ea_copy_field(&b, num, 1);
             }
             else {
-                imp_copy_field(&b, NULL, 1);
+                ea_copy_field(&b, NULL, 1);
             }
             (*accepted)++;
         }
@@ -623,7 +625,7 @@ static int imp_resources_rows(imp_ctx *x, ea_csv *csv, unsigned long long total,
             apr_pool_clear(rp);
         }
         if (b.len >= IMP_COPY_CHUNK) {
-            if (imp_copy_flush(x, &b) != 0)
+            if (ea_copy_flush(x->pg, &b) != 0)
                 break;
             imp_progress(x, ea_csv_offset(csv), total, (unsigned long long)*accepted);
             if (imp_cancelled(x)) {
@@ -632,7 +634,7 @@ static int imp_resources_rows(imp_ctx *x, ea_csv *csv, unsigned long long total,
             }
         }
     }
-    if (imp_copy_flush(x, &b) != 0 || imp_copy_end(x, "COPY", NULL) != 0) {
+    if (ea_copy_flush(x->pg, &b) != 0 || imp_copy_end(x, "COPY", NULL) != 0) {
         if (x->res->message[0] == '\0')
             return imp_fail(x, "COPY: %s", imp_pgerr(x));
         return -1;
@@ -861,11 +863,11 @@ static int gj_row(imp_ctx *x, const ea_geojson_feature *f, int region, ea_buf *b
         imp_upper_ascii(iso2);
         if (*iso2 == '\0' || imp_chars(iso2) > 2)
             return imp_why(why, wn, "iso2 « %s » invalide (2 caractères au plus).", iso2);
-        imp_copy_field(b, num, 0);
-        imp_copy_field(b, iso3, 0);
-        imp_copy_field(b, name, 0);
-        imp_copy_field(b, iso2, 0);
-        imp_copy_field(b, f->geometry, 1);
+        ea_copy_field(b, num, 0);
+        ea_copy_field(b, iso3, 0);
+        ea_copy_field(b, name, 0);
+        ea_copy_field(b, iso2, 0);
+        ea_copy_field(b, f->geometry, 1);
         return 0;
     }
     const char *ci = ea_geojson_prop(f, "country_iso3");
@@ -883,11 +885,11 @@ static int gj_row(imp_ctx *x, const ea_geojson_feature *f, int region, ea_buf *b
         level = "";
     if (imp_chars(level) > 64)
         return imp_why(why, wn, "niveau trop long (64 caractères au plus).");
-    imp_copy_field(b, num, 0);
-    imp_copy_field(b, iso3, 0);
-    imp_copy_field(b, name, 0);
-    imp_copy_field(b, level, 0);
-    imp_copy_field(b, f->geometry, 1);
+    ea_copy_field(b, num, 0);
+    ea_copy_field(b, iso3, 0);
+    ea_copy_field(b, name, 0);
+    ea_copy_field(b, level, 0);
+    ea_copy_field(b, f->geometry, 1);
     return 0;
 }
 
@@ -941,7 +943,7 @@ int ea_import_geojson(PGconn *pg, apr_pool_t *p, const char *path, const ea_impo
             imp_report(&x, g->features[i].index, why);
         else
             accepted++;
-        if (b.len >= IMP_COPY_CHUNK && imp_copy_flush(&x, &b) != 0)
+        if (b.len >= IMP_COPY_CHUNK && ea_copy_flush(x.pg, &b) != 0)
             break;
         if ((i & 1023) == 0)
             imp_progress(&x, i + 1, g->nfeatures, (unsigned long long)accepted);
@@ -951,7 +953,7 @@ int ea_import_geojson(PGconn *pg, apr_pool_t *p, const char *path, const ea_impo
             goto out;
         }
     }
-    if (imp_copy_flush(&x, &b) != 0 || imp_copy_end(&x, "COPY", NULL) != 0) {
+    if (ea_copy_flush(x.pg, &b) != 0 || imp_copy_end(&x, "COPY", NULL) != 0) {
         if (res->message[0] == '\0')
             imp_fail(&x, "COPY: %s", imp_pgerr(&x));
         goto out;

@@ -13,6 +13,8 @@
 #ifndef EA_IMPORT_H
 #define EA_IMPORT_H
 
+#include "ea_buf.h"
+
 #include <apr_pools.h>
 #include <libpq-fe.h>
 #include <stddef.h>
@@ -97,5 +99,16 @@ int ea_import_metric_row(const ea_metric_cols *cols, const char *const *fields, 
 
 /* 1 when s is one of solar wind hydro biomass other. */
 int ea_import_resource_type_valid(const char *s);
+
+/* ---- COPY text format (PostgreSQL), for the imports and `ecoatlas
+ * generate-sample` ---- */
+
+/* s with backslash, tab, newline and CR escaped. */
+void ea_copy_text(ea_buf *b, const char *s);
+/* One field: s as ea_copy_text (NULL as \N), then a tab, or a newline when
+ * last. */
+void ea_copy_field(ea_buf *b, const char *s, int last);
+/* Send b's bytes (PQputCopyData) and empty b: 0, or -1. */
+int ea_copy_flush(PGconn *pg, ea_buf *b);
 
 #endif

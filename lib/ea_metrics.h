@@ -23,7 +23,7 @@
 #define EA_METRICS_ROUTES 48        /* distinct route names; 0 and 1 are reserved */
 #define EA_METRICS_ROUTE_NONE 0     /* under the API, no route (404) */
 #define EA_METRICS_ROUTE_REDIRECT 1 /* the trailing-slash redirect */
-#define EA_METRICS_TASKS 8          /* task names (lib/ea_tasks.c) */
+#define EA_METRICS_TASKS 8          /* task names (lib/ea_task_run.c) */
 #define EA_METRICS_DBS 8            /* databases whose cache listener is reported */
 #define EA_METRICS_BUCKETS 16       /* finite bucket bounds, 0.1 ms to 10 s */
 #define EA_METRICS_SHARDS 16

@@ -1,16 +1,15 @@
 /* ea_rlredis: see ea_rlredis.h. */
 #include "ea_rlredis.h"
 #include "ea_siphash.h"
+#include "ea_redis.h"
 
 #include <hiredis/hiredis.h>
 
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 
 /* The algorithm of ea_throttle.c's decide(), on the state string
  * "seen:0 stamp:count stamp:count ..." (buckets oldest first).  KEYS[1]:
@@ -73,7 +72,7 @@ const char ea_rlredis_script[] =
 
 struct ea_rlredis {
     redisContext *ctx;
-    char sha[48];
+    ea_redis_script script;
 };
 
 void ea_rlredis_secret(uint8_t out[16], const char *secret)
@@ -104,54 +103,29 @@ static void set_err(char *buf, size_t len, const char *what, const char *detail)
 
 ea_rlredis *ea_rlredis_connect(const ea_redis_url *u, int timeout_ms, char *errbuf, size_t errlen)
 {
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
-    redisContext *ctx = u->path[0] ? redisConnectUnixWithTimeout(u->path, tv)
-                                   : redisConnectWithTimeout(u->host, u->port, tv);
-    redisReply *r;
+    static const char *const step[] = {
+        [EA_REDIS_OK] = "connect", [EA_REDIS_FAIL_CONNECT] = "connect", [EA_REDIS_FAIL_TIMEOUT] = "cannot set the command timeout",
+        [EA_REDIS_FAIL_AUTH] = "AUTH", [EA_REDIS_FAIL_SELECT] = "SELECT",
+    };
+    char detail[256];
+    ea_redis_fail fail;
+    redisContext *ctx = ea_redis_connect(u, timeout_ms, 0, &fail, detail, sizeof detail);
     if (!ctx) {
-        set_err(errbuf, errlen, "cannot allocate a Redis context", NULL);
-        return NULL;
-    }
-    if (ctx->err) {
-        set_err(errbuf, errlen, "connect", ctx->errstr);
-        redisFree(ctx);
-        return NULL;
-    }
-    if (redisSetTimeout(ctx, tv) != REDIS_OK) {
-        set_err(errbuf, errlen, "cannot set the command timeout", ctx->errstr);
-        redisFree(ctx);
-        return NULL;
-    }
-    if (u->db) {
-        r = redisCommand(ctx, "SELECT %d", u->db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            set_err(errbuf, errlen, "SELECT", r ? r->str : ctx->errstr);
-            if (r)
-                freeReplyObject(r);
-            redisFree(ctx);
-            return NULL;
-        }
-        freeReplyObject(r);
-    }
-    r = redisCommand(ctx, "SCRIPT LOAD %s", ea_rlredis_script);
-    if (!r || r->type != REDIS_REPLY_STRING || r->len >= 48) {
-        set_err(errbuf, errlen, "SCRIPT LOAD", r && r->type == REDIS_REPLY_ERROR ? r->str : ctx->errstr);
-        if (r)
-            freeReplyObject(r);
-        redisFree(ctx);
+        set_err(errbuf, errlen, step[fail], detail);
         return NULL;
     }
     ea_rlredis *c = calloc(1, sizeof(*c));
     if (!c) {
-        freeReplyObject(r);
         redisFree(ctx);
         set_err(errbuf, errlen, "out of memory", NULL);
         return NULL;
     }
     c->ctx = ctx;
-    memcpy(c->sha, r->str, r->len);
-    c->sha[r->len] = '\0';
-    freeReplyObject(r);
+    if (ea_redis_script_load(ctx, &c->script, ea_rlredis_script, detail, sizeof detail) != 0) {
+        set_err(errbuf, errlen, "SCRIPT LOAD", detail);
+        ea_rlredis_free(c);
+        return NULL;
+    }
     return c;
 }
 
@@ -176,20 +150,13 @@ int ea_rlredis_admit(ea_rlredis *c, const char *rkey, unsigned limit, uint64_t p
     snprintf(a1, sizeof a1, "%u", limit);
     snprintf(a2, sizeof a2, "%llu", (unsigned long long)period_ms);
     snprintf(a3, sizeof a3, "%u", slots);
-    const char *argv[8] = { "EVALSHA", c->sha, "1", rkey, a1, a2, a3 };
-    redisReply *r = redisCommandArgv(c->ctx, 7, argv, NULL);
-    if (r && r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0) {
-        /* SCRIPT FLUSH, or a failover to a server without it */
-        freeReplyObject(r);
-        argv[0] = "EVAL";
-        argv[1] = ea_rlredis_script;
-        r = redisCommandArgv(c->ctx, 7, argv, NULL);
-    }
+    const char *keys[1] = { rkey }, *args[3] = { a1, a2, a3 };
+    redisReply *r = ea_redis_script_run(c->ctx, &c->script, 1, keys, 3, args);
     if (!r) {
-        set_err(errbuf, errlen, "EVALSHA", c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
         /* closed or reset by the server: nothing was counted on it */
-        return c->ctx->err == REDIS_ERR_EOF
-            || (c->ctx->err == REDIS_ERR_IO && (errno == ECONNRESET || errno == EPIPE)) ? -2 : -1;
+        int gone = ea_redis_conn_gone(c->ctx);
+        set_err(errbuf, errlen, "EVALSHA", c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+        return gone ? -2 : -1;
     }
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 5) {
         set_err(errbuf, errlen, "unexpected reply to the rate-limit script",

@@ -3,8 +3,8 @@
  * (EcoAtlasThrottleBackend).
  *
  * Same guarantee as ea_throttle (see ea_throttle.h), by the same algorithm
- * run atomically inside Redis by one Lua script (EVALSHA, EVAL when the
- * server answers NOSCRIPT): per key a ring of at most `slots` buckets
+ * run atomically inside Redis by one Lua script (ea_redis.h: EVALSHA, EVAL
+ * when the server answers NOSCRIPT): per key a ring of at most `slots` buckets
  * (stamp, count), a bucket per distinct millisecond when limit <= slots (an
  * exact sliding log), per granule of ceil(period / (slots - 1)) ms above.
  * Times come from the Redis server's clock (TIME), the one clock all nodes
@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "ea_edge.h"   /* ea_redis_url */
+#include "ea_redis.h"  /* ea_redis_url */
 #include "ea_throttle.h"
 
 /* Room for a key name written by ea_rlredis_key (with its NUL). */

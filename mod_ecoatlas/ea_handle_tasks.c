@@ -4,9 +4,9 @@
  *   POST /api/resource-metrics/enqueue_snapshot/  staff  202 {"task_id"}
  *   GET  /api/tasks/<id>/                         staff  the task record
  *   POST /api/imports/                            staff  multipart upload, 202 {"task_id"}
- * Queued mode puts the task on Redis (lib/ea_task.c: record and message in
+ * Queued mode puts the task on Redis (lib/ea_queue.c: record and message in
  * one transaction, a short timeout, 503 when Redis is away); eager mode
- * (EcoAtlasTaskAlwaysEager On) runs the same task code (lib/ea_tasks.c) in
+ * (EcoAtlasTaskAlwaysEager On) runs the same task code (lib/ea_task_run.c) in
  * the request on the request's pooled database connection. */
 #include "mod_ecoatlas.h"
 #include "apr_strings.h"
@@ -16,8 +16,10 @@
 
 #include "ea_body.h"
 #include "ea_json.h"
-#include "ea_task.h"
-#include "ea_tasks.h"
+#include "ea_queue.h"
+#include "ea_redis.h"
+#include "ea_settings.h"
+#include "ea_task_run.h"
 
 #include <json-c/json.h>
 
@@ -30,7 +32,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define EA_DEFAULT_TASK_TIME_LIMIT 600
 #define EA_TASK_REDIS_TIMEOUT_MS 1000
 /* Uploads are read whole (then written to EcoAtlasImportDir): a bound on
  * what one request may make a child hold. */
@@ -46,11 +47,11 @@ static ea_srv_conf *srv_conf(server_rec *s)
 const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg)
 {
     ea_srv_conf *c = srv_conf(cmd->server);
-    ea_broker_url u;
+    ea_redis_url u;
     const char *err;
-    if (ea_broker_url_parse(cmd->pool, arg, &u, &err) != 0)
+    if (ea_redis_url_parse(arg, &u, &err) != 0)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s': %s",
-                            cmd->directive->directive, ea_broker_url_redact(cmd->pool, arg), err);
+                            cmd->directive->directive, ea_redis_url_redact(cmd->pool, arg), err);
     if (cmd->info == (void *)0)
         c->broker_url = arg;
     else
@@ -60,12 +61,11 @@ const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ea_tasks_set_time_limit(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    char *end;
-    errno = 0;
-    long v = strtol(arg, &end, 10);
-    if (errno || *end || end == arg || v < 1 || v > 604800)
-        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected seconds "
-                            "from 1 to 604800)", cmd->directive->directive, arg);
+    char why[128];
+    long v;
+    if (ea_setting_parse("EcoAtlasTaskTimeLimit", arg, &v, why, sizeof why) != 0)
+        return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (%s)",
+                            cmd->directive->directive, arg, why);
     srv_conf(cmd->server)->task_time_limit = (int)v;
     return NULL;
 }
@@ -138,7 +138,8 @@ static int conf_eager(const ea_srv_conf *c)
 
 static int conf_time_limit(const ea_srv_conf *c)
 {
-    return c->task_time_limit != EA_UNSET ? c->task_time_limit : EA_DEFAULT_TASK_TIME_LIMIT;
+    return c->task_time_limit != EA_UNSET ? c->task_time_limit
+                                          : (int)ea_setting_default("EcoAtlasTaskTimeLimit");
 }
 
 /* ---- helpers -------------------------------------------------------------------------- */

@@ -6,7 +6,8 @@
  * parent's process pool, so `apachectl graceful` keeps the counts.
  *
  * EcoAtlasThrottleBackend redis://... counts in Redis instead, shared by
- * several nodes (lib/ea_rlredis.c: the same algorithm in one Lua script).
+ * several nodes (lib/ea_rlredis.c: the same algorithm in one Lua script, run through
+ * lib/ea_redis.c).
  * Each child keeps a few connections (one per thread at a time) with 50 ms
  * connect and command timeouts.  A pooled connection that fails is
  * replaced by a fresh one once (Redis restarted since it was opened); a
@@ -122,7 +123,8 @@ const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg)
         return NULL;
     }
     ea_rl_backend *b = apr_pcalloc(cmd->pool, sizeof(*b));
-    if (ea_redis_url_parse(arg, &b->u, &err) != 0)
+    /* docs/directives.md EcoAtlasThrottleBackend: no user or password in the URL */
+    if (ea_redis_url_parse(arg, &b->u, &err) != 0 || (err = ea_redis_url_no_credentials(&b->u)) != NULL)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (%s)",
                             cmd->directive->directive, arg, err);
     b->url = apr_pstrdup(cmd->pool, arg);

@@ -21,8 +21,8 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "mod_status.h"
-#include "ea_task.h"
-#include "ea_tasks.h"
+#include "ea_queue.h"
+#include "ea_task_run.h"
 
 APLOG_USE_MODULE(ecoatlas);
 

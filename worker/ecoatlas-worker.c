@@ -2,8 +2,8 @@
  * enqueue`) put on the Redis queue, the successor of the Celery worker.
  *
  * Threads: N workers, each with its own Redis and PostgreSQL connections,
- * reserve tasks (lib/ea_task.c: leases with a visibility timeout), run them
- * (lib/ea_tasks.c) and store the outcome before acknowledging.  The main
+ * reserve tasks (lib/ea_queue.c: leases with a visibility timeout), run them
+ * (lib/ea_task_run.c) and store the outcome before acknowledging.  The main
  * thread is the supervisor: it takes the signals (sigtimedwait, so no
  * handler runs in a worker), extends the leases of the tasks being held
  * (heartbeat), enforces the time limit (PQcancel of the running statement,
@@ -13,9 +13,11 @@
  * log file.  Redis and PostgreSQL outages are waited out with a backoff. */
 #include "ea_conffile.h"
 #include "ea_metrics.h"
+#include "ea_queue.h"
+#include "ea_redis.h"
+#include "ea_settings.h"
 #include "ea_stmt.h"
-#include "ea_task.h"
-#include "ea_tasks.h"
+#include "ea_task_run.h"
 #include "ea_version.h"
 
 #include <apr_general.h>
@@ -610,12 +612,12 @@ static int wk_read_config(apr_pool_t *p)
     }
     W.backend = ea_conffile_get(cf, "EcoAtlasResultBackend", NULL);
     W.import_dir = ea_conffile_get(cf, "EcoAtlasImportDir", NULL);
-    const char *tl = ea_conffile_get(cf, "EcoAtlasTaskTimeLimit", "600");
-    char *end;
-    long v = strtol(tl, &end, 10);
-    if (*end || end == tl || v < 1 || v > 604800) {
+    const char *tl = ea_conffile_get(cf, "EcoAtlasTaskTimeLimit", NULL);
+    char why[128];
+    long v = ea_setting_default("EcoAtlasTaskTimeLimit");
+    if (tl != NULL && ea_setting_parse("EcoAtlasTaskTimeLimit", tl, &v, why, sizeof why) != 0) {
         fprintf(stderr, "ecoatlas-worker: %s: Invalid value for directive 'EcoAtlasTaskTimeLimit': '%s' "
-                "(expected seconds from 1 to 604800)\n", W.config, tl);
+                "(%s)\n", W.config, tl, why);
         return -1;
     }
     W.time_limit_s = (int)v;
@@ -820,7 +822,7 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     wk_log(EA_LOG_INFO, "ecoatlas-worker %s starting: %d thread(s), broker %s, time limit %d s",
-           EA_VERSION, W.concurrency, ea_broker_url_redact(p, W.broker), W.time_limit_s);
+           EA_VERSION, W.concurrency, ea_redis_url_redact(p, W.broker), W.time_limit_s);
     wk_slots = apr_pcalloc(p, sizeof *wk_slots * (size_t)W.concurrency);
     wk_alive = W.concurrency;
     for (int i = 0; i < W.concurrency; i++) {

@@ -1,6 +1,7 @@
 /* libFuzzer target for ea_edge: rate specs, origins, allowed hosts and
  * client keys, each given the whole input, with their invariants checked. */
 #include "ea_edge.h"
+#include "ea_redis.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -150,13 +151,29 @@ static void ea_fz_key(const char *s, size_t size)
     ea_fz_check(len < outlen ? rc == 0 && strcmp(small, out) == 0 : rc == -1);
 }
 
-/* EcoAtlasThrottleBackend URLs: a parsed URL is TCP xor Unix socket,
- * within range, and re-parses the same from its canonical spelling. */
+/* s with every byte but letters, digits, '/', '.', '-' and '_' %-escaped. */
+static const char *ea_fz_pct(apr_pool_t *p, const char *s)
+{
+    char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
+
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
+            || *c == '/' || *c == '.' || *c == '-' || *c == '_')
+            *o++ = (char)*c;
+        else
+            o += sprintf(o, "%%%02X", *c);
+    }
+    *o = '\0';
+    return out;
+}
+
+/* Redis URLs (ea_redis.h): a parsed URL is TCP xor Unix socket, within
+ * range, and re-parses the same from its canonical spelling. */
 static void ea_fz_redis_url(apr_pool_t *p, const char *s)
 {
     ea_redis_url u, u2;
     const char *err = NULL;
-    const char *text;
+    const char *text, *cred = "";
 
     if (ea_redis_url_parse(s, &u, &err) != 0) {
         ea_fz_check(err != NULL && *err != '\0');
@@ -164,13 +181,20 @@ static void ea_fz_redis_url(apr_pool_t *p, const char *s)
     }
     ea_fz_check(u.db >= 0 && u.db <= 65535);
     ea_fz_check((u.host[0] != '\0') != (u.path[0] != '\0'));
+    ea_fz_check(u.is_unix == (u.path[0] != '\0'));
+    ea_fz_check((ea_redis_url_no_credentials(&u) == NULL) == !(u.has_username || u.has_password));
+    if (u.has_password)
+        cred = apr_psprintf(p, "%s:%s@", u.has_username ? ea_fz_pct(p, u.username) : "",
+                            ea_fz_pct(p, u.password));
+    else if (u.has_username)
+        cred = apr_psprintf(p, "%s@", ea_fz_pct(p, u.username));
     if (u.path[0]) {
-        ea_fz_check(u.path[0] == '/' && strlen(u.path) < sizeof u.path && !strchr(u.path, '?'));
-        text = apr_psprintf(p, "unix://%s?db=%d", u.path, u.db);
+        ea_fz_check(u.path[0] == '/' && strlen(u.path) < sizeof u.path);
+        text = apr_psprintf(p, "unix://%s%s?db=%d", cred, ea_fz_pct(p, u.path), u.db);
     } else {
         ea_fz_check(u.port >= 1 && u.port <= 65535 && !strpbrk(u.host, "@/?#[] "));
-        text = apr_psprintf(p, strchr(u.host, ':') ? "redis://[%s]:%d/%d" : "redis://%s:%d/%d",
-                            u.host, u.port, u.db);
+        text = apr_psprintf(p, strchr(u.host, ':') ? "redis://%s[%s]:%d/%d" : "redis://%s%s:%d/%d",
+                            cred, u.host, u.port, u.db);
     }
     ea_fz_check(ea_redis_url_parse(text, &u2, NULL) == 0);
     ea_fz_check(memcmp(&u, &u2, sizeof u) == 0);

@@ -116,6 +116,17 @@ START_TEST(buf_putc_puts_printf)
 }
 END_TEST
 
+START_TEST(hex_digits)
+{
+    char out[9];
+    const unsigned char in[4] = { 0x00, 0x9f, 0xa0, 0xff };
+    ea_hex(out, in, 4);
+    ck_assert_str_eq(out, "009fa0ff");
+    ea_hex(out, in, 0);
+    ck_assert_str_eq(out, "");
+}
+END_TEST
+
 START_TEST(buf_reserve_commit_reset)
 {
     ea_buf *b = new_buf(4);
@@ -468,6 +479,7 @@ static Suite *json_suite(void)
     tcase_add_test(buf, buf_grows_by_doubling_and_keeps_content);
     tcase_add_test(buf, buf_putc_puts_printf);
     tcase_add_test(buf, buf_reserve_commit_reset);
+    tcase_add_test(buf, hex_digits);
     suite_add_tcase(s, buf);
 
     tcase_add_checked_fixture(str, setup, teardown);

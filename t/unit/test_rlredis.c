@@ -95,51 +95,6 @@ static redisReply *raw(const char *fmt, const char *arg)
     return rep;
 }
 
-START_TEST(url_forms)
-{
-    ea_redis_url u;
-    const char *err;
-    ck_assert_int_eq(ea_redis_url_parse("redis://localhost", &u, &err), 0);
-    ck_assert_str_eq(u.host, "localhost");
-    ck_assert_int_eq(u.port, 6379);
-    ck_assert_int_eq(u.db, 0);
-    ck_assert_int_eq(ea_redis_url_parse("redis://10.0.0.5:6380/2", &u, &err), 0);
-    ck_assert_str_eq(u.host, "10.0.0.5");
-    ck_assert_int_eq(u.port, 6380);
-    ck_assert_int_eq(u.db, 2);
-    ck_assert_int_eq(ea_redis_url_parse("REDIS://[::1]:7000/15/", &u, &err), 0);
-    ck_assert_str_eq(u.host, "::1");
-    ck_assert_int_eq(u.port, 7000);
-    ck_assert_int_eq(u.db, 15);
-    ck_assert_int_eq(ea_redis_url_parse("unix:///run/redis/redis.sock?db=4", &u, &err), 0);
-    ck_assert_str_eq(u.path, "/run/redis/redis.sock");
-    ck_assert_str_eq(u.host, "");
-    ck_assert_int_eq(u.db, 4);
-    ck_assert_int_eq(ea_redis_url_parse("unix:///r.sock", &u, &err), 0);
-    ck_assert_int_eq(u.db, 0);
-}
-END_TEST
-
-START_TEST(url_refused)
-{
-    static const char *const bad[] = {
-        "", "local", "redis://", "redis://:6379", "redis://host:0", "redis://host:65536",
-        "redis://host:x", "redis://user:pw@host", "redis://host/db", "redis://host/1?x=1",
-        "redis://ho st", "redis://[::1", "redis://[zz]:1", "unix://relative.sock",
-        "unix:///r.sock?db=", "unix:///r.sock?db=x", "unix:///r.sock?x=1", "http://host",
-        "redis://host:6379/70000", "rediss://host", NULL,
-    };
-    for (int i = 0; bad[i]; i++) {
-        ea_redis_url u;
-        const char *err = NULL;
-        ck_assert_msg(ea_redis_url_parse(bad[i], &u, &err) == -1, "accepted '%s'", bad[i]);
-        ck_assert_msg(err && *err, "no reason for '%s'", bad[i]);
-    }
-    ea_redis_url u;
-    ck_assert_int_eq(ea_redis_url_parse(NULL, &u, NULL), -1);
-}
-END_TEST
-
 START_TEST(key_names)
 {
     char a[EA_RLREDIS_KEY_SIZE], b[EA_RLREDIS_KEY_SIZE], c[EA_RLREDIS_KEY_SIZE];
@@ -331,8 +286,6 @@ static Suite *rlredis_suite(void)
 {
     Suite *s = suite_create("rlredis");
     TCase *u = tcase_create("url");
-    tcase_add_test(u, url_forms);
-    tcase_add_test(u, url_refused);
     tcase_add_test(u, key_names);
     suite_add_tcase(s, u);
     TCase *r = tcase_create("redis");

@@ -4,7 +4,7 @@
 #include "ea_csv.h"
 #include "ea_geojson.h"
 #include "ea_import.h"
-#include "ea_task.h"
+#include "ea_queue.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -217,64 +217,7 @@ START_TEST(geojson_errors)
 }
 END_TEST
 
-/* ---- broker URLs and ids ----------------------------------------------------------------- */
-
-START_TEST(redis_urls)
-{
-    ea_broker_url u;
-    const char *err;
-    ck_assert_int_eq(ea_broker_url_parse(pool, "redis://redis:6379/0", &u, &err), 0);
-    ck_assert(!u.is_unix);
-    ck_assert_str_eq(u.host, "redis");
-    ck_assert_int_eq(u.port, 6379);
-    ck_assert_int_eq(u.db, 0);
-    ck_assert_ptr_null(u.password);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "redis://localhost", &u, &err), 0);
-    ck_assert_int_eq(u.port, 6379);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "redis://:s%40cret@10.0.0.5:6380/3", &u, &err), 0);
-    ck_assert_str_eq(u.password, "s@cret");
-    ck_assert_ptr_null(u.username);
-    ck_assert_int_eq(u.port, 6380);
-    ck_assert_int_eq(u.db, 3);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "redis://worker:pw@[::1]:7000/2", &u, &err), 0);
-    ck_assert_str_eq(u.host, "::1");
-    ck_assert_str_eq(u.username, "worker");
-    ck_assert_str_eq(u.password, "pw");
-    ck_assert_int_eq(u.port, 7000);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "unix:///run/redis/redis.sock?db=5", &u, &err), 0);
-    ck_assert(u.is_unix);
-    ck_assert_str_eq(u.path, "/run/redis/redis.sock");
-    ck_assert_int_eq(u.db, 5);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "unix:///tmp/r.sock", &u, &err), 0);
-    ck_assert_int_eq(u.db, 0);
-    ck_assert_int_eq(ea_broker_url_parse(pool, "redis+socket:///tmp/r.sock?virtual_host=2&password=x", &u, &err), 0);
-    ck_assert_int_eq(u.db, 2);
-    ck_assert_str_eq(u.password, "x");
-    ck_assert_int_eq(ea_broker_url_parse(pool, "unix://:pw@/tmp/r.sock", &u, &err), 0);
-    ck_assert_str_eq(u.password, "pw");
-
-    static const char *const bad[] = {
-        "", "http://x", "redis://", "redis://:6379", "redis://h:0", "redis://h:65536", "redis://h:x",
-        "redis://h/abc", "redis://h/1?db", "redis://h/1?foo=1", "unix://", "unix://host/tmp/x",
-        "unix:///tmp/x?db=-1", "rediss://h", "redis://h /0", "redis://[::1", "redis://:%zz@h",
-        "unix:///", NULL
-    };
-    for (int i = 0; bad[i]; i++) {
-        err = NULL;
-        ck_assert_msg(ea_broker_url_parse(pool, bad[i], &u, &err) == -1, "accepted %s", bad[i]);
-        ck_assert_ptr_nonnull(err);
-    }
-}
-END_TEST
-
-START_TEST(redis_url_redact)
-{
-    ck_assert_str_eq(ea_broker_url_redact(pool, "redis://:secret@h:1/0"), "redis://:****@h:1/0");
-    ck_assert_str_eq(ea_broker_url_redact(pool, "redis://u:secret@h"), "redis://u:****@h");
-    ck_assert_str_eq(ea_broker_url_redact(pool, "unix:///s?db=1&password=secret"), "unix:///s?db=1&password=****");
-    ck_assert_str_eq(ea_broker_url_redact(pool, "redis://h/0"), "redis://h/0");
-}
-END_TEST
+/* ---- ids and queue URLs (the URL grammar: test_redis.c) ----------------------------------------------------------------- */
 
 START_TEST(task_ids)
 {
@@ -341,6 +284,22 @@ static int row(const char *header, const char *line, ea_metric_row *r, char *why
     ea_import_map_header(names, nh, &cols);
     return ea_import_metric_row(&cols, fields, nf, &opts, pool, r, why, 256);
 }
+
+/* COPY text format, shared with `ecoatlas generate-sample`. */
+START_TEST(copy_text_format)
+{
+    ea_buf b;
+    ea_buf_init(&b, pool, 4);
+    ea_copy_text(&b, "a\tb\\c\nd\re");
+    ck_assert_str_eq(b.data, "a\\tb\\\\c\\nd\\re");
+    ea_buf_reset(&b);
+    ea_copy_field(&b, "x", 0);
+    ea_copy_field(&b, NULL, 0);
+    ea_copy_field(&b, "", 1);
+    ck_assert_str_eq(b.data, "x\t\\N\t\n");
+    ck_assert_int_eq(ea_copy_flush(NULL, &(ea_buf){ .len = 0 }), 0);
+}
+END_TEST
 
 START_TEST(import_rows)
 {
@@ -425,11 +384,10 @@ static Suite *tasks_suite(void)
     tcase_add_test(c, csv_streaming_offsets);
     tcase_add_test(g, geojson_features);
     tcase_add_test(g, geojson_errors);
-    tcase_add_test(q, redis_urls);
-    tcase_add_test(q, redis_url_redact);
     tcase_add_test(q, task_ids);
     tcase_add_test(q, taskq_bad_urls);
     tcase_add_test(i, import_rows);
+    tcase_add_test(i, copy_text_format);
     suite_add_tcase(s, c);
     suite_add_tcase(s, g);
     suite_add_tcase(s, q);

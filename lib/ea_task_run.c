@@ -1,10 +1,10 @@
-/* ea_tasks: generate_metric_snapshot, import_resources, import_geojson,
+/* ea_task_run: generate_metric_snapshot, import_resources, import_geojson,
  * noop (benchmarks) and the test-only sleep. */
-#include "ea_tasks.h"
+#include "ea_task_run.h"
 #include "ea_buf.h"
 #include "ea_import.h"
 #include "ea_json.h"
-#include "ea_task.h"
+#include "ea_queue.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>

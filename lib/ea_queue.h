@@ -1,4 +1,4 @@
-/* ea_task: a reliable task queue on Redis (hiredis), shared by the module
+/* ea_queue: a reliable task queue on Redis (hiredis), shared by the module
  * (enqueue, eager records, task status), the worker and the CLI.
  *
  * Design (lists + a processing ZSET, every state change one Lua script):
@@ -23,41 +23,18 @@
  * would do too; this layout keeps delayed retries, leases and dead letters
  * in one small set of atomic scripts.
  *
- * Connections: lazily opened, with a connect and a command timeout (a
- * dead Redis makes calls fail within timeout_ms, never hang), dropped on
- * any error and reopened by the next call.  Not thread-safe: one ea_taskq
+ * Connections (ea_redis.h: URLs, AUTH, SELECT, scripts): lazily opened,
+ * with a connect and a command timeout (a dead Redis makes calls fail
+ * within timeout_ms, never hang), dropped on any error and reopened by
+ * the next call.  Not thread-safe: one ea_taskq
  * per thread. */
-#ifndef EA_TASK_H
-#define EA_TASK_H
+#ifndef EA_QUEUE_H
+#define EA_QUEUE_H
 
 #include <apr_pools.h>
 #include <stddef.h>
 
-#define EA_TASK_ID_LEN 36
-
-typedef struct ea_broker_url {
-    int is_unix;
-    const char *host;       /* TCP */
-    int port;
-    const char *path;       /* Unix socket */
-    int db;
-    const char *username;   /* NULL: none (AUTH password only) */
-    const char *password;   /* NULL: no AUTH */
-} ea_broker_url;
-
-/* redis://[[user]:password@]host[:port][/db], unix:///path/redis.sock[?db=N]
- * (also redis+socket://, and password=... in the query); 0 or -1 with *err.
- * rediss:// is refused (TLS would need hiredis_ssl). */
-int ea_broker_url_parse(apr_pool_t *p, const char *url, ea_broker_url *out, const char **err);
-/* The URL with its password replaced by ****, for messages. */
-const char *ea_broker_url_redact(apr_pool_t *p, const char *url);
-
-/* A random UUID4 (getrandom, the kernel CSPRNG) as 36 characters + NUL. */
-int ea_task_uuid4(char out[EA_TASK_ID_LEN + 1]);
-/* 8-4-4-4-12 lower-case hex: safe to put in a key. */
-int ea_task_id_valid(const char *id);
-/* Now as ISO 8601 UTC with microseconds: 2025-01-01T12:00:00.123456Z. */
-void ea_task_now_iso(char out[32]);
+#include "ea_task_id.h"
 
 typedef struct ea_taskq_opts {
     const char *broker_url;     /* required */

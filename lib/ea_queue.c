@@ -1,15 +1,14 @@
-/* ea_task: reliable Redis task queue (see ea_task.h for the design). */
-#include "ea_task.h"
+/* ea_queue: reliable Redis task queue (see ea_queue.h for the design). */
+#include "ea_queue.h"
+#include "ea_buf.h"
+#include "ea_json.h"
+#include "ea_redis.h"
 
 #include <apr_strings.h>
 #include <hiredis/hiredis.h>
-#include <openssl/evp.h>
 
-#include <pthread.h>
 #include <stdarg.h>
-#include <strings.h>
 
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,307 +17,15 @@
 #include <sys/time.h>
 #include <time.h>
 
-/* ---- URLs --------------------------------------------------------------- */
-
-static int url_hex(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
-
-/* %-decode s[0..n); NULL when an escape is malformed or decodes to NUL. */
-static char *url_decode(apr_pool_t *p, const char *s, size_t n)
-{
-    char *out = apr_palloc(p, n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi, lo;
-            if (i + 2 >= n)
-                return NULL;
-            hi = url_hex((unsigned char)s[i + 1]);
-            lo = url_hex((unsigned char)s[i + 2]);
-            if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                return NULL;
-            *o++ = (char)(hi * 16 + lo);
-            i += 2;
-        }
-        else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int url_int(const char *s, size_t n, long lo, long hi, int *out)
-{
-    long v = 0;
-    if (n == 0 || n > 9)
-        return -1;
-    for (size_t i = 0; i < n; i++) {
-        if (!isdigit((unsigned char)s[i]))
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    if (v < lo || v > hi)
-        return -1;
-    *out = (int)v;
-    return 0;
-}
-
-/* ?db=N&password=X (also virtual_host=N, Celery's name for the db). */
-static int url_query(apr_pool_t *p, const char *q, ea_broker_url *u, const char **err)
-{
-    while (*q) {
-        size_t n = strcspn(q, "&");
-        const char *eq = memchr(q, '=', n);
-        if (eq == NULL) {
-            *err = apr_psprintf(p, "malformed query parameter '%.*s'", (int)n, q);
-            return -1;
-        }
-        size_t kn = (size_t)(eq - q), vn = n - kn - 1;
-        if ((kn == 2 && strncmp(q, "db", 2) == 0) || (kn == 12 && strncmp(q, "virtual_host", 12) == 0)) {
-            if (url_int(eq + 1, vn, 0, 100000, &u->db) != 0) {
-                *err = "the database number must be an integer from 0 to 100000";
-                return -1;
-            }
-        }
-        else if (kn == 8 && strncmp(q, "password", 8) == 0) {
-            u->password = url_decode(p, eq + 1, vn);
-            if (u->password == NULL) {
-                *err = "malformed %-escape in the password";
-                return -1;
-            }
-        }
-        else if (kn == 8 && strncmp(q, "username", 8) == 0) {
-            u->username = url_decode(p, eq + 1, vn);
-            if (u->username == NULL) {
-                *err = "malformed %-escape in the username";
-                return -1;
-            }
-        }
-        else {
-            *err = apr_psprintf(p, "unknown query parameter '%.*s' (db, password, username)", (int)kn, q);
-            return -1;
-        }
-        q += n;
-        if (*q == '&')
-            q++;
-    }
-    return 0;
-}
-
-/* user:password before the last '@' of the authority. */
-static int url_userinfo(apr_pool_t *p, const char *s, size_t n, ea_broker_url *u, const char **err)
-{
-    const char *colon = memchr(s, ':', n);
-    if (colon == NULL) {
-        u->username = n ? url_decode(p, s, n) : NULL;
-        if (n && u->username == NULL)
-            goto bad;
-        return 0;
-    }
-    if (colon > s) {
-        u->username = url_decode(p, s, (size_t)(colon - s));
-        if (u->username == NULL)
-            goto bad;
-    }
-    u->password = url_decode(p, colon + 1, n - (size_t)(colon - s) - 1);
-    if (u->password == NULL)
-        goto bad;
-    return 0;
-bad:
-    *err = "malformed %-escape in the user information";
-    return -1;
-}
-
-int ea_broker_url_parse(apr_pool_t *p, const char *url, ea_broker_url *u, const char **err)
-{
-    const char *rest, *q;
-    memset(u, 0, sizeof *u);
-    u->port = 6379;
-    if (url == NULL || *url == '\0') {
-        *err = "empty URL";
-        return -1;
-    }
-    for (const char *c = url; *c; c++) {
-        if ((unsigned char)*c <= ' ' || *c == 0x7f) {
-            *err = "spaces or control characters in the URL";
-            return -1;
-        }
-    }
-    if (strncasecmp(url, "rediss://", 9) == 0) {
-        *err = "rediss:// (TLS) is not supported: use a Unix socket or a TLS tunnel (stunnel)";
-        return -1;
-    }
-    if (strncasecmp(url, "unix://", 7) == 0 || strncasecmp(url, "redis+socket://", 15) == 0) {
-        rest = strstr(url, "://") + 3;
-        const char *slash = strchr(rest, '/');
-        if (slash == NULL) {
-            *err = "expected unix:///path/to/redis.sock[?db=N]";
-            return -1;
-        }
-        if (slash > rest) {
-            /* unix://:password@/path */
-            const char *at = memchr(rest, '@', (size_t)(slash - rest));
-            if (at == NULL || at + 1 != slash) {
-                *err = "expected unix:///path/to/redis.sock (an absolute path, no host)";
-                return -1;
-            }
-            if (url_userinfo(p, rest, (size_t)(at - rest), u, err) != 0)
-                return -1;
-        }
-        q = strchr(slash, '?');
-        size_t pn = q ? (size_t)(q - slash) : strlen(slash);
-        u->is_unix = 1;
-        u->path = url_decode(p, slash, pn);
-        if (u->path == NULL || pn < 2) {
-            *err = "expected unix:///path/to/redis.sock (a socket path)";
-            return -1;
-        }
-        if (strlen(u->path) > 107) {
-            *err = "the socket path is longer than 107 bytes";
-            return -1;
-        }
-        return q ? url_query(p, q + 1, u, err) : 0;
-    }
-    if (strncasecmp(url, "redis://", 8) != 0) {
-        *err = "expected redis://host[:port][/db] or unix:///path/to/redis.sock[?db=N]";
-        return -1;
-    }
-    rest = url + 8;
-    size_t an = strcspn(rest, "/?");
-    const char *auth_end = rest + an, *hostp = rest;
-    for (const char *c = rest; c < auth_end; c++)
-        if (*c == '@')
-            hostp = c + 1;
-    if (hostp > rest && url_userinfo(p, rest, (size_t)(hostp - 1 - rest), u, err) != 0)
-        return -1;
-    size_t hn = (size_t)(auth_end - hostp);
-    const char *portp = NULL;
-    if (hn > 0 && *hostp == '[') {
-        const char *close = memchr(hostp, ']', hn);
-        if (close == NULL) {
-            *err = "unterminated [IPv6 address]";
-            return -1;
-        }
-        u->host = apr_pstrmemdup(p, hostp + 1, (size_t)(close - hostp - 1));
-        if (close + 1 < auth_end) {
-            if (close[1] != ':') {
-                *err = "unexpected characters after ]";
-                return -1;
-            }
-            portp = close + 2;
-        }
-    }
-    else {
-        const char *colon = memchr(hostp, ':', hn);
-        u->host = apr_pstrmemdup(p, hostp, colon ? (size_t)(colon - hostp) : hn);
-        if (colon)
-            portp = colon + 1;
-    }
-    if (*u->host == '\0') {
-        *err = "no host name (for a Unix socket: unix:///path/to/redis.sock)";
-        return -1;
-    }
-    if (portp && url_int(portp, (size_t)(auth_end - portp), 1, 65535, &u->port) != 0) {
-        *err = "the port must be an integer from 1 to 65535";
-        return -1;
-    }
-    q = strchr(auth_end, '?');
-    if (*auth_end == '/') {
-        size_t dn = q ? (size_t)(q - auth_end - 1) : strlen(auth_end + 1);
-        if (dn > 0 && url_int(auth_end + 1, dn, 0, 100000, &u->db) != 0) {
-            *err = "the path must be a database number from 0 to 100000 (redis://host:6379/0)";
-            return -1;
-        }
-    }
-    return q ? url_query(p, q + 1, u, err) : 0;
-}
-
-const char *ea_broker_url_redact(apr_pool_t *p, const char *url)
-{
-    const char *s = strstr(url ? url : "", "://"), *out;
-    if (url == NULL)
-        return "";
-    out = url;
-    if (s != NULL) {
-        const char *auth = s + 3;
-        size_t an = strcspn(auth, "/?");
-        const char *at = NULL;
-        for (const char *c = auth; c < auth + an; c++)
-            if (*c == '@')
-                at = c;
-        if (at != NULL) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            if (colon != NULL)
-                out = apr_pstrcat(p, apr_pstrmemdup(p, url, (size_t)(colon + 1 - url)), "****", at, NULL);
-        }
-    }
-    const char *pw = strstr(out, "password=");
-    if (pw != NULL && strchr(out, '?') != NULL && strchr(out, '?') < pw) {
-        const char *end = pw + strcspn(pw, "&");
-        out = apr_pstrcat(p, apr_pstrmemdup(p, out, (size_t)(pw + 9 - out)), "****", end, NULL);
-    }
-    return out;
-}
-
-/* ---- ids and times ---------------------------------------------------------- */
-
-int ea_task_uuid4(char out[EA_TASK_ID_LEN + 1])
-{
-    unsigned char b[16];
-    size_t got = 0;
-    while (got < sizeof b) {
-        ssize_t n = getrandom(b + got, sizeof b - got, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        got += (size_t)n;
-    }
-    b[6] = (unsigned char)((b[6] & 0x0f) | 0x40);
-    b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
-    snprintf(out, EA_TASK_ID_LEN + 1,
-             "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
-    return 0;
-}
-
-int ea_task_id_valid(const char *id)
-{
-    if (id == NULL || strlen(id) != EA_TASK_ID_LEN)
-        return 0;
-    for (int i = 0; i < EA_TASK_ID_LEN; i++) {
-        int dash = (i == 8 || i == 13 || i == 18 || i == 23);
-        if (dash ? id[i] != '-' : !(isdigit((unsigned char)id[i]) || (id[i] >= 'a' && id[i] <= 'f')))
-            return 0;
-    }
-    return 1;
-}
-
-void ea_task_now_iso(char out[32])
-{
-    struct timespec ts;
-    struct tm tm;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    gmtime_r(&ts.tv_sec, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%06ldZ", (long)(ts.tv_nsec / 1000) % 1000000);
-}
-
 /* ---- connections -------------------------------------------------------------- */
 
 typedef struct taskq_conn {
-    ea_broker_url url;
+    ea_redis_url url;
     redisContext *c;
 } taskq_conn;
+
+/* The queue's Lua scripts (below), by index into ea_taskq.scripts. */
+enum { S_RESERVE, S_HEARTBEAT, S_ACK, S_RETRY, S_DEAD, S_RELEASE, S_BEAT, S_LIVE, S_COUNT };
 
 struct ea_taskq {
     apr_pool_t *pool;
@@ -328,6 +35,7 @@ struct ea_taskq {
     int timeout_ms, visibility_ms, result_ttl_s, max_attempts;
     const char *worker;
     char err[512];
+    ea_redis_script scripts[S_COUNT];  /* bodies and SHA-1s, set at first use (q_script) */
     /* key names */
     const char *k_queue, *k_processing, *k_delayed, *k_dead, *k_wakeup, *k_msg, *k_task;
 };
@@ -356,11 +64,7 @@ static struct timeval q_tv(int ms)
 
 static const char *conn_where(const taskq_conn *k, char *buf, size_t n)
 {
-    if (k->url.is_unix)
-        snprintf(buf, n, "%s", k->url.path);
-    else
-        snprintf(buf, n, "%s:%d", k->url.host, k->url.port);
-    return buf;
+    return ea_redis_url_where(&k->url, buf, n);
 }
 
 static void conn_drop(taskq_conn *k)
@@ -371,40 +75,20 @@ static void conn_drop(taskq_conn *k)
     }
 }
 
-static redisReply *conn_cmd(ea_taskq *q, taskq_conn *k, int argc, const char **argv, const size_t *lens);
-
 static int conn_ensure(ea_taskq *q, taskq_conn *k)
 {
-    char where[160];
+    char where[160], detail[256];
+    ea_redis_fail fail;
     if (k->c != NULL)
         return 0;
-    k->c = k->url.is_unix ? redisConnectUnixWithTimeout(k->url.path, q_tv(q->timeout_ms))
-                          : redisConnectWithTimeout(k->url.host, k->url.port, q_tv(q->timeout_ms));
-    if (k->c == NULL || k->c->err) {
-        q_seterr(q, "cannot connect to Redis at %s: %s", conn_where(k, where, sizeof where),
-                 k->c ? k->c->errstr : "out of memory");
-        conn_drop(k);
+    k->c = ea_redis_connect(&k->url, q->timeout_ms, EA_REDIS_KEEPALIVE, &fail, detail, sizeof detail);
+    if (k->c == NULL) {
+        conn_where(k, where, sizeof where);
+        if (fail == EA_REDIS_FAIL_AUTH || fail == EA_REDIS_FAIL_SELECT)
+            q_seterr(q, "Redis at %s: %s (%s)", where, detail, fail == EA_REDIS_FAIL_AUTH ? "AUTH" : "SELECT");
+        else
+            q_seterr(q, "cannot connect to Redis at %s: %s", where, detail);
         return -1;
-    }
-    redisSetTimeout(k->c, q_tv(q->timeout_ms));
-    if (!k->url.is_unix)
-        redisEnableKeepAlive(k->c);
-    if (k->url.password != NULL) {
-        const char *argv[3] = {"AUTH", k->url.username ? k->url.username : k->url.password,
-                               k->url.password};
-        redisReply *r = conn_cmd(q, k, k->url.username ? 3 : 2, argv, NULL);
-        if (r == NULL)
-            return -1;
-        freeReplyObject(r);
-    }
-    if (k->url.db != 0) {
-        char db[16];
-        snprintf(db, sizeof db, "%d", k->url.db);
-        const char *argv[2] = {"SELECT", db};
-        redisReply *r = conn_cmd(q, k, 2, argv, NULL);
-        if (r == NULL)
-            return -1;
-        freeReplyObject(r);
     }
     return 0;
 }
@@ -473,71 +157,15 @@ static int pipe_read(ea_taskq *q, taskq_conn *k, int n, redisReply **rs)
     return errors;
 }
 
-ea_taskq *ea_taskq_create(apr_pool_t *p, const ea_taskq_opts *o, const char **err)
-{
-    ea_taskq *q = apr_pcalloc(p, sizeof *q);
-    const char *e;
-    q->pool = p;
-    if (o->broker_url == NULL || *o->broker_url == '\0') {
-        *err = "no broker URL (EcoAtlasBrokerURL)";
-        return NULL;
-    }
-    if (ea_broker_url_parse(p, o->broker_url, &q->broker.url, &e) != 0) {
-        *err = apr_psprintf(p, "invalid broker URL '%s': %s", ea_broker_url_redact(p, o->broker_url), e);
-        return NULL;
-    }
-    q->backend = &q->broker;
-    if (o->backend_url != NULL && *o->backend_url && strcmp(o->backend_url, o->broker_url) != 0) {
-        if (ea_broker_url_parse(p, o->backend_url, &q->backend_own.url, &e) != 0) {
-            *err = apr_psprintf(p, "invalid result backend URL '%s': %s",
-                                ea_broker_url_redact(p, o->backend_url), e);
-            return NULL;
-        }
-        q->backend = &q->backend_own;
-    }
-    q->prefix = o->prefix ? o->prefix : "ecoatlas:";
-    q->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
-    q->visibility_ms = o->visibility_ms > 0 ? o->visibility_ms : 30000;
-    q->result_ttl_s = o->result_ttl_s > 0 ? o->result_ttl_s : 86400;
-    q->max_attempts = o->max_attempts > 0 ? o->max_attempts : 4;
-    q->worker = o->worker_name ? o->worker_name : "";
-    q->k_queue = apr_pstrcat(p, q->prefix, "queue", NULL);
-    q->k_processing = apr_pstrcat(p, q->prefix, "processing", NULL);
-    q->k_delayed = apr_pstrcat(p, q->prefix, "delayed", NULL);
-    q->k_dead = apr_pstrcat(p, q->prefix, "dead", NULL);
-    q->k_wakeup = apr_pstrcat(p, q->prefix, "wakeup", NULL);
-    q->k_msg = apr_pstrcat(p, q->prefix, "msg:", NULL);
-    q->k_task = apr_pstrcat(p, q->prefix, "task:", NULL);
-    return q;
-}
-
-void ea_taskq_close(ea_taskq *q)
-{
-    if (q == NULL)
-        return;
-    conn_drop(&q->broker);
-    conn_drop(&q->backend_own);
-}
-
-apr_status_t ea_taskq_close_cleanup(void *q)
-{
-    ea_taskq_close(q);
-    return APR_SUCCESS;
-}
-
 /* ---- scripts ------------------------------------------------------------------------
  * Run with EVALSHA; NOSCRIPT (a restarted Redis) falls back to EVAL, which
- * also caches the script again. */
-
-typedef struct q_script {
-    const char *body;
-    char sha[41];       /* set once by q_scripts_init */
-} q_script;
+ * also caches the script again (ea_redis.h).  Their SHA-1s are computed
+ * by each queue at first use (q_script), not kept process-wide. */
 
 /* KEYS: queue processing delayed dead; ARGV: visibility_ms max lease_prefix
  * max_attempts msg_prefix.  Returns flat 7-tuples: id name args created
  * attempts lease dead. */
-static q_script s_reserve = {
+static const char lua_reserve[] =
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "local due = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', now, 'LIMIT', 0, 1000)\n"
@@ -581,54 +209,44 @@ static q_script s_reserve = {
     "    got = got + 1\n"
     "  end\n"
     "end\n"
-    "return out\n",
-    ""
-};
+    "return out\n";
 
 /* KEYS: processing msg; ARGV: id lease visibility_ms */
-static q_script s_heartbeat = {
+static const char lua_heartbeat[] =
     "if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])\n"
-    "return 1\n",
-    ""
-};
+    "return 1\n";
 
 /* KEYS: processing msg; ARGV: id lease */
-static q_script s_ack = {
+static const char lua_ack[] =
     "if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "redis.call('DEL', KEYS[2])\n"
-    "return 1\n",
-    ""
-};
+    "return 1\n";
 
 /* KEYS: processing msg delayed; ARGV: id lease delay_ms */
-static q_script s_retry = {
+static const char lua_retry[] =
     "if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end\n"
     "local t = redis.call('TIME')\n"
     "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "redis.call('HDEL', KEYS[2], 'lease')\n"
     "redis.call('ZADD', KEYS[3], now + tonumber(ARGV[3]), ARGV[1])\n"
-    "return 1\n",
-    ""
-};
+    "return 1\n";
 
 /* KEYS: processing msg dead; ARGV: id lease entry */
-static q_script s_dead = {
+static const char lua_dead[] =
     "if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "redis.call('DEL', KEYS[2])\n"
     "redis.call('LPUSH', KEYS[3], ARGV[3])\n"
     "redis.call('LTRIM', KEYS[3], 0, 9999)\n"
-    "return 1\n",
-    ""
-};
+    "return 1\n";
 
 /* KEYS: processing msg queue wakeup; ARGV: id lease */
-static q_script s_release = {
+static const char lua_release[] =
     "if redis.call('HGET', KEYS[2], 'lease') ~= ARGV[2] then return 0 end\n"
     "redis.call('ZREM', KEYS[1], ARGV[1])\n"
     "redis.call('HDEL', KEYS[2], 'lease')\n"
@@ -636,80 +254,122 @@ static q_script s_release = {
     "redis.call('RPUSH', KEYS[3], ARGV[1])\n"
     "redis.call('LPUSH', KEYS[4], '1')\n"
     "redis.call('LTRIM', KEYS[4], 0, 99)\n"
-    "return 1\n",
-    ""
+    "return 1\n";
+
+/* Worker heartbeats: a ZSET of worker names scored by Redis's clock, so
+ * that workers and httpd on several machines need no common clock. */
+static const char beat_lua[] =
+    "local t = redis.call('TIME') "
+    "redis.call('ZADD', KEYS[1], t[1], ARGV[1]) "
+    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] - tonumber(ARGV[2])) "
+    "return 1";
+static const char live_lua[] =
+    "local t = redis.call('TIME') "
+    "return redis.call('ZCOUNT', KEYS[1], t[1] - tonumber(ARGV[1]), '+inf')";
+
+static const char *const script_bodies[S_COUNT] = {
+    [S_RESERVE] = lua_reserve, [S_HEARTBEAT] = lua_heartbeat, [S_ACK] = lua_ack,
+    [S_RETRY] = lua_retry, [S_DEAD] = lua_dead, [S_RELEASE] = lua_release,
+    [S_BEAT] = beat_lua, [S_LIVE] = live_lua,
 };
 
-/* SHA-1 of every script body, computed once per process. */
-static pthread_once_t q_scripts_once = PTHREAD_ONCE_INIT;
-
-static void q_script_sha(q_script *s)
+/* Script si, its SHA-1 computed at its first use by this queue (a request
+ * that enqueues hashes one script, not all). */
+static const ea_redis_script *q_script(ea_taskq *q, int si)
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (EVP_Digest(s->body, strlen(s->body), md, &n, EVP_sha1(), NULL) != 1 || n != 20)
-        return;     /* sha stays empty: EVAL every time */
-    for (unsigned i = 0; i < n; i++)
-        snprintf(s->sha + 2 * i, 3, "%02x", md[i]);
+    if (q->scripts[si].body == NULL)
+        ea_redis_script_init(&q->scripts[si], script_bodies[si]);
+    return &q->scripts[si];
 }
 
-static void q_scripts_init(void)
-{
-    q_script_sha(&s_reserve);
-    q_script_sha(&s_heartbeat);
-    q_script_sha(&s_ack);
-    q_script_sha(&s_retry);
-    q_script_sha(&s_dead);
-    q_script_sha(&s_release);
-}
-
-/* Append EVALSHA (EVAL with the body when eval_body is set). */
-static int q_eval_append(ea_taskq *q, taskq_conn *k, const q_script *s, int eval_body, int nkeys,
+/* Append EVALSHA (EVAL with the body when eval_body is set) of script si. */
+static int q_eval_append(ea_taskq *q, taskq_conn *k, int si, int eval_body, int nkeys,
                          const char **keys, int nargs, const char **args)
 {
-    const char *argv[16];
-    char nk[8];
-    int argc = 0;
-    pthread_once(&q_scripts_once, q_scripts_init);
-    if (!s->sha[0])
-        eval_body = 1;
-    snprintf(nk, sizeof nk, "%d", nkeys);
-    argv[argc++] = eval_body ? "EVAL" : "EVALSHA";
-    argv[argc++] = eval_body ? s->body : s->sha;
-    argv[argc++] = nk;
-    for (int i = 0; i < nkeys; i++)
-        argv[argc++] = keys[i];
-    for (int i = 0; i < nargs; i++)
-        argv[argc++] = args[i];
-    return pipe_append(q, k, argc, argv, NULL);
+    if (conn_ensure(q, k) != 0)
+        return -1;
+    if (ea_redis_script_append(k->c, q_script(q, si), eval_body, nkeys, keys, nargs, args) != REDIS_OK) {
+        q_seterr(q, "Redis: out of memory");
+        conn_drop(k);
+        return -1;
+    }
+    return 0;
 }
 
-static int q_noscript(const redisReply *r)
-{
-    return r->type == REDIS_REPLY_ERROR && strncmp(r->str, "NOSCRIPT", 8) == 0;
-}
-
-/* Run one script: EVALSHA, and EVAL after NOSCRIPT (a restarted Redis). */
-static redisReply *q_eval(ea_taskq *q, taskq_conn *k, const q_script *s, int nkeys, const char **keys,
+/* Run script si (ea_redis_script_run: EVALSHA, EVAL after NOSCRIPT);
+ * NULL (q->err set) on failure. */
+static redisReply *q_eval(ea_taskq *q, taskq_conn *k, int si, int nkeys, const char **keys,
                           int nargs, const char **args)
 {
-    redisReply *r = NULL;
-    for (int round = 0; round < 2; round++) {
-        if (q_eval_append(q, k, s, round, nkeys, keys, nargs, args) != 0)
-            return NULL;
-        if (pipe_read(q, k, 1, &r) < 0)
-            return NULL;
-        if (round == 0 && q_noscript(r)) {
-            freeReplyObject(r);
-            continue;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            freeReplyObject(r);
-            return NULL;
-        }
-        return r;
+    char where[160];
+    redisReply *r;
+    if (conn_ensure(q, k) != 0)
+        return NULL;
+    r = ea_redis_script_run(k->c, q_script(q, si), nkeys, keys, nargs, args);
+    if (r == NULL) {
+        q_seterr(q, "Redis at %s: %s", conn_where(k, where, sizeof where),
+                 k->c->errstr[0] ? k->c->errstr : "connection lost");
+        conn_drop(k);
+        return NULL;
     }
-    return NULL;
+    if (r->type == REDIS_REPLY_ERROR) {
+        q_seterr(q, "Redis at %s: %s", conn_where(k, where, sizeof where), r->str);
+        freeReplyObject(r);
+        return NULL;
+    }
+    return r;
+}
+
+ea_taskq *ea_taskq_create(apr_pool_t *p, const ea_taskq_opts *o, const char **err)
+{
+    ea_taskq *q = apr_pcalloc(p, sizeof *q);
+    const char *e;
+    q->pool = p;
+    if (o->broker_url == NULL || *o->broker_url == '\0') {
+        *err = "no broker URL (EcoAtlasBrokerURL)";
+        return NULL;
+    }
+    if (ea_redis_url_parse(o->broker_url, &q->broker.url, &e) != 0) {
+        *err = apr_psprintf(p, "invalid broker URL '%s': %s", ea_redis_url_redact(p, o->broker_url), e);
+        return NULL;
+    }
+    q->backend = &q->broker;
+    if (o->backend_url != NULL && *o->backend_url && strcmp(o->backend_url, o->broker_url) != 0) {
+        if (ea_redis_url_parse(o->backend_url, &q->backend_own.url, &e) != 0) {
+            *err = apr_psprintf(p, "invalid result backend URL '%s': %s",
+                                ea_redis_url_redact(p, o->backend_url), e);
+            return NULL;
+        }
+        q->backend = &q->backend_own;
+    }
+    q->prefix = o->prefix ? o->prefix : "ecoatlas:";
+    q->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : 2000;
+    q->visibility_ms = o->visibility_ms > 0 ? o->visibility_ms : 30000;
+    q->result_ttl_s = o->result_ttl_s > 0 ? o->result_ttl_s : 86400;
+    q->max_attempts = o->max_attempts > 0 ? o->max_attempts : 4;
+    q->worker = o->worker_name ? o->worker_name : "";
+    q->k_queue = apr_pstrcat(p, q->prefix, "queue", NULL);
+    q->k_processing = apr_pstrcat(p, q->prefix, "processing", NULL);
+    q->k_delayed = apr_pstrcat(p, q->prefix, "delayed", NULL);
+    q->k_dead = apr_pstrcat(p, q->prefix, "dead", NULL);
+    q->k_wakeup = apr_pstrcat(p, q->prefix, "wakeup", NULL);
+    q->k_msg = apr_pstrcat(p, q->prefix, "msg:", NULL);
+    q->k_task = apr_pstrcat(p, q->prefix, "task:", NULL);
+    return q;
+}
+
+void ea_taskq_close(ea_taskq *q)
+{
+    if (q == NULL)
+        return;
+    conn_drop(&q->broker);
+    conn_drop(&q->backend_own);
+}
+
+apr_status_t ea_taskq_close_cleanup(void *q)
+{
+    ea_taskq_close(q);
+    return APR_SUCCESS;
 }
 
 /* ---- enqueue ----------------------------------------------------------------------- */
@@ -909,7 +569,7 @@ int ea_taskq_reserve(ea_taskq *q, apr_pool_t *p, int max, ea_task_msg *out, int 
     args[2] = q->worker;
     args[3] = maxa;
     args[4] = q->k_msg;
-    r = q_eval(q, &q->broker, &s_reserve, 4, keys, 5, args);
+    r = q_eval(q, &q->broker, S_RESERVE, 4, keys, 5, args);
     if (r == NULL)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 7 != 0) {
@@ -978,7 +638,7 @@ int ea_taskq_heartbeat(ea_taskq *q, ea_task_msg *const *msgs, int n, int *lost)
         for (int i = 0; i < n && rc == 0; i++) {
             const char *keys[] = {q->k_processing, q_key(q, p, q->k_msg, msgs[i]->id)};
             const char *args[] = {msgs[i]->id, msgs[i]->lease, vis};
-            rc = q_eval_append(q, &q->broker, &s_heartbeat, round, 2, keys, 3, args);
+            rc = q_eval_append(q, &q->broker, S_HEARTBEAT, round, 2, keys, 3, args);
         }
         if (rc != 0 || pipe_read(q, &q->broker, n, rs) < 0) {
             conn_drop(&q->broker);
@@ -987,7 +647,7 @@ int ea_taskq_heartbeat(ea_taskq *q, ea_task_msg *const *msgs, int n, int *lost)
         }
         *lost = 0;
         for (int i = 0; i < n; i++) {
-            if (q_noscript(rs[i]))
+            if (ea_redis_noscript(rs[i]))
                 noscript = 1;
             else if (rs[i]->type == REDIS_REPLY_ERROR)
                 rc = -1;
@@ -1094,18 +754,18 @@ int ea_taskq_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome outcome,
         const char *keys3[] = {q->k_processing, mkey, NULL};
         if (outcome == EA_TASK_SUCCESS) {
             const char *args[] = {m->id, m->lease};
-            rc = q_eval_append(q, &q->broker, &s_ack, 0, 2, keys3, 2, args);
+            rc = q_eval_append(q, &q->broker, S_ACK, 0, 2, keys3, 2, args);
         }
         else if (outcome == EA_TASK_RETRY) {
             snprintf(delay, sizeof delay, "%ld", q_backoff_ms(m->attempts));
             const char *args[] = {m->id, m->lease, delay};
             keys3[2] = q->k_delayed;
-            rc = q_eval_append(q, &q->broker, &s_retry, 0, 3, keys3, 3, args);
+            rc = q_eval_append(q, &q->broker, S_RETRY, 0, 3, keys3, 3, args);
         }
         else {
             const char *args[] = {m->id, m->lease, q_dead_entry(p, m, error, now)};
             keys3[2] = q->k_dead;
-            rc = q_eval_append(q, &q->broker, &s_dead, 0, 3, keys3, 3, args);
+            rc = q_eval_append(q, &q->broker, S_DEAD, 0, 3, keys3, 3, args);
         }
     }
     if (rc == 0) {
@@ -1119,9 +779,9 @@ int ea_taskq_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome outcome,
             for (int i = 0; i < nrec; i++)
                 if (rs[i]->type == REDIS_REPLY_ERROR)
                     rc = -1;
-            if (rc == 0 && q_noscript(last)) {
+            if (rc == 0 && ea_redis_noscript(last)) {
                 /* script cache flushed (Redis restarted): run it with EVAL */
-                const q_script *s = outcome == EA_TASK_SUCCESS ? &s_ack : outcome == EA_TASK_RETRY ? &s_retry : &s_dead;
+                int s = outcome == EA_TASK_SUCCESS ? S_ACK : outcome == EA_TASK_RETRY ? S_RETRY : S_DEAD;
                 const char *keys3[] = {q->k_processing, mkey,
                                        outcome == EA_TASK_RETRY ? q->k_delayed : q->k_dead};
                 const char *args[] = {m->id, m->lease,
@@ -1158,7 +818,7 @@ int ea_taskq_release(ea_taskq *q, const ea_task_msg *m)
     apr_pool_create(&p, q->pool);
     const char *keys[] = {q->k_processing, q_key(q, p, q->k_msg, m->id), q->k_queue, q->k_wakeup};
     const char *args[] = {m->id, m->lease};
-    r = q_eval(q, &q->broker, &s_release, 4, keys, 2, args);
+    r = q_eval(q, &q->broker, S_RELEASE, 4, keys, 2, args);
     if (r != NULL) {
         /* the record says it waits again */
         const char *hset[] = {"HSET", q_key(q, p, q->k_task, m->id), "status", "PENDING"};
@@ -1175,45 +835,23 @@ int ea_taskq_release(ea_taskq *q, const ea_task_msg *m)
 
 /* ---- records --------------------------------------------------------------------------- */
 
-static void json_str(apr_pool_t *p, char **out, const char *s);
 
 static char *q_dead_entry(apr_pool_t *p, const ea_task_msg *m, const char *error, const char *when)
 {
-    char *id, *name, *args, *err, *at;
-    json_str(p, &id, m->id);
-    json_str(p, &name, m->name);
-    json_str(p, &args, m->args);
-    json_str(p, &err, error ? error : "unknown error");
-    json_str(p, &at, when);
-    return apr_psprintf(p, "{\"task_id\":%s,\"name\":%s,\"args\":%s,\"error\":%s,\"attempts\":%d,\"failed_at\":%s}",
-                        id, name, args, err, m->attempts, at);
-}
-
-/* s as a JSON string (UTF-8 kept, control characters escaped). */
-static void json_str(apr_pool_t *p, char **out, const char *s)
-{
-    size_t n = strlen(s);
-    char *o = apr_palloc(p, n * 6 + 3), *w = o;
-    *w++ = '"';
-    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
-        switch (*c) {
-        case '"': *w++ = '\\'; *w++ = '"'; break;
-        case '\\': *w++ = '\\'; *w++ = '\\'; break;
-        case '\n': *w++ = '\\'; *w++ = 'n'; break;
-        case '\r': *w++ = '\\'; *w++ = 'r'; break;
-        case '\t': *w++ = '\\'; *w++ = 't'; break;
-        default:
-            if (*c < 0x20) {
-                w += sprintf(w, "\\u%04x", *c);
-            }
-            else {
-                *w++ = (char)*c;
-            }
-        }
-    }
-    *w++ = '"';
-    *w = '\0';
-    *out = o;
+    ea_buf b;
+    ea_buf_init(&b, p, 256);
+    ea_buf_puts(&b, "{\"task_id\":");
+    ea_json_cstr(&b, m->id);
+    ea_buf_puts(&b, ",\"name\":");
+    ea_json_cstr(&b, m->name);
+    ea_buf_puts(&b, ",\"args\":");
+    ea_json_cstr(&b, m->args);
+    ea_buf_puts(&b, ",\"error\":");
+    ea_json_cstr(&b, error ? error : "unknown error");
+    ea_buf_printf(&b, ",\"attempts\":%d,\"failed_at\":", m->attempts);
+    ea_json_cstr(&b, when);
+    ea_buf_putc(&b, '}');
+    return b.data;
 }
 
 int ea_taskq_store_record(ea_taskq *q, const char *id, const char *name, const char *args_json,
@@ -1253,7 +891,6 @@ int ea_taskq_record_json(ea_taskq *q, apr_pool_t *p, const char *id, char **json
 {
     redisReply *r;
     const char *status, *result, *error, *started, *finished, *attempts, *name, *created;
-    char *js_id, *js_name, *js_status, *js_err, *js_c, *js_s, *js_f;
     *json = NULL;
     if (!ea_task_id_valid(id))
         return 0;
@@ -1272,30 +909,26 @@ int ea_taskq_record_json(ea_taskq *q, apr_pool_t *p, const char *id, char **json
     attempts = reply_field(r, "attempts");
     name = reply_field(r, "name");
     created = reply_field(r, "created");
-    json_str(p, &js_id, id);
-    json_str(p, &js_name, name ? name : "");
-    json_str(p, &js_status, status);
-    if (error && *error)
-        json_str(p, &js_err, error);
-    else
-        js_err = "null";
-    if (created && *created)
-        json_str(p, &js_c, created);
-    else
-        js_c = "null";
-    if (started && *started)
-        json_str(p, &js_s, started);
-    else
-        js_s = "null";
-    if (finished && *finished)
-        json_str(p, &js_f, finished);
-    else
-        js_f = "null";
-    *json = apr_psprintf(p, "{\"task_id\":%s,\"name\":%s,\"status\":%s,\"result\":%s,\"error\":%s,"
-                            "\"attempts\":%d,\"created\":%s,\"started\":%s,\"finished\":%s}",
-                         js_id, js_name, js_status,
-                         strcmp(status, "SUCCESS") == 0 && result && *result ? apr_pstrdup(p, result) : "null",
-                         js_err, attempts ? atoi(attempts) : 0, js_c, js_s, js_f);
+    ea_buf b;
+    ea_buf_init(&b, p, 512);
+    ea_buf_puts(&b, "{\"task_id\":");
+    ea_json_cstr(&b, id);
+    ea_buf_puts(&b, ",\"name\":");
+    ea_json_cstr(&b, name ? name : "");
+    ea_buf_puts(&b, ",\"status\":");
+    ea_json_cstr(&b, status);
+    ea_buf_puts(&b, ",\"result\":");
+    ea_buf_puts(&b, strcmp(status, "SUCCESS") == 0 && result && *result ? result : "null");
+    ea_buf_puts(&b, ",\"error\":");
+    ea_json_cstr(&b, error && *error ? error : NULL);
+    ea_buf_printf(&b, ",\"attempts\":%d,\"created\":", attempts ? atoi(attempts) : 0);
+    ea_json_cstr(&b, created && *created ? created : NULL);
+    ea_buf_puts(&b, ",\"started\":");
+    ea_json_cstr(&b, started && *started ? started : NULL);
+    ea_buf_puts(&b, ",\"finished\":");
+    ea_json_cstr(&b, finished && *finished ? finished : NULL);
+    ea_buf_putc(&b, '}');
+    *json = b.data;
     freeReplyObject(r);
     return 0;
 }
@@ -1342,24 +975,13 @@ int ea_taskq_stats(ea_taskq *q, long long out[4])
 
 /* ---- figures for the metrics scrape (ecoatlas-worker writes, httpd reads) ---- */
 
-/* Worker heartbeats: a ZSET of worker names scored by Redis's clock, so
- * that workers and httpd on several machines need no common clock. */
-static const char beat_lua[] =
-    "local t = redis.call('TIME') "
-    "redis.call('ZADD', KEYS[1], t[1], ARGV[1]) "
-    "redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] - tonumber(ARGV[2])) "
-    "return 1";
-static const char live_lua[] =
-    "local t = redis.call('TIME') "
-    "return redis.call('ZCOUNT', KEYS[1], t[1] - tonumber(ARGV[1]), '+inf')";
-
 int ea_taskq_worker_beat(ea_taskq *q, const char *name, int forget_s)
 {
     char s[16], key[256];
     snprintf(s, sizeof s, "%d", forget_s);
     snprintf(key, sizeof key, "%sworkers", q->prefix);
-    const char *argv[] = {"EVAL", beat_lua, "1", key, name, s};
-    redisReply *r = conn_cmd(q, &q->broker, 6, argv, NULL);
+    const char *keys[] = {key}, *args[] = {name, s};
+    redisReply *r = q_eval(q, &q->broker, S_BEAT, 1, keys, 2, args);
     if (r == NULL)
         return -1;
     freeReplyObject(r);
@@ -1371,8 +993,8 @@ int ea_taskq_live_workers(ea_taskq *q, int within_s, long long *n)
     char s[16], key[256];
     snprintf(s, sizeof s, "%d", within_s);
     snprintf(key, sizeof key, "%sworkers", q->prefix);
-    const char *argv[] = {"EVAL", live_lua, "1", key, s};
-    redisReply *r = conn_cmd(q, &q->broker, 5, argv, NULL);
+    const char *keys[] = {key}, *args[] = {s};
+    redisReply *r = q_eval(q, &q->broker, S_LIVE, 1, keys, 1, args);
     if (r == NULL)
         return -1;
     *n = r->type == REDIS_REPLY_INTEGER ? r->integer : 0;

@@ -1,7 +1,7 @@
-/* ea_tasks: the task functions, run by the worker and, in eager mode, by
+/* ea_task_run: the task functions, run by the worker and, in eager mode, by
  * the module inside the request (same code, docs/decisions.md §5). */
-#ifndef EA_TASKS_H
-#define EA_TASKS_H
+#ifndef EA_TASK_RUN_H
+#define EA_TASK_RUN_H
 
 #include <apr_pools.h>
 #include <libpq-fe.h>
