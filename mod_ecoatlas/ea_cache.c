@@ -31,9 +31,11 @@ APLOG_USE_MODULE(ecoatlas);
 /* Keyset maps cost a scan of the set: kept longer (a change still drops them). */
 #define EA_AUX_MAX_AGE_MS (10 * 60 * 1000)
 
-static ea_shmcache *cache;                       /* NULL: no cache */
-static const char *db_conninfo[EA_SHMCACHE_DBS]; /* distinct DBDParams */
-static int ndbs;
+/* The cache's part of the module state (ea_state(s)->cache_st). */
+typedef struct ea_cache_state {
+    const char *db_conninfo[EA_SHMCACHE_DBS];   /* distinct DBDParams */
+    int ndbs;
+} ea_cache_state;
 
 static uint64_t now_ms(void)
 {
@@ -42,17 +44,17 @@ static uint64_t now_ms(void)
 
 /* ---- finding each server's DBDParams in the parsed configuration ------ */
 
-static int db_index_for(apr_pool_t *p, const char *args)
+static int db_index_for(apr_pool_t *p, ea_cache_state *cs, const char *args)
 {
     const char *word = ap_getword_conf(p, &args);
     word = ap_resolve_env(p, word);
-    for (int i = 0; i < ndbs; i++)
-        if (strcmp(db_conninfo[i], word) == 0)
+    for (int i = 0; i < cs->ndbs; i++)
+        if (strcmp(cs->db_conninfo[i], word) == 0)
             return i;
-    if (ndbs == EA_CACHE_MAX_DBS)
+    if (cs->ndbs == EA_CACHE_MAX_DBS)
         return -1;
-    db_conninfo[ndbs] = word;
-    return ndbs++;
+    cs->db_conninfo[cs->ndbs] = word;
+    return cs->ndbs++;
 }
 
 /* The last DBDParams in this scope, not descending into <VirtualHost>. */
@@ -87,36 +89,37 @@ static const ap_directive_t *find_vhost(const ap_directive_t *d, const server_re
     return NULL;
 }
 
-static void map_servers(apr_pool_t *p, server_rec *main_s)
+static void map_servers(apr_pool_t *p, ea_cache_state *cs, server_rec *main_s)
 {
     const ap_directive_t *main_params = find_dbdparams(ap_conftree, NULL);
-    ndbs = 0;
+    cs->ndbs = 0;
     for (server_rec *s = main_s; s; s = s->next) {
-        ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+        ea_srv_conf *sc = ea_sconf(s);
         const ap_directive_t *params = main_params;
         if (s != main_s) {
             const ap_directive_t *vh = find_vhost(ap_conftree, s);
             if (vh && vh->first_child)
                 params = find_dbdparams(vh->first_child, main_params);
         }
-        sc->cache_db = params ? db_index_for(p, params->args) : -1;
+        sc->cache_db = params ? db_index_for(p, cs, params->args) : -1;
     }
 }
 
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
-    apr_size_t size = sc->cache_size == EA_UNSET ? EA_DEFAULT_CACHE_SIZE : (apr_size_t)sc->cache_size;
-    apr_size_t entry_max = sc->cache_max_entry == EA_UNSET ? EA_DEFAULT_CACHE_MAX_ENTRY
-                                                           : (apr_size_t)sc->cache_max_entry;
+    ea_srv_conf *sc = ea_sconf(s);
+    apr_size_t size = (apr_size_t)ea_srv_get(sc, cache_size);
+    apr_size_t entry_max = (apr_size_t)ea_srv_get(sc, cache_max_entry);
+    ea_module_state *st = sc->st;
     apr_shm_t *shm;
     uint8_t key[16];
 
-    cache = NULL;
+    st->cache = NULL;
+    st->cache_st = apr_pcalloc(pconf, sizeof(*st->cache_st));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || size == 0)
         return OK;
-    map_servers(pconf, s);
-    if (ndbs == 0)
+    map_servers(pconf, st->cache_st, s);
+    if (st->cache_st->ndbs == 0)
         return OK;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
@@ -126,7 +129,7 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     }
     apr_generate_random_bytes(key, sizeof(key));
-    cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), entry_max, key);
+    ea_shmcache *cache = st->cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), entry_max, key);
     if (!cache)
         return OK;
     for (unsigned i = 0; i < ea_shmcache_nclasses(cache); i++) {
@@ -142,7 +145,7 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
                      "entries above %" APR_SIZE_T_FMT " bytes (EcoAtlasCacheMaxEntry %"
                      APR_SIZE_T_FMT ")", size, (apr_size_t)ea_shmcache_storable_max(cache), entry_max);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots for %d database(s)",
-                 ea_shmcache_nslots(cache), ndbs);
+                 ea_shmcache_nslots(cache), st->cache_st->ndbs);
     return OK;
 }
 
@@ -150,6 +153,8 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
 
 typedef struct listener {
     server_rec *s;
+    ea_shmcache *cache;
+    const ea_cache_state *cs;
     volatile int stop;
     PGconn *conn[EA_SHMCACHE_DBS];
     apr_thread_t *thread;
@@ -157,7 +162,7 @@ typedef struct listener {
 
 static PGconn *connect_listen(listener *L, int db)
 {
-    PGconn *c = PQconnectdb(db_conninfo[db]);
+    PGconn *c = PQconnectdb(L->cs->db_conninfo[db]);
     if (PQstatus(c) == CONNECTION_OK) {
         PGresult *r = PQexec(c, "LISTEN ecoatlas_data; LISTEN ecoatlas_auth");
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -177,7 +182,7 @@ static PGconn *connect_listen(listener *L, int db)
 
 static void drop(listener *L, int db, pid_t pid)
 {
-    ea_shmcache_resign(cache, db, (int32_t)pid);
+    ea_shmcache_resign(L->cache, db, (int32_t)pid);
     if (L->conn[db]) {
         PQfinish(L->conn[db]);
         L->conn[db] = NULL;
@@ -187,6 +192,8 @@ static void drop(listener *L, int db, pid_t pid)
 static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
 {
     listener *L = data;
+    ea_shmcache *cache = L->cache;
+    const int ndbs = L->cs->ndbs;
     pid_t pid = getpid();
 
     while (!L->stop) {
@@ -262,10 +269,13 @@ static apr_status_t stop_listener(void *data)
 
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (!cache)
+    ea_module_state *st = ea_state(s);
+    if (!st->cache)
         return;
     listener *L = apr_pcalloc(pchild, sizeof(*L));
     L->s = s;
+    L->cache = st->cache;
+    L->cs = st->cache_st;
     if (apr_thread_create(&L->thread, NULL, listener_main, L, pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "response cache: cannot start the listener thread");
         return;
@@ -280,12 +290,13 @@ static void *pool_alloc(void *pool, size_t len)
     return apr_palloc(pool, len);
 }
 
-/* Only routes marked cacheable come here (ea_dispatch). */
-int ea_cache_lookup(ea_req *rq)
+/* Only routes marked cacheable come here (ea_dispatch, which sends a hit). */
+int ea_cache_lookup(ea_req *rq, const char **body_out, size_t *len_out)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
+    if (!cache || sc->cache_db < 0 || ea_dir_get(rq->conf, cache) == 0)
         return 0;
     uint64_t now = now_ms();
     if (!ea_shmcache_healthy(cache, sc->cache_db, now)) {
@@ -302,7 +313,8 @@ int ea_cache_lookup(ea_req *rq)
                               pool_alloc, r->pool, &body, &len)) {
         apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "hit");
         ea_count(r->server, EA_C_CACHE_HIT);
-        ea_send_raw_json(rq, HTTP_OK, body, len);
+        *body_out = body;
+        *len_out = len;
         return 1;
     }
     apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "miss");
@@ -316,7 +328,8 @@ int ea_cache_lookup(ea_req *rq)
  * route's handler answered 200 to a lookup that missed. */
 void ea_cache_store(ea_req *rq, const char *body, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (!cache || !rq->cache_key)
         return;
     int stored = ea_shmcache_put(cache, sc->cache_db, rq->cache_gen, rq->cache_key,
@@ -332,8 +345,9 @@ void ea_cache_store(ea_req *rq, const char *body, size_t len)
 int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
+    if (!cache || sc->cache_db < 0 || ea_dir_get(rq->conf, cache) == 0)
         return -1;
     uint64_t now = now_ms();
     if (!ea_shmcache_healthy(cache, sc->cache_db, now))
@@ -345,7 +359,8 @@ int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint6
 
 void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
 }
@@ -357,7 +372,8 @@ size_t ea_cache_key_max(void)
 
 void ea_cache_invalidate(request_rec *r)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0) {
         ea_shmcache_bump(cache, sc->cache_db);
         ea_count(r->server, EA_C_CACHE_INVAL_WRITE);
@@ -369,7 +385,8 @@ void ea_cache_invalidate(request_rec *r)
 int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
                       uint64_t *gen)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     *gen = 0;
     if (!cache || sc->cache_db < 0)
         return -1;
@@ -383,21 +400,24 @@ int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, 
 
 void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), gen, key, strlen(key), val, len, now_ms());
 }
 
 void ea_cache_auth_invalidate(request_rec *r)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_bump(cache, AUTH_DB(sc->cache_db));
 }
 
 void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), ea_shmcache_generation(cache, AUTH_DB(sc->cache_db)),
                         key, strlen(key), val, len, now_ms());
@@ -405,12 +425,15 @@ void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, siz
 
 /* ---- metrics (ea_metrics.c) ------------------------------------------------------- */
 
-int ea_cache_listeners(int *up, int max, unsigned *slots)
+int ea_cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
 {
+    ea_module_state *st = ea_state(s);
+    ea_shmcache *cache = st->cache;
     uint64_t now = now_ms();
     *slots = cache ? ea_shmcache_nslots(cache) : 0;
     if (!cache)
         return 0;
+    int ndbs = st->cache_st->ndbs;
     for (int db = 0; db < ndbs && db < max; db++)
         up[db] = ea_shmcache_healthy(cache, db, now);
     return ndbs < max ? ndbs : max;

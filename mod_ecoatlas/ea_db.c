@@ -15,8 +15,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
-
 /* Per connection, kept in the connection's own pool: statements prepared. */
 typedef struct ea_conn_state {
     apr_pool_t *pool;
@@ -30,9 +28,21 @@ typedef struct ea_conn_state {
 #define EA_MAX_PREPARED 512
 #define EA_STATE_KEY "ecoatlas:conn"
 
+/* mod_dbd's ap_dbd_acquire, kept in the module state. */
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn(const server_rec *s)
+{
+    return (APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *)ea_state(s)->dbd_acquire;
+}
+
+void *ea_db_acquire(request_rec *r)
+{
+    return dbd_acquire_fn(r->server)(r);
+}
+
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ea_state(s)->dbd_acquire = (void (*)(void))dbd_acquire;
     if (!dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
@@ -61,7 +71,7 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
     ap_dbd_t *dbd = rq->db;
     if (!dbd) {
         apr_time_t t0 = apr_time_now();
-        dbd = dbd_acquire(rq->r);
+        dbd = ea_db_acquire(rq->r);
         ea_count_wait(rq->r->server, apr_time_now() - t0);
         if (!dbd) {
             ea_count(rq->r->server, EA_C_DB_ACQUIRE_FAIL);
@@ -137,8 +147,8 @@ static int is_read(const char *sql)
  * stops it (docs/security.md). */
 static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
-    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    int ms = ea_srv_get(sc, query_timeout_ms);
     char sql[160];
     snprintf(sql, sizeof(sql), "SET statement_timeout = %d; SET jit = off; SET TimeZone = 'UTC'; "
              "SET DateStyle = 'ISO'", ms);
@@ -402,8 +412,8 @@ ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t 
                           ea_row_fn fn, void *ctx, int *delivered)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    ea_srv_conf *sc = ea_sconf(r->server);
+    int ms = ea_srv_get(sc, query_timeout_ms);
     ap_dbd_t *dbd;
     PGresult *res;
     int n = params ? params->nelts : 0;

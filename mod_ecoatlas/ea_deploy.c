@@ -76,7 +76,7 @@ static const char *server_label(apr_pool_t *p, server_rec *s)
 
 static ea_deploy_settings settings_of(apr_pool_t *p, server_rec *s)
 {
-    ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(s);
     ea_deploy_settings d;
     d.name = server_label(p, s);
     d.https = server_https(s, sc);

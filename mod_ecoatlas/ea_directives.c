@@ -6,6 +6,59 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
+/* The defaults of every directive (docs/directives.md); a field not named
+ * here defaults to 0 or NULL.  Read through ea_srv_get/ea_dir_get. */
+const ea_srv_conf ea_srv_defaults = {
+    .cache_size = 64 * 1024 * 1024,             /* EcoAtlasCacheSize 64M */
+    /* The largest page: EcoAtlasMaxPageSize 200 sites of Django-shaped rows
+     * with long notes, indented, stays below this. */
+    .cache_max_entry = 1024 * 1024,             /* EcoAtlasCacheMaxEntry 1M */
+    .query_timeout_ms = 30000,                  /* EcoAtlasQueryTimeout 30 */
+    .cors_allow_all = 0,
+    .cors_credentials = 0,
+    .rate_anon = { 1, 1000, 86400000 },         /* EcoAtlasRateLimitAnon 1000/day */
+    .rate_user = { 1, 5000, 86400000 },         /* EcoAtlasRateLimitUser 5000/day */
+    .throttle_entries = 100000,                 /* EcoAtlasThrottleEntries */
+    .ssl_redirect = 0,
+    .hsts_seconds = 0,
+    .hsts_subdomains = 0,
+    .hsts_preload = 0,
+    .cache_db = -1,
+    .token_name = "EcoPowerAtlas API",          /* EcoAtlasTokenName */
+    .session_cookie_secure = 0,
+    .csrf_cookie_secure = 0,
+    .rate_login = { 1, 10, 60000 },             /* EcoAtlasRateLimitLogin 10/min */
+    .throttle_failure = 0,                      /* EcoAtlasThrottleBackendFailure open */
+    .task_eager = 0,
+    .task_time_limit = 600,                     /* EcoAtlasTaskTimeLimit */
+    .metrics = 1,                               /* EcoAtlasMetrics On */
+};
+
+const ea_dir_conf ea_dir_defaults = {
+    .base = "/api",
+    .page_size = 50,                            /* EcoAtlasPageSize */
+    .max_page_size = 200,                       /* EcoAtlasMaxPageSize */
+    .debug = 0,
+    .cache = 1,                                 /* EcoAtlasCache On */
+    .max_body = 1024 * 1024,                    /* EcoAtlasMaxBodySize 1M */
+};
+
+/* The module's state lives in the configuration pool: every server of one
+ * configuration shares it, a restart (a new configuration) starts anew. */
+#define EA_STATE_KEY "ecoatlas:state"
+static ea_module_state *state_for(apr_pool_t *p)
+{
+    void *v = NULL;
+    apr_pool_userdata_get(&v, EA_STATE_KEY, p);
+    if (!v) {
+        ea_module_state *st = apr_pcalloc(p, sizeof(*st));
+        st->pool = p;
+        apr_pool_userdata_setn(st, EA_STATE_KEY, NULL, p);
+        v = st;
+    }
+    return v;
+}
+
 void *ea_create_dir_conf(apr_pool_t *p, char *dir)
 {
     ea_dir_conf *c = apr_pcalloc(p, sizeof(*c));
@@ -61,6 +114,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->task_eager = EA_UNSET;
     c->task_time_limit = EA_UNSET;
     c->metrics = EA_UNSET;
+    c->st = state_for(p);
     return c;
 }
 
@@ -105,22 +159,8 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(task_time_limit);
     c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
     MERGE(metrics);
+    c->st = base->st;
     return c;
-}
-
-int ea_conf_page_size(const ea_dir_conf *c)
-{
-    return c->page_size != EA_UNSET ? c->page_size : EA_DEFAULT_PAGE_SIZE;
-}
-
-int ea_conf_max_page_size(const ea_dir_conf *c)
-{
-    return c->max_page_size != EA_UNSET ? c->max_page_size : EA_DEFAULT_MAX_PAGE_SIZE;
-}
-
-int ea_conf_debug(const ea_dir_conf *c)
-{
-    return c->debug == 1;
 }
 
 /* Positive page sizes; a bound keeps one response from turning into an export. */
@@ -146,7 +186,7 @@ static const char *set_page_size(cmd_parms *cmd, void *dconf, const char *arg)
  * cancels it. */
 static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
@@ -161,14 +201,14 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
 /* An On|Off server setting stored at the offset given in the table. */
 static const char *set_srv_flag(cmd_parms *cmd, void *dconf, int on)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     *(int *)((char *)c + (size_t)cmd->info) = on ? 1 : 0;
     return NULL;
 }
 
 static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     char *end;
     errno = 0;
     long v = strtol(arg, &end, 10);
@@ -182,7 +222,7 @@ static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg
 /* Bytes with an optional K/M/G suffix; 0 turns the cache off. */
 static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     long long v;
     if (err)
@@ -198,7 +238,7 @@ static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 /* The largest response body the cache stores: 1K to 1G. */
 static const char *set_cache_max_entry(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     long long v;
     if (err)

@@ -1,6 +1,8 @@
 /* ea_routes: the route table (docs/decisions.md §2.2) and request dispatch.
  * Follow a request here: route table -> handler -> core -> SQL. */
 #include "mod_ecoatlas.h"
+#include "http_core.h"
+#include "ap_expr.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_query.h"
@@ -160,10 +162,25 @@ static const ea_route *match_path(const char *rel, const char **pk)
     return &model_routes[2 * i + 1];
 }
 
+/* Is this request for a location with SetHandler ecoatlas-api?  Known
+ * before the type checker sets r->handler, so early phases can act. */
+int ea_is_api_request(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = d->handler;
+    if (!h && d->expr_handler) {
+        const char *err = NULL;
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+        if (err)
+            return 0;
+    }
+    return h && strcmp(h, EA_HANDLER) == 0;
+}
+
 void ea_route_match(ea_req *rq)
 {
     request_rec *r = rq->r;
-    const char *base = rq->conf->base ? rq->conf->base : "/api";
+    const char *base = ea_dir_getp(rq->conf, base);
     size_t bl = strlen(base);
     const char *pk = NULL;
 
@@ -195,12 +212,6 @@ void ea_route_match(ea_req *rq)
         const char *end = strchr(pk, '/');
         rq->pk = apr_pstrmemdup(r->pool, pk, (size_t)(end - pk));
     }
-}
-
-int ea_is_safe_method(const request_rec *r)
-{
-    return r->method_number == M_GET || r->method_number == M_OPTIONS
-           || strcmp(r->method, "HEAD") == 0;
 }
 
 /* DRF's SimpleMetadata for anonymous callers (no "actions"). */
@@ -267,8 +278,10 @@ int ea_dispatch(ea_req *rq)
     if (r->method_number == M_GET && rq->route->get) {  /* HEAD is M_GET with header_only */
         if (!rq->route->cacheable)
             return rq->route->get(rq);
-        if (ea_cache_lookup(rq))
-            return OK;
+        const char *body;
+        size_t len;
+        if (ea_cache_lookup(rq, &body, &len))
+            return ea_send_raw_json(rq, HTTP_OK, body, len);
         int rc = rq->route->get(rq);
         if (rq->cache_key && r->status == HTTP_OK && rq->sent_body)
             ea_cache_store(rq, rq->sent_body, rq->sent_len);

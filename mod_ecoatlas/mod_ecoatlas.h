@@ -77,20 +77,59 @@ typedef struct ea_srv_conf {
     int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
     int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_metrics.c) */
+    struct ea_module_state *st;     /* the module's state: one for all servers */
 } ea_srv_conf;
 
-#define EA_DEFAULT_CACHE_SIZE (64 * 1024 * 1024)
-/* The largest page: EcoAtlasMaxPageSize 200 sites of Django-shaped rows
- * with long notes, indented, stays below this. */
-#define EA_DEFAULT_CACHE_MAX_ENTRY (1024 * 1024)
-#define EA_DEFAULT_QUERY_TIMEOUT_MS 30000
+/* Every directive's default, in one place (ea_directives.c; docs/directives.md
+ * documents each).  A setting is read through one reader: the configured
+ * value, or the table's when it was left unset. */
+extern const ea_srv_conf ea_srv_defaults;
+extern const ea_dir_conf ea_dir_defaults;
+#define ea_srv_get(sc, f) ((sc)->f != EA_UNSET ? (sc)->f : ea_srv_defaults.f)
+#define ea_dir_get(dc, f) ((dc)->f != EA_UNSET ? (dc)->f : ea_dir_defaults.f)
+/* pointer settings: NULL is unset */
+#define ea_srv_getp(sc, f) ((sc)->f ? (sc)->f : ea_srv_defaults.f)
+#define ea_dir_getp(dc, f) ((dc)->f ? (dc)->f : ea_dir_defaults.f)
+/* rates: .set is 0 when unset */
+#define ea_srv_rate(sc, f) ((sc)->f.set ? (sc)->f : ea_srv_defaults.f)
 
-#define EA_DEFAULT_PAGE_SIZE 50
-#define EA_DEFAULT_MAX_PAGE_SIZE 200
+static inline int ea_conf_page_size(const ea_dir_conf *c) { return ea_dir_get(c, page_size); }
+static inline int ea_conf_max_page_size(const ea_dir_conf *c) { return ea_dir_get(c, max_page_size); }
+static inline int ea_conf_debug(const ea_dir_conf *c) { return ea_dir_get(c, debug) == 1; }
 
-int ea_conf_page_size(const ea_dir_conf *c);
-int ea_conf_max_page_size(const ea_dir_conf *c);
-int ea_conf_debug(const ea_dir_conf *c);
+/* ---- the module's state ----------------------------------------------------
+ * What the module holds besides the configuration: shared-memory regions,
+ * per-child connections, tables built at start-up.  One struct, created
+ * with the configuration (its pool is httpd's configuration pool, so a
+ * restart starts a fresh one), filled in post_config and child_init, and
+ * reached from every server's configuration: ea_state(s).  Each concern
+ * keeps its private part behind a pointer of its own type. */
+typedef struct ea_module_state {
+    apr_pool_t *pool;                   /* the configuration pool */
+    /* response cache and its change listener (ea_cache.c) */
+    struct ea_shmcache *cache;          /* NULL: no cache */
+    struct ea_cache_state *cache_st;
+    /* rate limits (ea_limits.c) */
+    struct ea_limits_state *limits;
+    /* metrics (ea_metrics.c) */
+    struct ea_metrics *metrics;         /* the counters' region; NULL: no metrics */
+    struct ea_metrics_state *metrics_st;
+    /* database (ea_db.c): mod_dbd's ap_dbd_acquire, as a generic function
+     * pointer (ea_db.c casts it back) */
+    void (*dbd_acquire)(void);
+    /* lines logged lately in this process (ea_log_once, ea_respond.c) */
+    uint64_t logged[256];
+} ea_module_state;
+
+static inline ea_srv_conf *ea_sconf(const server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &ecoatlas_module);
+}
+
+static inline ea_module_state *ea_state(const server_rec *s)
+{
+    return ea_sconf(s)->st;
+}
 
 extern const command_rec ea_directives[];
 void *ea_create_dir_conf(apr_pool_t *p, char *dir);
@@ -99,7 +138,6 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s);
 void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv);
 
 /* ---- httpd's own errors as JSON (ea_errors.c) ----------------------------- */
-void ea_errors_post_config(apr_pool_t *pconf);
 void ea_errors_register(apr_pool_t *p);
 
 /* ---- HTTPS (ea_https.c) ---------------------------------------------------- */
@@ -142,7 +180,10 @@ int ea_cors(request_rec *r, int respond_preflight);
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
-int ea_cache_lookup(ea_req *rq);              /* 1: answered from the cache */
+/* 1: a hit, *body and *len hold the stored response (in the request pool)
+ * for the caller to send; 0: a miss (rq->cache_key is set when the answer
+ * may be stored: ea_cache_store). */
+int ea_cache_lookup(ea_req *rq, const char **body, size_t *len);
 void ea_cache_store(ea_req *rq, const char *body, size_t len);  /* body: until the request ends */
 void ea_cache_invalidate(request_rec *r);      /* after a write through the API */
 /* Entries that are not responses (keyset maps), under the responses'
@@ -173,7 +214,7 @@ void ea_metrics_register(apr_pool_t *p);
 int ea_metrics_handler(request_rec *r);
 /* The cache's change listeners for the scrape: their number, each one's
  * health in up[], and the cache's slots (ea_cache.c). */
-int ea_cache_listeners(int *up, int max, unsigned *slots);
+int ea_cache_listeners(server_rec *s, int *up, int max, unsigned *slots);
 
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
@@ -275,7 +316,15 @@ int ea_handle_import(ea_req *rq);
  * permission check. */
 int ea_handle_write(ea_req *rq);
 
-ea_req *ea_req_get(request_rec *r);
+/* The request's ea_req (set in header_parser), or NULL: not an API request. */
+static inline ea_req *ea_req_get(const request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &ecoatlas_module);
+}
+/* Does the request's configuration set our handler (SetHandler
+ * ecoatlas-api, in whatever section)?  Known before the type checker sets
+ * r->handler, so early phases can act. */
+int ea_is_api_request(request_rec *r);
 void ea_route_match(ea_req *rq);
 /* Every route of the table, i = 0, 1, ... until NULL (metrics labels). */
 const ea_route *ea_route_at(int i);
@@ -284,12 +333,16 @@ const ea_route *ea_route_at(int i);
  * order.  0, or -1 when the refusal was sent. */
 int ea_authorize(ea_req *rq);
 /* GET, HEAD or OPTIONS. */
-int ea_is_safe_method(const request_rec *r);
+static inline int ea_is_safe_method(const request_rec *r)
+{
+    return r->method_number == M_GET || r->method_number == M_OPTIONS
+           || strcmp(r->method, "HEAD") == 0;
+}
 
 /* ---- responses ----------------------------------------------------------- */
 void ea_security_headers(request_rec *r);
 int ea_send_json(ea_req *rq, int status, ea_buf *body);
-int ea_log_once(const char *what, uint64_t salt);
+int ea_log_once(server_rec *s, const char *what, uint64_t salt);
 int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len);
 int ea_send_detail(ea_req *rq, int status, const char *detail);
 int ea_send_unavailable(ea_req *rq);
@@ -313,6 +366,8 @@ typedef int (*ea_row_fn)(void *ctx, PGresult *row);
 ea_db_status ea_db_stream(ea_req *rq, const char *sql, const apr_array_header_t *params,
                           ea_row_fn fn, void *ctx, int *delivered);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+/* A pooled connection of mod_dbd for the request (ap_dbd_t *), or NULL. */
+void *ea_db_acquire(request_rec *r);
 /* Writes: one transaction per request.  ea_db_write is ea_db_query where an
  * integrity violation (SQLSTATE 23xxx) is an expected answer: EA_DB_ERROR
  * with diag set, and no error logged.  A request that ends with its
