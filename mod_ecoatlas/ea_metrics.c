@@ -38,13 +38,11 @@ APLOG_USE_MODULE(ecoatlas);
 typedef struct ea_metrics_state {
     const char *route_names[EA_METRICS_ROUTES];
     int nroute_names;
-    const ea_route *route_ptr[MAX_ROUTES];
-    int route_idx[MAX_ROUTES];
+    int route_idx[MAX_ROUTES];          /* by ea_route_index */
     int nroutes;
     const char *task_names[EA_METRICS_TASKS];
     int ntask_names;
 } ea_metrics_state;
-
 
 static void map_routes(ea_metrics_state *ms)
 {
@@ -60,11 +58,11 @@ static void map_routes(ea_metrics_state *ms)
                 break;
         if (k == ms->nroute_names) {
             if (ms->nroute_names == EA_METRICS_ROUTES)
-                continue;
-            ms->route_names[ms->nroute_names++] = rt->name;
+                k = EA_METRICS_ROUTE_NONE;   /* no room: counted as unmatched */
+            else
+                ms->route_names[ms->nroute_names++] = rt->name;
         }
-        ms->route_ptr[ms->nroutes] = rt;
-        ms->route_idx[ms->nroutes++] = k;
+        ms->route_idx[ms->nroutes++] = k;   /* route i of the table: ea_route_index */
     }
     ms->ntask_names = 0;
     for (int i = 0; i < ea_task_count() && i < EA_METRICS_TASKS; i++)
@@ -75,10 +73,8 @@ static int route_index(const ea_metrics_state *ms, const ea_req *rq)
 {
     if (!rq->route)
         return rq->redirect ? EA_METRICS_ROUTE_REDIRECT : EA_METRICS_ROUTE_NONE;
-    for (int i = 0; i < ms->nroutes; i++)
-        if (ms->route_ptr[i] == rq->route)
-            return ms->route_idx[i];
-    return EA_METRICS_ROUTE_NONE;
+    int i = ea_route_index(rq->route);
+    return i >= 0 && i < ms->nroutes ? ms->route_idx[i] : EA_METRICS_ROUTE_NONE;
 }
 
 /* The region when this server counts (EcoAtlasMetrics), else NULL. */
@@ -162,11 +158,7 @@ int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
 
 static ea_metric_export export_kind(const ea_route *rt)
 {
-    if (!rt || !rt->get)
-        return EA_X_COUNT;
-    return rt->get == ea_handle_export_sites ? EA_X_SITES_CSV
-         : rt->get == ea_handle_export_metrics ? EA_X_METRICS_CSV
-         : rt->get == ea_handle_export_pdf ? EA_X_METRICS_PDF : EA_X_COUNT;
+    return rt && rt->is_export ? rt->export_kind : EA_X_COUNT;
 }
 
 static int log_request(request_rec *r)

@@ -12,87 +12,83 @@ APLOG_USE_MODULE(ecoatlas);
 #define LIST_ALLOW "GET, POST, HEAD, OPTIONS"
 #define DETAIL_ALLOW "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
 #define GET_ALLOW "GET, HEAD, OPTIONS"
+#define POST_ALLOW "POST, OPTIONS"
 
+/* A model's list and detail: writes go to ea_handle_write. */
 #define MODEL_ROUTES(i, view) \
-    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL, NULL, 1 }, \
-    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL, NULL, 1 }
+    { .path = "{res}", .name = view " List", .allow = LIST_ALLOW, .perm = EA_PERM_STAFF_WRITE, \
+      .get = ea_handle_list, .res = &ea_resources[i], .write = ea_handle_write, .cacheable = 1 }, \
+    { .path = "{res}/*", .name = view " Instance", .allow = DETAIL_ALLOW, .perm = EA_PERM_STAFF_WRITE, \
+      .get = ea_handle_detail, .res = &ea_resources[i], .write = ea_handle_write, .cacheable = 1 }
+#define ACTION(i, act, view, fn, ...) \
+    { .path = "{res}/" act, .name = view, .allow = GET_ALLOW, .perm = EA_PERM_ANY, .get = fn, \
+      .res = &ea_resources[i], __VA_ARGS__ }
 
-/* [2i] list, [2i+1] detail, for ea_resources[i]. */
-static const ea_route model_routes[] = {
+/* The whole routing: a path below the mount matches the route whose
+ * pattern it fits ("{res}" is the route's resource prefix, "*" one segment,
+ * the pk); a pattern without "*" wins over one with it, so list-level
+ * actions come before the detail route (as DRF's router).  The order is the
+ * metrics' order of route names. */
+static const ea_route routes[] = {
+    { .path = "", .name = "Api Root", .description = "The default basic root view for DefaultRouter",
+      .allow = GET_ALLOW, .perm = EA_PERM_READ_ONLY, .get = ea_handle_root, .cacheable = 1 },
+    { .path = "stats", .name = "Stats List", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_stats, .cacheable = 1 },
+    { .path = "stats/by_country", .name = "By country", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_stats_by_country, .cacheable = 1 },
+    { .path = "auth/token", .name = "Obtain Auth Token", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_token },
+    { .path = "auth/login", .name = "Login", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_login },
+    { .path = "auth/logout", .name = "Logout", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_logout },
+    /* D15: the OpenAPI document and the Swagger UI page with its assets. */
+    { .path = "schema", .name = "Schema", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_schema, .media = EA_SCHEMA_MEDIA },
+    { .path = "docs", .name = "Docs", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_docs, .media = EA_DOCS_MEDIA, .assets = 1 },
+    /* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
+    { .path = "tasks/*", .name = "Task Instance", .allow = GET_ALLOW, .perm = EA_PERM_STAFF,
+      .get = ea_handle_task_status },
+    { .path = "imports", .name = "Import", .allow = POST_ALLOW, .perm = EA_PERM_STAFF_WRITE,
+      .post = ea_handle_import },
     MODEL_ROUTES(EA_RES_COUNTRY, "Country"),
     MODEL_ROUTES(EA_RES_REGION, "Region"),
     MODEL_ROUTES(EA_RES_DATASET, "Energy Dataset"),
     MODEL_ROUTES(EA_RES_HYDROSITE, "Hydro Site"),
     MODEL_ROUTES(EA_RES_METRIC, "Resource Metric"),
     MODEL_ROUTES(EA_RES_CLIMATE, "Climate Series"),
+    ACTION(EA_RES_HYDROSITE, "summary", "Summary", ea_handle_summary, .cacheable = 1),
+    ACTION(EA_RES_HYDROSITE, "export", "Export", ea_handle_export_sites, .media = "text/csv",
+           .is_export = 1, .export_kind = EA_X_SITES_CSV),
+    ACTION(EA_RES_METRIC, "export", "Export", ea_handle_export_metrics, .media = "text/csv",
+           .is_export = 1, .export_kind = EA_X_METRICS_CSV),
+    ACTION(EA_RES_METRIC, "export_pdf", "Export pdf", ea_handle_export_pdf, .media = "application/pdf",
+           .is_export = 1, .export_kind = EA_X_METRICS_PDF),
+    ACTION(EA_RES_METRIC, "timeseries", "Timeseries", ea_handle_timeseries, .cacheable = 1),
+    { .path = "{res}/enqueue_snapshot", .name = "Enqueue snapshot", .allow = POST_ALLOW,
+      .perm = EA_PERM_STAFF_WRITE, .res = &ea_resources[EA_RES_METRIC],
+      .post = ea_handle_enqueue_snapshot },
+    ACTION(EA_RES_CLIMATE, "timeline", "Timeline", ea_handle_timeline, .cacheable = 1),
 };
-
-static const ea_route root_route =
-    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL, NULL, 1 };
-static const ea_route stats_route =
-    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL, NULL, 1 };
-static const ea_route by_country_route =
-    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL, NULL, 1 };
-
-#define POST_ALLOW "POST, OPTIONS"
-static const ea_route auth_routes[] = {
-    { "Obtain Auth Token", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_token, 0 },
-    { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login, 0 },
-    { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout, 0 },
-};
-/* D15: the OpenAPI document and the Swagger UI page with its assets. */
-static const ea_route schema_route =
-    { "Schema", GET_ALLOW, EA_PERM_ANY, ea_handle_schema, NULL, EA_SCHEMA_MEDIA, NULL, 0 };
-static const ea_route docs_route =
-    { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL, 0 };
-
-/* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
-static const ea_route task_route =
-    { "Task Instance", GET_ALLOW, EA_PERM_STAFF, ea_handle_task_status, NULL, NULL, NULL, 0 };
-static const ea_route import_route =
-    { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import, 0 };
-
-/* List-level actions, matched before the detail route (as DRF's router). */
-typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
-static const ea_action_route action_routes[] = {
-    { EA_RES_HYDROSITE, "summary",
-      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL, NULL, 1 } },
-    { EA_RES_HYDROSITE, "export",
-      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_sites, &ea_resources[EA_RES_HYDROSITE],
-        "text/csv", NULL, 0 } },
-    { EA_RES_METRIC, "export",
-      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_metrics, &ea_resources[EA_RES_METRIC],
-        "text/csv", NULL, 0 } },
-    { EA_RES_METRIC, "export_pdf",
-      { "Export pdf", GET_ALLOW, EA_PERM_ANY, ea_handle_export_pdf, &ea_resources[EA_RES_METRIC],
-        "application/pdf", NULL, 0 } },
-    { EA_RES_METRIC, "timeseries",
-      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL, 1 } },
-    { EA_RES_METRIC, "enqueue_snapshot",
-      { "Enqueue snapshot", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, &ea_resources[EA_RES_METRIC], NULL,
-        ea_handle_enqueue_snapshot, 0 } },
-    { EA_RES_CLIMATE, "timeline",
-      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL, 1 } },
-};
+#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 
 const ea_route *ea_route_at(int i)
 {
-    static const ea_route *const singles[] = {
-        &root_route, &stats_route, &by_country_route, &auth_routes[0], &auth_routes[1],
-        &auth_routes[2], &schema_route, &docs_route, &task_route, &import_route,
-    };
-    const int ns = (int)(sizeof(singles) / sizeof(singles[0]));
-    const int nm = (int)(sizeof(model_routes) / sizeof(model_routes[0]));
-    const int na = (int)(sizeof(action_routes) / sizeof(action_routes[0]));
-    if (i < 0)
-        return NULL;
-    if (i < ns)
-        return singles[i];
-    if (i < ns + nm)
-        return &model_routes[i - ns];
-    if (i < ns + nm + na)
-        return &action_routes[i - ns - nm].route;
-    return NULL;
+    return i >= 0 && i < NROUTES ? &routes[i] : NULL;
+}
+
+int ea_route_index(const ea_route *rt)
+{
+    return (int)(rt - routes);
+}
+
+/* Does the pattern segment p (pl bytes) of rt fit the path segment s? */
+static int segment_fits(const ea_route *rt, const char *p, size_t pl, const char *s, size_t sl)
+{
+    if (pl == 5 && memcmp(p, "{res}", 5) == 0)
+        p = rt->res->prefix, pl = strlen(p);
+    return pl == sl && memcmp(p, s, sl) == 0;
 }
 
 /* Match a path below the mount point; it must end with '/'. */
@@ -102,10 +98,10 @@ static const ea_route *match_path(const char *rel, const char **pk)
     size_t len[3];
     int n = 0;
     const char *p = rel;
+    const ea_route *wild = NULL;
+    const char *wild_pk = NULL;
 
     *pk = NULL;
-    if (strcmp(rel, "/") == 0)
-        return &root_route;
     if (*p != '/')
         return NULL;
     p++;
@@ -118,48 +114,40 @@ static const ea_route *match_path(const char *rel, const char **pk)
         n++;
         p = slash + 1;
     }
-    if (n == 0)
-        return NULL;
-    if (len[0] == 4 && memcmp(seg[0], "auth", 4) == 0) {
-        static const char *const names[] = { "token", "login", "logout" };
-        for (int i = 0; n == 2 && i < 3; i++)
-            if (len[1] == strlen(names[i]) && memcmp(seg[1], names[i], len[1]) == 0)
-                return &auth_routes[i];
-        return NULL;
+    for (const ea_route *rt = routes; rt < routes + NROUTES; rt++) {
+        const char *pat = rt->path, *id = NULL;
+        int k = 0, fits = 1;
+        while (*pat && fits) {
+            size_t pl = strcspn(pat, "/");
+            if (k == n)
+                fits = 0;
+            else if (pl == 1 && *pat == '*')
+                id = seg[k];
+            else
+                fits = segment_fits(rt, pat, pl, seg[k], len[k]);
+            k++;
+            pat += pl + (pat[pl] == '/');
+        }
+        if (!fits || k != n)
+            continue;
+        if (!id)
+            return rt;
+        if (!wild) {
+            wild = rt;
+            wild_pk = id;
+        }
     }
-    if (n == 1 && len[0] == 6 && memcmp(seg[0], "schema", 6) == 0)
-        return &schema_route;
-    if (n == 1 && len[0] == 4 && memcmp(seg[0], "docs", 4) == 0)
-        return &docs_route;
-    if (len[0] == 5 && memcmp(seg[0], "stats", 5) == 0) {
-        if (n == 1)
-            return &stats_route;
-        if (n == 2 && len[1] == 10 && memcmp(seg[1], "by_country", 10) == 0)
-            return &by_country_route;
-        return NULL;
-    }
-    if (len[0] == 5 && memcmp(seg[0], "tasks", 5) == 0) {
-        if (n != 2)
-            return NULL;
-        *pk = seg[1];
-        return &task_route;
-    }
-    if (len[0] == 7 && memcmp(seg[0], "imports", 7) == 0)
-        return n == 1 ? &import_route : NULL;
-    const ea_resource *res = ea_resource_by_prefix(seg[0], len[0]);
-    if (!res || n > 2)
-        return NULL;
-    int i = (int)(res - ea_resources);
-    if (n == 1)
-        return &model_routes[2 * i];
-    for (size_t a = 0; a < sizeof(action_routes) / sizeof(action_routes[0]); a++) {
-        const ea_action_route *ar = &action_routes[a];
-        if ((int)ar->res == i && strlen(ar->action) == len[1]
-            && memcmp(ar->action, seg[1], len[1]) == 0)
-            return &ar->route;
-    }
-    *pk = seg[1];
-    return &model_routes[2 * i + 1];
+    *pk = wild_pk;
+    return wild;
+}
+
+/* The route that serves files below its path (the Swagger UI's assets). */
+static const ea_route *assets_route(void)
+{
+    for (const ea_route *rt = routes; rt < routes + NROUTES; rt++)
+        if (rt->assets)
+            return rt;
+    return NULL;
 }
 
 /* Is this request for a location with SetHandler ecoatlas-api?  Known
@@ -189,7 +177,7 @@ void ea_route_match(ea_req *rq)
         return;
     rq->rel = r->uri + bl;
     if (ea_docs_asset_path(rq->rel)) {     /* /docs/swagger-ui.css: files, no slash */
-        rq->route = &docs_route;
+        rq->route = assets_route();
         return;
     }
     size_t rl = strlen(rq->rel);
@@ -222,8 +210,7 @@ static int send_options(ea_req *rq)
     ea_buf_puts(&b, "{\"name\":");
     ea_json_cstr(&b, rq->route->name);
     ea_buf_puts(&b, ",\"description\":");
-    ea_json_cstr(&b, rq->route == &root_route
-                         ? "The default basic root view for DefaultRouter" : "");
+    ea_json_cstr(&b, rq->route->description ? rq->route->description : "");
     ea_buf_puts(&b, ",\"renders\":[\"application/json\"],\"parses\":[\"application/json\","
                     "\"application/x-www-form-urlencoded\",\"multipart/form-data\"]}");
     return ea_send_json(rq, HTTP_OK, &b);
@@ -268,9 +255,8 @@ int ea_dispatch(ea_req *rq)
     if (ea_authorize(rq) != 0)   /* done in fixups, unless an internal redirect skipped them */
         return OK;
     /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
-    if (!ea_is_safe_method(r) && rq->route->res
-        && (rq->route->get == ea_handle_list || rq->route->get == ea_handle_detail))
-        return ea_handle_write(rq);
+    if (!ea_is_safe_method(r) && rq->route->write)
+        return rq->route->write(rq);
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
     if (r->method_number == M_POST && rq->route->post)

@@ -224,7 +224,10 @@ typedef int (*ea_handler_fn)(ea_req *rq);
 typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE, EA_PERM_STAFF } ea_perm;
 
 typedef struct ea_route {
-    const char *name;          /* for OPTIONS "name" */
+    const char *path;          /* below the mount, no slashes around: "stats/by_country";
+                                * "{res}" is res's prefix, "*" one segment (the pk) */
+    const char *name;          /* for OPTIONS "name" and the metrics */
+    const char *description;   /* for OPTIONS "description"; NULL: "" */
     const char *allow;         /* Allow header value */
     ea_perm perm;
     ea_handler_fn get;         /* GET/HEAD */
@@ -232,8 +235,12 @@ typedef struct ea_route {
     const char *media;         /* besides JSON, the types it serves (exports, schema),
                                 * comma-separated */
     ea_handler_fn post;        /* POST-only routes (auth endpoints, actions) */
+    ea_handler_fn write;       /* model routes: POST on a list, PUT/PATCH/DELETE on a detail */
     int cacheable;             /* GET answers come from and go to the response cache:
                                 * only what the data NOTIFY invalidates */
+    int assets;                /* also serves the files below its path (no trailing slash) */
+    int is_export;             /* an export: the metrics count its rows and bytes */
+    ea_metric_export export_kind;  /* as which kind of export (with is_export) */
 } ea_route;
 
 /* Everything known about one API request. */
@@ -328,6 +335,8 @@ int ea_is_api_request(request_rec *r);
 void ea_route_match(ea_req *rq);
 /* Every route of the table, i = 0, 1, ... until NULL (metrics labels). */
 const ea_route *ea_route_at(int i);
+/* The i of ea_route_at(i) == rt. */
+int ea_route_index(const ea_route *rt);
 /* Once per request, before the handler: %00, query string, content
  * negotiation (406), then permissions and CSRF (ea_auth_permit), in DRF's
  * order.  0, or -1 when the refusal was sent. */
