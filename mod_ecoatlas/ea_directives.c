@@ -32,6 +32,7 @@ const ea_srv_conf ea_srv_defaults = {
     .task_eager = 0,
     .task_time_limit = 600,                     /* EcoAtlasTaskTimeLimit */
     .metrics = 1,                               /* EcoAtlasMetrics On */
+    .ssl_engine = 0,
 };
 
 const ea_dir_conf ea_dir_defaults = {
@@ -114,6 +115,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->task_eager = EA_UNSET;
     c->task_time_limit = EA_UNSET;
     c->metrics = EA_UNSET;
+    c->ssl_engine = EA_UNSET;
     c->st = state_for(p);
     return c;
 }
@@ -158,6 +160,8 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(task_eager);
     MERGE(task_time_limit);
     c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
+    c->dbd_params = add->dbd_params ? add->dbd_params : base->dbd_params;
+    c->ssl_engine = add->ssl_engine;   /* the server's own: the deploy check's view */
     MERGE(metrics);
     c->st = base->st;
     return c;
@@ -340,5 +344,10 @@ const command_rec ea_directives[] = {
                   "(default: the system temporary directory)"),
     AP_INIT_FLAG("EcoAtlasMetrics", set_srv_flag, (void *)APR_OFFSETOF(ea_srv_conf, metrics), RSRC_CONF,
                  "Off: this host's requests are not counted in the metrics (default On)"),
+    /* mod_dbd's directive: noted here too (ea_cache.c), then handled by mod_dbd */
+    AP_INIT_TAKE1("DBDParams", ea_cache_note_dbd_params, NULL, RSRC_CONF,
+                  "mod_dbd's connection parameters (mod_ecoatlas notes which servers share them)"),
+    AP_INIT_RAW_ARGS("SSLEngine", ea_deploy_note_ssl_engine, NULL, RSRC_CONF,
+                     "mod_ssl's switch (mod_ecoatlas notes the hosts that serve HTTPS)"),
     { NULL }
 };

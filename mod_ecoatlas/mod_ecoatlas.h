@@ -77,6 +77,9 @@ typedef struct ea_srv_conf {
     int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
     int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_metrics.c) */
+    const char *dbd_params;         /* mod_dbd's DBDParams, as noted by ea_cache.c */
+    int ssl_engine;                 /* mod_ssl's SSLEngine on in this server's own
+                                     * configuration, as noted by ea_deploy.c (not merged) */
     struct ea_module_state *st;     /* the module's state: one for all servers */
 } ea_srv_conf;
 
@@ -161,6 +164,8 @@ const char *ea_limits_set_failure(cmd_parms *cmd, void *dconf, const char *arg);
 void ea_limits_child_init(apr_pool_t *pchild, server_rec *s);
 /* Startup warnings for weak production settings (ea_deploy.c). */
 void ea_deploy_post_config(apr_pool_t *ptemp, server_rec *s);
+/* SSLEngine, noted before mod_ssl takes it. */
+const char *ea_deploy_note_ssl_engine(cmd_parms *cmd, void *dconf, const char *arg);
 /* 0 when admitted; otherwise the 429 was sent. */
 int ea_limits_check(ea_req *rq);
 /* The login endpoints' own limit (per client and per username): 0 when
@@ -179,6 +184,8 @@ int ea_cors(request_rec *r, int respond_preflight);
 
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
+/* DBDParams, noted before mod_dbd takes it (servers that share a database). */
+const char *ea_cache_note_dbd_params(cmd_parms *cmd, void *dconf, const char *arg);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
 /* 1: a hit, *body and *len hold the stored response (in the request pool)
  * for the caller to send; 0: a miss (rq->cache_key is set when the answer
