@@ -42,7 +42,9 @@ static int under_api(request_rec *r)
 {
     if (ea_req_get(r))
         return 1;
-    if (r->per_dir_config != r->server->lookup_defaults || !r->uri)
+    if (!r->uri || !r->per_dir_config)   /* no request line to speak of */
+        return 0;
+    if (r->per_dir_config != r->server->lookup_defaults)
         return ea_is_api_request(r);
     ap_conf_vector_t *saved = r->per_dir_config;
     int api = ap_location_walk(r) == OK && ea_is_api_request(r);
