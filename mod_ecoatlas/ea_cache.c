@@ -107,10 +107,12 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
     uint8_t key[16];
 
     st->cache = NULL;
+    st->cache_ndbs = 0;
     st->cache_st = apr_pcalloc(pconf, sizeof(*st->cache_st));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || size == 0)
         return OK;
     map_servers(st->cache_st, s);
+    st->cache_ndbs = st->cache_st->ndbs;
     st->cache_st->dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
     st->cache_st->dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
     if (st->cache_st->ndbs == 0 || !st->cache_st->dbd_open || !st->cache_st->dbd_close)
@@ -456,20 +458,4 @@ void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, siz
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), ea_shmcache_generation(cache, AUTH_DB(sc->cache_db)),
                         key, strlen(key), val, len, now_ms());
-}
-
-/* ---- metrics (ea_metrics.c) ------------------------------------------------------- */
-
-int ea_cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
-{
-    ea_module_state *st = ea_state(s);
-    ea_shmcache *cache = st->cache;
-    uint64_t now = now_ms();
-    *slots = cache ? ea_shmcache_nslots(cache) : 0;
-    if (!cache)
-        return 0;
-    int ndbs = st->cache_st->ndbs;
-    for (int db = 0; db < ndbs && db < max; db++)
-        up[db] = ea_shmcache_healthy(cache, db, now);
-    return ndbs < max ? ndbs : max;
 }

@@ -21,6 +21,7 @@
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "mod_status.h"
+#include "ea_shmcache.h"
 #include "ea_task.h"
 #include "ea_tasks.h"
 
@@ -38,20 +39,20 @@ APLOG_USE_MODULE(ecoatlas);
 typedef struct ea_metrics_state {
     const char *route_names[EA_METRICS_ROUTES];
     int nroute_names;
-    int route_idx[MAX_ROUTES];          /* by ea_route_index */
+    int route_idx[MAX_ROUTES];          /* by ea_req's route_index */
     int nroutes;
     const char *task_names[EA_METRICS_TASKS];
     int ntask_names;
 } ea_metrics_state;
 
-static void map_routes(ea_metrics_state *ms)
+static void map_routes(ea_metrics_state *ms, const ea_route *(*route_at)(int i))
 {
     ms->nroutes = 0;
     ms->nroute_names = 2;
     ms->route_names[EA_METRICS_ROUTE_NONE] = "unmatched";
     ms->route_names[EA_METRICS_ROUTE_REDIRECT] = "redirect";
-    for (int i = 0; ea_route_at(i) && ms->nroutes < MAX_ROUTES; i++) {
-        const ea_route *rt = ea_route_at(i);
+    for (int i = 0; route_at(i) && ms->nroutes < MAX_ROUTES; i++) {
+        const ea_route *rt = route_at(i);
         int k;
         for (k = 2; k < ms->nroute_names; k++)
             if (strcmp(ms->route_names[k], rt->name) == 0)
@@ -62,7 +63,7 @@ static void map_routes(ea_metrics_state *ms)
             else
                 ms->route_names[ms->nroute_names++] = rt->name;
         }
-        ms->route_idx[ms->nroutes++] = k;   /* route i of the table: ea_route_index */
+        ms->route_idx[ms->nroutes++] = k;   /* route i of the table */
     }
     ms->ntask_names = 0;
     for (int i = 0; i < ea_task_count() && i < EA_METRICS_TASKS; i++)
@@ -73,7 +74,7 @@ static int route_index(const ea_metrics_state *ms, const ea_req *rq)
 {
     if (!rq->route)
         return rq->redirect ? EA_METRICS_ROUTE_REDIRECT : EA_METRICS_ROUTE_NONE;
-    int i = ea_route_index(rq->route);
+    int i = rq->route_index;
     return i >= 0 && i < ms->nroutes ? ms->route_idx[i] : EA_METRICS_ROUTE_NONE;
 }
 
@@ -114,7 +115,23 @@ static void *aligned_base(apr_shm_t *m)
     return (void *)((a + 63) & ~(uintptr_t)63);
 }
 
-int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
+/* The response cache's change listeners (the cache's region, read here):
+ * their number, each one's health in up[], and the cache's slots. */
+static int cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
+{
+    ea_module_state *st = ea_state(s);
+    ea_shmcache *cache = st->cache;
+    uint64_t now = (uint64_t)(apr_time_now() / 1000);
+    *slots = cache ? ea_shmcache_nslots(cache) : 0;
+    if (!cache)
+        return 0;
+    int ndbs = st->cache_ndbs;
+    for (int db = 0; db < ndbs && db < max; db++)
+        up[db] = ea_shmcache_healthy(cache, db, now);
+    return ndbs < max ? ndbs : max;
+}
+
+int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s, const ea_route *(*route_at)(int i))
 {
     apr_pool_t *keep = s->process->pool;
     apr_size_t size = ea_metrics_size() + 64;
@@ -127,7 +144,7 @@ int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
     st->metrics = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    map_routes(ms);
+    map_routes(ms, route_at);
     uint64_t layout = ea_metrics_layout(ms->route_names, ms->nroute_names, ms->task_names, ms->ntask_names);
     apr_pool_userdata_get(&old, SHM_KEY, keep);
     if (old) {   /* a graceful restart: the same layout keeps its counts */
@@ -235,7 +252,7 @@ int ea_metrics_handler(request_rec *r)
     sc.nroutes = ms->nroute_names;
     sc.tasks = ms->task_names;
     sc.ntasks = ms->ntask_names;
-    sc.ndbs = ea_cache_listeners(r->server, sc.listener_up, EA_METRICS_DBS, &slots);
+    sc.ndbs = cache_listeners(r->server, sc.listener_up, EA_METRICS_DBS, &slots);
     sc.cache_slots = slots;
     scrape_broker(r, &sc);
     ea_buf_init(&b, r->pool, 64 * 1024);
@@ -257,7 +274,7 @@ static int status_section(request_rec *r, int flags)
         return OK;
     int up[EA_METRICS_DBS];
     unsigned slots;
-    int ndbs = ea_cache_listeners(r->server, up, EA_METRICS_DBS, &slots), nup = 0;
+    int ndbs = cache_listeners(r->server, up, EA_METRICS_DBS, &slots), nup = 0;
     for (int i = 0; i < ndbs; i++)
         nup += up[i] != 0;
     struct { const char *key, *label; uint64_t v; } f[] = {

@@ -78,11 +78,6 @@ const ea_route *ea_route_at(int i)
     return i >= 0 && i < NROUTES ? &routes[i] : NULL;
 }
 
-int ea_route_index(const ea_route *rt)
-{
-    return (int)(rt - routes);
-}
-
 /* Does the pattern segment p (pl bytes) of rt fit the path segment s? */
 static int segment_fits(const ea_route *rt, const char *p, size_t pl, const char *s, size_t sl)
 {
@@ -178,6 +173,7 @@ void ea_route_match(ea_req *rq)
     rq->rel = r->uri + bl;
     if (ea_docs_asset_path(rq->rel)) {     /* /docs/swagger-ui.css: files, no slash */
         rq->route = assets_route();
+        rq->route_index = (int)(rq->route - routes);
         return;
     }
     size_t rl = strlen(rq->rel);
@@ -196,6 +192,8 @@ void ea_route_match(ea_req *rq)
         return;
     }
     rq->route = match_path(rq->rel, &pk);
+    if (rq->route)
+        rq->route_index = (int)(rq->route - routes);
     if (pk) {
         const char *end = strchr(pk, '/');
         rq->pk = apr_pstrmemdup(r->pool, pk, (size_t)(end - pk));

@@ -61,7 +61,7 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
     if (rc == OK)
         rc = ea_limits_post_config(pconf, s);
     if (rc == OK)
-        rc = ea_metrics_post_config(pconf, s);
+        rc = ea_metrics_post_config(pconf, s, ea_route_at);
     if (rc == OK)
         ea_deploy_post_config(ptemp, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);

@@ -18,6 +18,7 @@
 extern module AP_MODULE_DECLARE_DATA ecoatlas_module;
 
 typedef struct ea_req ea_req;
+typedef struct ea_route ea_route;
 
 #define EA_HANDLER "ecoatlas-api"
 #define EA_UNSET (-1)
@@ -111,6 +112,7 @@ typedef struct ea_module_state {
     apr_pool_t *pool;                   /* the configuration pool */
     /* response cache and its change listener (ea_cache.c) */
     struct ea_shmcache *cache;          /* NULL: no cache */
+    int cache_ndbs;                     /* its databases (distinct DBDParams) */
     struct ea_cache_state *cache_st;
     /* rate limits (ea_limits.c) */
     struct ea_limits_state *limits;
@@ -216,12 +218,10 @@ void ea_count(server_rec *s, ea_metric_counter c);
 void ea_count_task(server_rec *s, ea_metric_task t, const char *task, uint64_t n);
 /* Time spent waiting for a pooled database connection. */
 void ea_count_wait(server_rec *s, apr_time_t waited);
-int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s);
+/* route_at: the route table (ea_route_at), whose names label the requests. */
+int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s, const ea_route *(*route_at)(int i));
 void ea_metrics_register(apr_pool_t *p);
 int ea_metrics_handler(request_rec *r);
-/* The cache's change listeners for the scrape: their number, each one's
- * health in up[], and the cache's slots (ea_cache.c). */
-int ea_cache_listeners(server_rec *s, int *up, int max, unsigned *slots);
 
 /* ---- routes ------------------------------------------------------------ */
 typedef int (*ea_handler_fn)(ea_req *rq);
@@ -230,7 +230,7 @@ typedef int (*ea_handler_fn)(ea_req *rq);
  * staff; STAFF: every method needs staff (task records). */
 typedef enum { EA_PERM_ANY, EA_PERM_READ_ONLY, EA_PERM_STAFF_WRITE, EA_PERM_STAFF } ea_perm;
 
-typedef struct ea_route {
+struct ea_route {
     const char *path;          /* below the mount, no slashes around: "stats/by_country";
                                 * "{res}" is res's prefix, "*" one segment (the pk) */
     const char *name;          /* for OPTIONS "name" and the metrics */
@@ -248,7 +248,7 @@ typedef struct ea_route {
     int assets;                /* also serves the files below its path (no trailing slash) */
     int is_export;             /* an export: the metrics count its rows and bytes */
     ea_metric_export export_kind;  /* as which kind of export (with is_export) */
-} ea_route;
+};
 
 /* Everything known about one API request. */
 struct ea_req {
@@ -257,6 +257,7 @@ struct ea_req {
     const char *base;          /* mount path without trailing slash */
     const char *rel;           /* path below base, begins with '/' */
     const ea_route *route;     /* NULL: no route */
+    int route_index;           /* i of ea_route_at(i) == route (metrics) */
     const char *pk;            /* detail routes: the id segment */
     const char *redirect;      /* missing trailing slash: where to go */
     apr_array_header_t *qs;    /* ea_param */
@@ -342,8 +343,6 @@ int ea_is_api_request(request_rec *r);
 void ea_route_match(ea_req *rq);
 /* Every route of the table, i = 0, 1, ... until NULL (metrics labels). */
 const ea_route *ea_route_at(int i);
-/* The i of ea_route_at(i) == rt. */
-int ea_route_index(const ea_route *rt);
 /* Once per request, before the handler: %00, query string, content
  * negotiation (406), then permissions and CSRF (ea_auth_permit), in DRF's
  * order.  0, or -1 when the refusal was sent. */
