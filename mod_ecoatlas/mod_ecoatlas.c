@@ -15,6 +15,7 @@ static int ea_header_parser(request_rec *r)
     rq->indent = -1;
     rq->scheme = ap_http_scheme(r);
     ea_security_headers(r);
+    ea_cors(r, 0);   /* on every answer, the refusals below included */
     ea_route_match(rq);
     ap_set_module_config(r->request_config, &ecoatlas_module, rq);
     if (ea_hosts_check(rq) != 0 || ea_https_check(rq) != 0)
