@@ -16,7 +16,14 @@
  *
  * ea_auth_permit() then applies DRF's order: CSRF for session-authenticated
  * unsafe requests (403), then the route's permission (401/403). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "util_cookies.h"

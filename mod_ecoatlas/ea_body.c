@@ -1,6 +1,9 @@
 /* ea_body (glue): read a request body through the input filters, capped by
  * EcoAtlasMaxBodySize, and hand it to the core parser (lib/ea_body.c). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_body.h"
 #include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"

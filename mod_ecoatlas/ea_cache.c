@@ -12,7 +12,11 @@
  * with ap_dbd_close when the child stops leading or the connection is lost),
  * so it has DBDParams and mod_dbd's reconnects; the leading child holds it
  * for as long as it leads (docs/operations.md, the response cache). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "ap_mpm.h"

@@ -4,7 +4,8 @@
  * preflights (OPTIONS + Access-Control-Request-Method) answered before
  * authentication and throttling.  Headers go in err_headers_out so that a
  * browser can read a 401 or a 429 too. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_edge.h"
 #include "apr_strings.h"
 #include "ea_edge.h"
 

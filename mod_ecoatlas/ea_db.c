@@ -4,7 +4,11 @@
  * distinct statement of a fixed shape once per connection, and repair a
  * connection that a PostgreSQL restart broke (reset, statements prepared
  * again, one retry for reads). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_metrics.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 #include "apr_hash.h"

@@ -4,7 +4,8 @@
  * --deploy`.  Logged in the second configuration pass only (httpd runs
  * post_config twice at start-up: the lines appear once per start, and
  * again after each reload, which re-reads the configuration). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_strings.h"

@@ -1,5 +1,11 @@
 /* ea_directives: the EcoAtlas* directive table, per-directory create/merge. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_edge.h"
+#include "ea_mod_body.h"
+#include "ea_mod_tasks.h"
 #include "apr_strings.h"
 #include "ea_query.h"
 #include <errno.h>

@@ -5,7 +5,10 @@
  * <LocationMatch>, ...): when the error is sent, the request's own
  * configuration says, or, for an error raised before httpd walked the
  * <Location> sections, a walk of them done here. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
 #include "http_request.h"
 #include "util_filter.h"

@@ -5,7 +5,15 @@
  * Passwords are checked against auth_user's Django hashes; an unknown user
  * costs the same hashing time as a known one.  Both login endpoints have
  * their own rate limit (EcoAtlasRateLimitLogin) per client and username. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_body.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "util_cookies.h"
 #include "ea_auth.h"

@@ -8,7 +8,13 @@
  * one transaction, a short timeout, 503 when Redis is away); eager mode
  * (EcoAtlasTaskAlwaysEager On) runs the same task code (lib/ea_tasks.c) in
  * the request on the request's pooled database connection. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_body.h"
+#include "ea_mod_tasks.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_lib.h"

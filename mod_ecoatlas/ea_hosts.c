@@ -3,7 +3,10 @@
  * anything else runs; each refused host is logged once per process, so a
  * flood does not flood the error log.  Without the directive the allowed
  * names are the virtual host's ServerName and ServerAlias. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_edge.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "ea_edge.h"

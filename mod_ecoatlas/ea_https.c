@@ -3,7 +3,9 @@
  * trusted proxy says so in a header; secure requests get the HSTS header,
  * insecure ones a 301 to https when EcoAtlasSSLRedirect is on, and the
  * API's absolute links use the scheme the client really used. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
 #include "apr_strings.h"
 

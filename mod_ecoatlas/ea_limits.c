@@ -19,7 +19,11 @@
  *
  * The login endpoints call ea_limits_login: two keys, the client address
  * and the (normalised, hashed) username, both must admit. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_shm.h"

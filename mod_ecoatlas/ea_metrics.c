@@ -14,7 +14,10 @@
  *   mod_status                    a mod_ecoatlas section in server-status
  *                                 (HTML and ?auto) when ExtendedStatus is On.
  * EcoAtlasMetrics Off stops the counting for a virtual host. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_optional.h"

@@ -1,5 +1,7 @@
 /* ea_respond: JSON responses, content negotiation and absolute URLs. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
 #include "http_core.h"
 #include "apr_strings.h"
 #include "apr_lib.h"

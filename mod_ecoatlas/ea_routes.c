@@ -1,6 +1,10 @@
 /* ea_routes: the route table (docs/decisions.md §2.2) and request dispatch.
  * Follow a request here: route table -> handler -> core -> SQL. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_auth.h"
 #include "http_core.h"
 #include "ap_expr.h"
 #include "apr_strings.h"

@@ -1,7 +1,16 @@
 /* mod_ecoatlas: the EcoPowerAtlas API inside httpd.  This file holds only
  * the module record and the hook registration; see ea_routes.c for the
  * route table and ea_handle_*.c for the handlers. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_edge.h"
+#include "ea_mod_tasks.h"
+#include "ea_mod_metrics.h"
 #include "ea_version.h"
 
 /* header_parser: match the route once; later phases and the handler use it. */
