@@ -129,7 +129,8 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     }
     apr_generate_random_bytes(key, sizeof(key));
-    ea_shmcache *cache = st->cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), entry_max, key);
+    ea_shmcache *cache = st->cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm),
+                                                      entry_max, key);
     if (!cache)
         return OK;
     for (unsigned i = 0; i < ea_shmcache_nclasses(cache); i++) {

@@ -1,4 +1,5 @@
-/* ea_mod_conf.h: the module, its configuration (per directory, per server, every default in one table) and its state */
+/* ea_mod_conf.h: the module, its configuration (per directory, per server,
+ * every default in one table) and its state */
 #ifndef EA_MOD_CONF_H
 #define EA_MOD_CONF_H
 

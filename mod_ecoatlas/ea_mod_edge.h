@@ -1,4 +1,5 @@
-/* ea_mod_edge.h: checks at the edge of a request: httpd's own errors, HTTPS, allowed hosts, CORS; the deploy check at start-up */
+/* ea_mod_edge.h: checks at the edge of a request: httpd's own errors, HTTPS,
+ * allowed hosts, CORS; the deploy check at start-up */
 #ifndef EA_MOD_EDGE_H
 #define EA_MOD_EDGE_H
 
