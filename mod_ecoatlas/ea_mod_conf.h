@@ -109,6 +109,8 @@ typedef struct ea_module_state {
     struct ea_shmcache *cache;          /* NULL: no cache */
     int cache_ndbs;                     /* its databases (distinct DBDParams) */
     struct ea_cache_state *cache_st;
+    /* the route table's patterns, split once (ea_routes.c) */
+    struct ea_routes_state *routes;
     /* rate limits (ea_limits.c) */
     struct ea_limits_state *limits;
     /* metrics (ea_metrics.c) */

@@ -77,6 +77,8 @@ static inline ea_req *ea_req_get(const request_rec *r)
  * r->handler, so early phases can act. */
 int ea_is_api_request(request_rec *r);
 void ea_route_match(ea_req *rq);
+/* post_config: the route table's patterns split into segments, once. */
+int ea_routes_post_config(apr_pool_t *pconf, server_rec *s);
 /* Every route of the table, i = 0, 1, ... until NULL (metrics labels). */
 const ea_route *ea_route_at(int i);
 /* Once per request, before the handler: %00, query string, content

@@ -82,16 +82,48 @@ const ea_route *ea_route_at(int i)
     return i >= 0 && i < NROUTES ? &routes[i] : NULL;
 }
 
-/* Does the pattern segment p (pl bytes) of rt fit the path segment s? */
-static int segment_fits(const ea_route *rt, const char *p, size_t pl, const char *s, size_t sl)
+/* The patterns split into segments once, at start-up (the module state's
+ * routes): "{res}" becomes the resource's prefix, "*" any segment. */
+typedef struct {
+    int nseg;
+    struct { const char *s; size_t len; int any; } seg[3];
+} split_route;
+typedef struct ea_routes_state {
+    split_route r[NROUTES];
+    int with_n[4][NROUTES];        /* the routes of n segments, in table order */
+    int nwith[4];
+} ea_routes_state;
+
+int ea_routes_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    if (pl == 5 && memcmp(p, "{res}", 5) == 0)
-        p = rt->res->prefix, pl = strlen(p);
-    return pl == sl && memcmp(p, s, sl) == 0;
+    ea_routes_state *rs = apr_pcalloc(pconf, sizeof(*rs));
+    for (int i = 0; i < NROUTES; i++) {
+        split_route *sr = &rs->r[i];
+        for (const char *p = routes[i].path; *p; ) {
+            size_t pl = strcspn(p, "/");
+            if (sr->nseg == 3) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "route %s: more than 3 segments", routes[i].path);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if (pl == 1 && *p == '*')
+                sr->seg[sr->nseg].any = 1;
+            else if (pl == 5 && memcmp(p, "{res}", 5) == 0 && routes[i].res)
+                sr->seg[sr->nseg].s = routes[i].res->prefix;
+            else
+                sr->seg[sr->nseg].s = apr_pstrmemdup(pconf, p, pl);
+            if (sr->seg[sr->nseg].s)
+                sr->seg[sr->nseg].len = strlen(sr->seg[sr->nseg].s);
+            sr->nseg++;
+            p += pl + (p[pl] == '/');
+        }
+        rs->with_n[sr->nseg][rs->nwith[sr->nseg]++] = i;
+    }
+    ea_state(s)->routes = rs;
+    return OK;
 }
 
 /* Match a path below the mount point; it must end with '/'. */
-static const ea_route *match_path(const char *rel, const char **pk)
+static const ea_route *match_path(const ea_routes_state *rs, const char *rel, const char **pk)
 {
     const char *seg[3];
     size_t len[3];
@@ -113,26 +145,23 @@ static const ea_route *match_path(const char *rel, const char **pk)
         n++;
         p = slash + 1;
     }
-    for (const ea_route *rt = routes; rt < routes + NROUTES; rt++) {
-        const char *pat = rt->path, *id = NULL;
-        int k = 0, fits = 1;
-        while (*pat && fits) {
-            size_t pl = strcspn(pat, "/");
-            if (k == n)
-                fits = 0;
-            else if (pl == 1 && *pat == '*')
+    for (int j = 0; j < rs->nwith[n]; j++) {
+        int i = rs->with_n[n][j];
+        const split_route *sr = &rs->r[i];
+        const char *id = NULL;
+        int k;
+        for (k = 0; k < n; k++) {
+            if (sr->seg[k].any)
                 id = seg[k];
-            else
-                fits = segment_fits(rt, pat, pl, seg[k], len[k]);
-            k++;
-            pat += pl + (pat[pl] == '/');
+            else if (sr->seg[k].len != len[k] || memcmp(sr->seg[k].s, seg[k], len[k]) != 0)
+                break;
         }
-        if (!fits || k != n)
+        if (k < n)
             continue;
         if (!id)
-            return rt;
+            return &routes[i];
         if (!wild) {
-            wild = rt;
+            wild = &routes[i];
             wild_pk = id;
         }
     }
@@ -170,6 +199,7 @@ void ea_route_match(ea_req *rq)
     const char *base = ea_dir_getp(rq->conf, base);
     size_t bl = strlen(base);
     const char *pk = NULL;
+    const ea_routes_state *rs = ea_state(r->server)->routes;
 
     rq->base = base;
     if (strncmp(r->uri, base, bl) != 0 || (r->uri[bl] != '/' && r->uri[bl] != '\0'))
@@ -189,13 +219,13 @@ void ea_route_match(ea_req *rq)
         for (const char *c = rq->rel; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 return;
-        if (match_path(slashed, &pk)) {
+        if (match_path(rs, slashed, &pk)) {
             rq->redirect = apr_pstrcat(r->pool, base, slashed,
                                        r->args ? "?" : "", r->args ? r->args : "", NULL);
         }
         return;
     }
-    rq->route = match_path(rq->rel, &pk);
+    rq->route = match_path(rs, rq->rel, &pk);
     if (rq->route)
         rq->route_index = (int)(rq->route - routes);
     if (pk) {

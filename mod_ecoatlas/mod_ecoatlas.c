@@ -65,7 +65,9 @@ static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 {
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
     ea_hosts_post_config(pconf, s);
-    int rc = ea_auth_post_config(pconf, s);
+    int rc = ea_routes_post_config(pconf, s);
+    if (rc == OK)
+        rc = ea_auth_post_config(pconf, s);
     if (rc == OK)
         rc = ea_db_post_config(pconf, s);
     if (rc == OK)
