@@ -9,7 +9,7 @@
 static const ea_setting settings[] = {
     /* docs/directives.md EcoAtlasTaskTimeLimit: the module (statement
      * timeout of eager tasks) and ecoatlas-worker */
-    { "EcoAtlasTaskTimeLimit", EA_SETTING_INT, 1, 604800, 600, "seconds" },
+    { "EcoAtlasTaskTimeLimit", EA_SETTING_INT, 1, 604800, EA_TASK_TIME_LIMIT_DEFAULT, "seconds" },
 };
 
 const ea_setting *ea_setting_find(const char *name)

@@ -7,6 +7,10 @@
 
 #include <stddef.h>
 
+/* Defaults that other tables repeat (the module's table of directive
+ * defaults, mod_ecoatlas/ea_directives.c) take them from here. */
+#define EA_TASK_TIME_LIMIT_DEFAULT 600
+
 typedef enum {
     EA_SETTING_INT           /* a decimal integer from min to max */
 } ea_setting_kind;

@@ -41,6 +41,8 @@ apr_array_header_t *ea_stmt_params(apr_pool_t *p, int n, const char *const *vals
 /* The cache's listener (mod_ecoatlas/ea_cache.c): the channels the
  * triggers of migrations 0003 and 0004 NOTIFY. */
 #define EA_SQL_LISTEN "LISTEN ecoatlas_data; LISTEN ecoatlas_auth"
+/* ... and what it runs before handing its connection back to mod_dbd. */
+#define EA_SQL_UNLISTEN "UNLISTEN *"
 
 /* The settings of every new server session: a bound on each statement,
  * JIT off, UTC and ISO dates (docs/security.md). */

@@ -16,7 +16,14 @@
  *
  * ea_auth_permit() then applies DRF's order: CSRF for session-authenticated
  * unsafe requests (403), then the route's permission (401/403). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "util_cookies.h"
@@ -27,7 +34,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define DEFAULT_TOKEN_NAME "EcoPowerAtlas API"
 #define MIN_SECRET_LEN 32
 
 /* What force_authn found, for check_authn. */
@@ -41,11 +47,6 @@ typedef struct {
 } auth_result;
 
 /* ---- directives --------------------------------------------------------------------- */
-
-static ea_srv_conf *srv(cmd_parms *cmd)
-{
-    return ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
-}
 
 static const char *check_secret(cmd_parms *cmd, const char *v, const char *what)
 {
@@ -61,7 +62,7 @@ const char *ea_auth_set_secret(cmd_parms *cmd, void *dconf, const char *arg)
     const char *err = check_secret(cmd, arg, "the key");
     if (err)
         return err;
-    srv(cmd)->secret_key = arg;
+    ea_sconf(cmd->server)->secret_key = arg;
     return NULL;
 }
 
@@ -105,7 +106,7 @@ const char *ea_auth_set_secret_file(cmd_parms *cmd, void *dconf, const char *arg
     const char *err = check_secret(cmd, buf, "the key in the file");
     if (err)
         return err;
-    srv(cmd)->secret_key = apr_pstrmemdup(cmd->pool, buf, n);
+    ea_sconf(cmd->server)->secret_key = apr_pstrmemdup(cmd->pool, buf, n);
     memset(buf, 0, sizeof(buf));
     return NULL;
 }
@@ -116,14 +117,14 @@ const char *ea_auth_set_token_name(cmd_parms *cmd, void *dconf, const char *arg)
     if (n == 0 || n > 100)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': expected 1 to 100 characters "
                             "(the date is appended)", cmd->directive->directive);
-    srv(cmd)->token_name = arg;
+    ea_sconf(cmd->server)->token_name = arg;
     return NULL;
 }
 
 /* Exact origins, or a wildcard host "*.example.org" after the scheme (subdomains). */
 const char *ea_auth_set_csrf_origins(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = srv(cmd);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *star = strstr(arg, "://*.");
     char *norm;
     if (star) {
@@ -145,30 +146,72 @@ const char *ea_auth_set_csrf_origins(cmd_parms *cmd, void *dconf, const char *ar
 
 const char *ea_auth_token_name(const ea_srv_conf *sc)
 {
-    return sc->token_name ? sc->token_name : DEFAULT_TOKEN_NAME;
+    return ea_srv_getp(sc, token_name);
 }
 
 /* ---- start-up: a secret is required wherever the API is mounted ---------------------- */
 
-static int api_mounted(const ap_directive_t *d)
+/* Does a section of this per-directory configuration, or one nested in it
+ * (<Files>, <If>), set our handler?  httpd's own parsed sections, as the
+ * request walks merge them: <Location>, <LocationMatch>, <Directory>,
+ * <Files> alike. */
+static int sets_handler(ap_conf_vector_t *v)
 {
-    for (; d; d = d->next) {
-        if ((strcasecmp(d->directive, "SetHandler") == 0 || strcasecmp(d->directive, "AddHandler") == 0)
-            && d->args && ap_strcasestr(d->args, EA_HANDLER))
+    core_dir_config *d = v ? ap_get_core_module_config(v) : NULL;
+    if (!d)
+        return 0;
+    if (d->handler && strcasecmp(d->handler, EA_HANDLER) == 0)
+        return 1;
+    apr_array_header_t *nested[2] = { d->sec_file, d->sec_if };
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; nested[l] && i < nested[l]->nelts; i++)
+            if (sets_handler(APR_ARRAY_IDX(nested[l], i, ap_conf_vector_t *)))
+                return 1;
+    return 0;
+}
+
+static int api_mounted(server_rec *s)
+{
+    for (server_rec *v = s; v; v = v->next) {
+        core_server_config *core = ap_get_core_module_config(v->module_config);
+        apr_array_header_t *lists[2] = { core->sec_url, core->sec_dir };
+        if (sets_handler(v->lookup_defaults))
             return 1;
-        if (d->first_child && api_mounted(d->first_child))
-            return 1;
+        for (int l = 0; l < 2; l++)
+            for (int i = 0; lists[l] && i < lists[l]->nelts; i++)
+                if (sets_handler(APR_ARRAY_IDX(lists[l], i, ap_conf_vector_t *)))
+                    return 1;
     }
     return 0;
 }
 
+/* EcoAtlasDebug's temporary key: one per run of httpd, kept in the process
+ * pool (as the shared-memory regions are), so a graceful restart keeps the
+ * sessions signed with it. */
+static const char *temporary_key(server_rec *s)
+{
+    static const char key[] = "ecoatlas:temporary-secret";
+    apr_pool_t *keep = s->process->pool;
+    void *v = NULL;
+    apr_pool_userdata_get(&v, key, keep);
+    if (!v) {
+        char *generated = apr_palloc(keep, 65);
+        uint8_t b[32];
+        ea_random(b, sizeof(b));
+        for (int i = 0; i < 32; i++)
+            apr_snprintf(generated + 2 * i, 3, "%02x", b[i]);
+        apr_pool_userdata_set(generated, key, NULL, keep);
+        v = generated;
+    }
+    return v;
+}
+
 int ea_auth_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    static char generated[65];
-    if (!api_mounted(ap_conftree))
+    if (!api_mounted(s))
         return OK;
     for (server_rec *v = s; v; v = v->next) {
-        ea_srv_conf *sc = ap_get_module_config(v->module_config, &ecoatlas_module);
+        ea_srv_conf *sc = ea_sconf(v);
         ea_dir_conf *dc = ap_get_module_config(v->lookup_defaults, &ecoatlas_module);
         if (sc->secret_key)
             continue;
@@ -180,13 +223,7 @@ int ea_auth_post_config(apr_pool_t *pconf, server_rec *s)
                          v->server_hostname ? v->server_hostname : "the main server", v->port);
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        if (!generated[0]) {
-            uint8_t b[32];
-            ea_random(b, sizeof(b));
-            for (int i = 0; i < 32; i++)
-                apr_snprintf(generated + 2 * i, 3, "%02x", b[i]);
-        }
-        sc->secret_key = generated;
+        sc->secret_key = temporary_key(v);
         if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
                          "EcoAtlasDebug On and no EcoAtlasSecretKey: using a temporary random key; "
@@ -336,7 +373,7 @@ static void resolve_token(ea_req *rq, auth_result *ar, const char *key, size_t k
 const char *ea_auth_session_key(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const char *val = NULL;
     char key[EA_SESSION_KEY_LEN + 1];
     if (!sc->secret_key || ap_cookie_read(r, EA_SESSION_COOKIE, &val, 0) != APR_SUCCESS || !val)
@@ -486,7 +523,7 @@ static int trusted_origin(const ea_srv_conf *sc, const char *norm)
 static int origin_allowed(ea_req *rq, const char *norm)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const char *host = apr_table_get(r->headers_in, "Host");
     const char *own = host ? ea_origin_normalize(r->pool, apr_pstrcat(r->pool, rq->scheme, "://", host, NULL))
                            : NULL;

@@ -1,6 +1,9 @@
 /* ea_body (glue): read a request body through the input filters, capped by
  * EcoAtlasMaxBodySize, and hand it to the core parser (lib/ea_body.c). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_body.h"
 #include "http_core.h"
 #include "util_filter.h"
 #include "apr_strings.h"
@@ -10,7 +13,6 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define EA_DEFAULT_MAX_BODY (1024 * 1024)
 #define EA_MAX_MAX_BODY (1024LL * 1024 * 1024)
 
 /* Bytes, or with a K/M/G suffix: "512K", "1M". */
@@ -27,7 +29,7 @@ const char *ea_body_set_max(cmd_parms *cmd, void *dconf, const char *arg)
 
 static long long max_body(const ea_dir_conf *c)
 {
-    return c->max_body != EA_UNSET ? c->max_body : EA_DEFAULT_MAX_BODY;
+    return ea_dir_get(c, max_body);
 }
 
 /* The rest of the body is not read: the connection closes after this

@@ -6,14 +6,26 @@
  * through the region, taking over within a second if it dies) LISTENs and
  * bumps that database's generation, which invalidates every entry at once.
  * While no listener is healthy, the cache is bypassed: a stale page is never
- * served because a notification could have been missed. */
-#include "mod_ecoatlas.h"
+ * served because a notification could have been missed.
+ *
+ * The listener's connection is one of mod_dbd's (ap_dbd_open, given back
+ * with ap_dbd_close when the child stops leading or the connection is lost),
+ * so it has DBDParams and mod_dbd's reconnects; the leading child holds it
+ * for as long as it leads (docs/operations.md, the response cache). */
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "ap_mpm.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
 #include "apr_thread_proc.h"
+#include "apr_optional.h"
+#include "apr_dbd.h"
+#include "mod_dbd.h"
 #include "ea_shmcache.h"
 
 #include <poll.h>
@@ -31,92 +43,83 @@ APLOG_USE_MODULE(ecoatlas);
 /* Keyset maps cost a scan of the set: kept longer (a change still drops them). */
 #define EA_AUX_MAX_AGE_MS (10 * 60 * 1000)
 
-static ea_shmcache *cache;                       /* NULL: no cache */
-static const char *db_conninfo[EA_SHMCACHE_DBS]; /* distinct DBDParams */
-static int ndbs;
+/* A failed connection is tried again after 250 ms, doubling to 2 s. */
+#define LISTEN_RETRY_MIN_MS 250
+#define LISTEN_RETRY_MAX_MS 2000
+
+/* The cache's part of the module state (ea_state(s)->cache_st). */
+typedef struct ea_cache_state {
+    const char *db_params[EA_SHMCACHE_DBS];     /* distinct DBDParams */
+    server_rec *db_server[EA_SHMCACHE_DBS];     /* a server using each: for ap_dbd_open */
+    int ndbs;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open;
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close;
+} ea_cache_state;
 
 static uint64_t now_ms(void)
 {
     return (uint64_t)(apr_time_now() / 1000);
 }
 
-/* ---- finding each server's DBDParams in the parsed configuration ------ */
+/* ---- which servers share a database ------------------------------------- */
 
-static int db_index_for(apr_pool_t *p, const char *args)
+/* DBDParams is mod_dbd's; mod_ecoatlas notes it too (httpd gives a
+ * directive to every module that declares it), so that the servers with
+ * the same parameters, which mod_dbd gives one pool, share one database
+ * index of the cache. */
+const char *ea_cache_note_dbd_params(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    const char *word = ap_getword_conf(p, &args);
-    word = ap_resolve_env(p, word);
-    for (int i = 0; i < ndbs; i++)
-        if (strcmp(db_conninfo[i], word) == 0)
-            return i;
-    if (ndbs == EA_CACHE_MAX_DBS)
-        return -1;
-    db_conninfo[ndbs] = word;
-    return ndbs++;
+    if (!ap_find_linked_module("mod_dbd.c"))   /* as httpd says it without us */
+        return apr_pstrcat(cmd->pool, "Invalid command '", cmd->directive->directive,
+                           "', perhaps misspelled or defined by a module not included "
+                           "in the server configuration", NULL);
+    ea_sconf(cmd->server)->dbd_params = arg;
+    return DECLINE_CMD;   /* and mod_dbd's own handler takes it as usual */
 }
 
-/* The last DBDParams in this scope, not descending into <VirtualHost>. */
-static const ap_directive_t *find_dbdparams(const ap_directive_t *d, const ap_directive_t *found)
+static void map_servers(ea_cache_state *cs, server_rec *main_s)
 {
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "<VirtualHost") == 0)
-            continue;
-        if (strcasecmp(d->directive, "DBDParams") == 0)
-            found = d;
-        else if (d->first_child)
-            found = find_dbdparams(d->first_child, found);
-    }
-    return found;
-}
-
-static const ap_directive_t *find_vhost(const ap_directive_t *d, const server_rec *s)
-{
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "<VirtualHost") == 0) {
-            if (d->line_num == (int)s->defn_line_number && s->defn_name
-                && strcmp(d->filename, s->defn_name) == 0)
-                return d;
-            continue;
-        }
-        if (d->first_child) {
-            const ap_directive_t *v = find_vhost(d->first_child, s);
-            if (v)
-                return v;
-        }
-    }
-    return NULL;
-}
-
-static void map_servers(apr_pool_t *p, server_rec *main_s)
-{
-    const ap_directive_t *main_params = find_dbdparams(ap_conftree, NULL);
-    ndbs = 0;
+    cs->ndbs = 0;
     for (server_rec *s = main_s; s; s = s->next) {
-        ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
-        const ap_directive_t *params = main_params;
-        if (s != main_s) {
-            const ap_directive_t *vh = find_vhost(ap_conftree, s);
-            if (vh && vh->first_child)
-                params = find_dbdparams(vh->first_child, main_params);
+        ea_srv_conf *sc = ea_sconf(s);
+        int i = -1;
+        if (sc->dbd_params) {
+            for (i = 0; i < cs->ndbs; i++)
+                if (strcmp(cs->db_params[i], sc->dbd_params) == 0)
+                    break;
+            if (i == cs->ndbs) {
+                if (cs->ndbs == EA_CACHE_MAX_DBS) {
+                    i = -1;
+                } else {
+                    cs->db_params[i] = sc->dbd_params;
+                    cs->db_server[i] = s;
+                    cs->ndbs++;
+                }
+            }
         }
-        sc->cache_db = params ? db_index_for(p, params->args) : -1;
+        sc->cache_db = i;
     }
 }
 
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
-    apr_size_t size = sc->cache_size == EA_UNSET ? EA_DEFAULT_CACHE_SIZE : (apr_size_t)sc->cache_size;
-    apr_size_t entry_max = sc->cache_max_entry == EA_UNSET ? EA_DEFAULT_CACHE_MAX_ENTRY
-                                                           : (apr_size_t)sc->cache_max_entry;
+    ea_srv_conf *sc = ea_sconf(s);
+    apr_size_t size = (apr_size_t)ea_srv_get(sc, cache_size);
+    apr_size_t entry_max = (apr_size_t)ea_srv_get(sc, cache_max_entry);
+    ea_module_state *st = sc->st;
     apr_shm_t *shm;
     uint8_t key[16];
 
-    cache = NULL;
+    st->cache = NULL;
+    st->cache_ndbs = 0;
+    st->cache_st = apr_pcalloc(pconf, sizeof(*st->cache_st));
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG || size == 0)
         return OK;
-    map_servers(pconf, s);
-    if (ndbs == 0)
+    map_servers(st->cache_st, s);
+    st->cache_ndbs = st->cache_st->ndbs;
+    st->cache_st->dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    st->cache_st->dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    if (st->cache_st->ndbs == 0 || !st->cache_st->dbd_open || !st->cache_st->dbd_close)
         return OK;
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
@@ -126,7 +129,8 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
         return OK;
     }
     apr_generate_random_bytes(key, sizeof(key));
-    cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm), entry_max, key);
+    ea_shmcache *cache = st->cache = ea_shmcache_init(apr_shm_baseaddr_get(shm), apr_shm_size_get(shm),
+                                                      entry_max, key);
     if (!cache)
         return OK;
     for (unsigned i = 0; i < ea_shmcache_nclasses(cache); i++) {
@@ -142,7 +146,7 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
                      "entries above %" APR_SIZE_T_FMT " bytes (EcoAtlasCacheMaxEntry %"
                      APR_SIZE_T_FMT ")", size, (apr_size_t)ea_shmcache_storable_max(cache), entry_max);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots for %d database(s)",
-                 ea_shmcache_nslots(cache), ndbs);
+                 ea_shmcache_nslots(cache), st->cache_st->ndbs);
     return OK;
 }
 
@@ -150,43 +154,85 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
 
 typedef struct listener {
     server_rec *s;
+    ea_shmcache *cache;
+    const ea_cache_state *cs;
+    apr_pool_t *pool[EA_SHMCACHE_DBS];   /* the thread's own, one per database */
     volatile int stop;
-    PGconn *conn[EA_SHMCACHE_DBS];
+    ap_dbd_t *dbd[EA_SHMCACHE_DBS];      /* mod_dbd's connection, while leading */
+    PGconn *conn[EA_SHMCACHE_DBS];       /* its libpq handle, LISTENing */
+    apr_time_t retry_at[EA_SHMCACHE_DBS];
+    int retry_ms[EA_SHMCACHE_DBS];
     apr_thread_t *thread;
 } listener;
 
+/* Give the connection back to mod_dbd's pool as a request expects it:
+ * blocking, listening to nothing.  A broken one goes back as it is: mod_dbd
+ * checks a connection when it hands it out and re-establishes it then. */
+static void give_back(listener *L, int db)
+{
+    PGconn *c = L->conn[db];
+    if (c) {
+        PQsetnonblocking(c, 0);
+        if (PQstatus(c) == CONNECTION_OK) {
+            PGresult *r = PQexec(c, EA_SQL_UNLISTEN);
+            PQclear(r);
+            while (PQnotifies(c) != NULL)
+                ;
+        }
+    }
+    if (L->dbd[db])
+        L->cs->dbd_close(L->cs->db_server[db], L->dbd[db]);
+    L->dbd[db] = NULL;
+    L->conn[db] = NULL;
+    apr_pool_clear(L->pool[db]);
+}
+
 static PGconn *connect_listen(listener *L, int db)
 {
-    PGconn *c = PQconnectdb(db_conninfo[db]);
-    if (PQstatus(c) == CONNECTION_OK) {
+    apr_time_t now = apr_time_now();
+    if (now < L->retry_at[db])
+        return NULL;
+    ap_dbd_t *dbd = L->cs->dbd_open(L->pool[db], L->cs->db_server[db]);
+    if (dbd && strcmp(apr_dbd_name(dbd->driver), "pgsql") == 0) {
+        PGconn *c = apr_dbd_native_handle(dbd->driver, dbd->handle);
+        L->dbd[db] = dbd;
+        L->conn[db] = c;
         PGresult *r = PQexec(c, EA_SQL_LISTEN);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);
         if (ok && PQsetnonblocking(c, 1) == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, L->s,
                          "response cache: listening for changes of database %d", db);
+            L->retry_ms[db] = 0;
             return c;
         }
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, L->s,
+                     "response cache: no change listener for database %d yet: %s", db,
+                     PQerrorMessage(c));
+        give_back(L, db);
+    } else if (dbd) {
+        L->cs->dbd_close(L->cs->db_server[db], dbd);   /* not pgsql: ea_db.c says so */
+        apr_pool_clear(L->pool[db]);
     }
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, L->s,
-                 "response cache: no change listener for database %d yet: %s", db,
-                 PQerrorMessage(c));
-    PQfinish(c);
+    L->retry_ms[db] = L->retry_ms[db] ? L->retry_ms[db] * 2 : LISTEN_RETRY_MIN_MS;
+    if (L->retry_ms[db] > LISTEN_RETRY_MAX_MS)
+        L->retry_ms[db] = LISTEN_RETRY_MAX_MS;
+    L->retry_at[db] = now + apr_time_from_msec(L->retry_ms[db]);
     return NULL;
 }
 
 static void drop(listener *L, int db, pid_t pid)
 {
-    ea_shmcache_resign(cache, db, (int32_t)pid);
-    if (L->conn[db]) {
-        PQfinish(L->conn[db]);
-        L->conn[db] = NULL;
-    }
+    ea_shmcache_resign(L->cache, db, (int32_t)pid);
+    if (L->conn[db])
+        give_back(L, db);
 }
 
 static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
 {
     listener *L = data;
+    ea_shmcache *cache = L->cache;
+    const int ndbs = L->cs->ndbs;
     pid_t pid = getpid();
 
     while (!L->stop) {
@@ -262,10 +308,16 @@ static apr_status_t stop_listener(void *data)
 
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (!cache)
+    ea_module_state *st = ea_state(s);
+    if (!st->cache)
         return;
     listener *L = apr_pcalloc(pchild, sizeof(*L));
     L->s = s;
+    L->cache = st->cache;
+    L->cs = st->cache_st;
+    for (int db = 0; db < L->cs->ndbs; db++)
+        if (apr_pool_create(&L->pool[db], pchild) != APR_SUCCESS)
+            return;
     if (apr_thread_create(&L->thread, NULL, listener_main, L, pchild) != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "response cache: cannot start the listener thread");
         return;
@@ -280,12 +332,13 @@ static void *pool_alloc(void *pool, size_t len)
     return apr_palloc(pool, len);
 }
 
-/* Only routes marked cacheable come here (ea_dispatch). */
-int ea_cache_lookup(ea_req *rq)
+/* Only routes marked cacheable come here (ea_dispatch, which sends a hit). */
+int ea_cache_lookup(ea_req *rq, const char **body_out, size_t *len_out)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
+    if (!cache || sc->cache_db < 0 || ea_dir_get(rq->conf, cache) == 0)
         return 0;
     uint64_t now = now_ms();
     if (!ea_shmcache_healthy(cache, sc->cache_db, now)) {
@@ -302,7 +355,8 @@ int ea_cache_lookup(ea_req *rq)
                               pool_alloc, r->pool, &body, &len)) {
         apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "hit");
         ea_count(r->server, EA_C_CACHE_HIT);
-        ea_send_raw_json(rq, HTTP_OK, body, len);
+        *body_out = body;
+        *len_out = len;
         return 1;
     }
     apr_table_setn(r->headers_out, "X-EcoAtlas-Cache", "miss");
@@ -316,7 +370,8 @@ int ea_cache_lookup(ea_req *rq)
  * route's handler answered 200 to a lookup that missed. */
 void ea_cache_store(ea_req *rq, const char *body, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (!cache || !rq->cache_key)
         return;
     int stored = ea_shmcache_put(cache, sc->cache_db, rq->cache_gen, rq->cache_key,
@@ -332,8 +387,9 @@ void ea_cache_store(ea_req *rq, const char *body, size_t len)
 int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    if (!cache || sc->cache_db < 0 || rq->conf->cache == 0)
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
+    if (!cache || sc->cache_db < 0 || ea_dir_get(rq->conf, cache) == 0)
         return -1;
     uint64_t now = now_ms();
     if (!ea_shmcache_healthy(cache, sc->cache_db, now))
@@ -345,7 +401,8 @@ int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint6
 
 void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
 }
@@ -357,7 +414,8 @@ size_t ea_cache_key_max(void)
 
 void ea_cache_invalidate(request_rec *r)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0) {
         ea_shmcache_bump(cache, sc->cache_db);
         ea_count(r->server, EA_C_CACHE_INVAL_WRITE);
@@ -369,7 +427,8 @@ void ea_cache_invalidate(request_rec *r)
 int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
                       uint64_t *gen)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     *gen = 0;
     if (!cache || sc->cache_db < 0)
         return -1;
@@ -383,35 +442,25 @@ int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, 
 
 void ea_cache_auth_put(request_rec *r, const char *key, uint64_t gen, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), gen, key, strlen(key), val, len, now_ms());
 }
 
 void ea_cache_auth_invalidate(request_rec *r)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_bump(cache, AUTH_DB(sc->cache_db));
 }
 
 void ea_cache_auth_put_now(request_rec *r, const char *key, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
         ea_shmcache_put(cache, AUTH_DB(sc->cache_db), ea_shmcache_generation(cache, AUTH_DB(sc->cache_db)),
                         key, strlen(key), val, len, now_ms());
-}
-
-/* ---- metrics (ea_metrics.c) ------------------------------------------------------- */
-
-int ea_cache_listeners(int *up, int max, unsigned *slots)
-{
-    uint64_t now = now_ms();
-    *slots = cache ? ea_shmcache_nslots(cache) : 0;
-    if (!cache)
-        return 0;
-    for (int db = 0; db < ndbs && db < max; db++)
-        up[db] = ea_shmcache_healthy(cache, db, now);
-    return ndbs < max ? ndbs : max;
 }

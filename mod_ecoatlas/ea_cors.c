@@ -4,7 +4,8 @@
  * preflights (OPTIONS + Access-Control-Request-Method) answered before
  * authentication and throttling.  Headers go in err_headers_out so that a
  * browser can read a 401 or a 429 too. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_edge.h"
 #include "apr_strings.h"
 #include "ea_edge.h"
 
@@ -15,7 +16,7 @@ APLOG_USE_MODULE(ecoatlas);
 
 const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     char *norm = ea_origin_normalize(cmd->pool, arg);
     if (!norm)
         return apr_psprintf(cmd->pool,
@@ -30,14 +31,14 @@ const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg)
 
 static int origin_allowed(const ea_srv_conf *sc, const char *origin)
 {
-    if (sc->cors_allow_all == 1)
+    if (ea_srv_get(sc, cors_allow_all) == 1)
         return 1;
     return sc->cors_origins && ea_origin_allowed(sc->cors_origins, origin);
 }
 
 int ea_cors(request_rec *r, int respond_preflight)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const char *origin = apr_table_get(r->headers_in, "Origin");
     int preflight = r->method_number == M_OPTIONS
                     && apr_table_get(r->headers_in, "Access-Control-Request-Method");
@@ -49,9 +50,9 @@ int ea_cors(request_rec *r, int respond_preflight)
         apr_table_mergen(r->err_headers_out, "Vary", "Origin");
     }
     if (origin && origin_allowed(sc, origin)) {
-        int creds = sc->cors_credentials == 1;
+        int creds = ea_srv_get(sc, cors_credentials) == 1;
         apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin",
-                       sc->cors_allow_all == 1 && !creds ? "*" : origin);
+                       ea_srv_get(sc, cors_allow_all) == 1 && !creds ? "*" : origin);
         if (creds)
             apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
         if (preflight) {

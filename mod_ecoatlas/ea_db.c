@@ -4,7 +4,11 @@
  * distinct statement of a fixed shape once per connection, and repair a
  * connection that a PostgreSQL restart broke (reset, statements prepared
  * again, one retry for reads). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_metrics.h"
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 #include "apr_hash.h"
@@ -15,8 +19,6 @@
 #include <limits.h>
 
 APLOG_USE_MODULE(ecoatlas);
-
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire;
 
 /* Per connection, kept in the connection's own pool: statements prepared. */
 typedef struct ea_conn_state {
@@ -31,9 +33,21 @@ typedef struct ea_conn_state {
 #define EA_MAX_PREPARED 512
 #define EA_STATE_KEY "ecoatlas:conn"
 
+/* mod_dbd's ap_dbd_acquire, kept in the module state. */
+static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn(const server_rec *s)
+{
+    return (APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *)ea_state(s)->dbd_acquire;
+}
+
+void *ea_db_acquire(request_rec *r)
+{
+    return dbd_acquire_fn(r->server)(r);
+}
+
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    ea_state(s)->dbd_acquire = (void (*)(void))dbd_acquire;
     if (!dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
@@ -62,7 +76,7 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
     ap_dbd_t *dbd = rq->db;
     if (!dbd) {
         apr_time_t t0 = apr_time_now();
-        dbd = dbd_acquire(rq->r);
+        dbd = ea_db_acquire(rq->r);
         ea_count_wait(rq->r->server, apr_time_now() - t0);
         if (!dbd) {
             ea_count(rq->r->server, EA_C_DB_ACQUIRE_FAIL);
@@ -112,8 +126,8 @@ static int is_connection_failure(PGconn *conn, const PGresult *res)
  * stops it (docs/security.md). */
 static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
-    ea_srv_conf *sc = ap_get_module_config(rq->r->server->module_config, &ecoatlas_module);
-    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    int ms = ea_srv_get(sc, query_timeout_ms);
     PGresult *res = PQexec(conn, ea_sql_session_settings(rq->r->pool, ms));
     if (PQresultStatus(res) == PGRES_COMMAND_OK) {
         st->configured = 1;
@@ -371,8 +385,8 @@ static void set_timeout(apr_pool_t *p, PGconn *conn, int ms)
 ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    int ms = sc->query_timeout_ms == EA_UNSET ? EA_DEFAULT_QUERY_TIMEOUT_MS : sc->query_timeout_ms;
+    ea_srv_conf *sc = ea_sconf(r->server);
+    int ms = ea_srv_get(sc, query_timeout_ms);
     ap_dbd_t *dbd;
     PGresult *res;
     const char *sql = stmt.sql;

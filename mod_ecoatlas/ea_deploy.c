@@ -4,10 +4,10 @@
  * --deploy`.  Logged in the second configuration pass only (httpd runs
  * post_config twice at start-up: the lines appear once per start, and
  * again after each reload, which re-reads the configuration). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
 #include "http_main.h"
-#include "util_cfgtree.h"
 #include "apr_strings.h"
 #include "ea_deploy.h"
 
@@ -33,27 +33,23 @@ static int server_debug(server_rec *s)
     return 0;
 }
 
-/* SSLEngine on inside the <VirtualHost> defined at s's file and line (the
- * directive tree is still there in post_config). */
-static int tree_ssl_engine(server_rec *s)
+/* SSLEngine is mod_ssl's; mod_ecoatlas notes it too (httpd gives a
+ * directive to every module that declares it): "on" in a server's own
+ * configuration makes it an HTTPS host for the deploy check. */
+const char *ea_deploy_note_ssl_engine(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    for (ap_directive_t *d = ap_conftree; d; d = d->next) {
-        int vhost = strcasecmp(d->directive, "<VirtualHost") == 0;
-        if (s->is_virtual && !(vhost && d->line_num == (int)s->defn_line_number && s->defn_name
-                               && d->filename && strcmp(d->filename, s->defn_name) == 0))
-            continue;
-        if (!s->is_virtual && vhost)
-            continue;
-        for (ap_directive_t *c = s->is_virtual ? d->first_child : d; c;
-             c = s->is_virtual ? c->next : NULL)
-            if (strcasecmp(c->directive, "SSLEngine") == 0 && c->args
-                && strncasecmp(c->args, "on", 2) == 0)
-                return 1;
-        if (s->is_virtual)
-            return 0;
-    }
-    return 0;
+    if (!ap_find_linked_module("mod_ssl.c"))   /* as httpd says it without us */
+        return apr_pstrcat(cmd->pool, "Invalid command '", cmd->directive->directive,
+                           "', perhaps misspelled or defined by a module not included "
+                           "in the server configuration", NULL);
+    ea_srv_conf *sc = ea_sconf(cmd->server);
+    if (strncasecmp(arg, "on", 2) == 0)
+        sc->ssl_engine = 1;
+    else if (sc->ssl_engine == EA_UNSET)
+        sc->ssl_engine = 0;
+    return DECLINE_CMD;   /* and mod_ssl's own handler takes it as usual */
 }
+
 
 static int server_https(server_rec *s, const ea_srv_conf *sc)
 {
@@ -63,7 +59,7 @@ static int server_https(server_rec *s, const ea_srv_conf *sc)
     for (server_addr_rec *a = s->addrs; s->is_virtual && a; a = a->next)
         if (a->host_port == 443)
             return 1;
-    return tree_ssl_engine(s);
+    return sc->ssl_engine == 1;
 }
 
 static const char *server_label(apr_pool_t *p, server_rec *s)
@@ -76,7 +72,7 @@ static const char *server_label(apr_pool_t *p, server_rec *s)
 
 static ea_deploy_settings settings_of(apr_pool_t *p, server_rec *s)
 {
-    ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(s);
     ea_deploy_settings d;
     d.name = server_label(p, s);
     d.https = server_https(s, sc);

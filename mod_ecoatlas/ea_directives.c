@@ -1,10 +1,71 @@
 /* ea_directives: the EcoAtlas* directive table, per-directory create/merge. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_settings.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_edge.h"
+#include "ea_mod_body.h"
+#include "ea_mod_tasks.h"
 #include "apr_strings.h"
 #include "ea_params.h"
 #include <errno.h>
 
 APLOG_USE_MODULE(ecoatlas);
+
+/* The defaults of every directive (docs/directives.md); a field not named
+ * here defaults to 0 or NULL.  Read through ea_srv_get/ea_dir_get. */
+const ea_srv_conf ea_srv_defaults = {
+    .cache_size = 64 * 1024 * 1024,             /* EcoAtlasCacheSize 64M */
+    /* The largest page: EcoAtlasMaxPageSize 200 sites of Django-shaped rows
+     * with long notes, indented, stays below this. */
+    .cache_max_entry = 1024 * 1024,             /* EcoAtlasCacheMaxEntry 1M */
+    .query_timeout_ms = 30000,                  /* EcoAtlasQueryTimeout 30 */
+    .cors_allow_all = 0,
+    .cors_credentials = 0,
+    .rate_anon = { 1, 1000, 86400000 },         /* EcoAtlasRateLimitAnon 1000/day */
+    .rate_user = { 1, 5000, 86400000 },         /* EcoAtlasRateLimitUser 5000/day */
+    .throttle_entries = 100000,                 /* EcoAtlasThrottleEntries */
+    .ssl_redirect = 0,
+    .hsts_seconds = 0,
+    .hsts_subdomains = 0,
+    .hsts_preload = 0,
+    .cache_db = -1,
+    .token_name = "EcoPowerAtlas API",          /* EcoAtlasTokenName */
+    .session_cookie_secure = 0,
+    .csrf_cookie_secure = 0,
+    .rate_login = { 1, 10, 60000 },             /* EcoAtlasRateLimitLogin 10/min */
+    .throttle_failure = 0,                      /* EcoAtlasThrottleBackendFailure open */
+    .task_eager = 0,
+    .task_time_limit = EA_TASK_TIME_LIMIT_DEFAULT, /* EcoAtlasTaskTimeLimit (lib/ea_settings.h) */
+    .metrics = 1,                               /* EcoAtlasMetrics On */
+    .ssl_engine = 0,
+};
+
+const ea_dir_conf ea_dir_defaults = {
+    .base = "/api",
+    .page_size = 50,                            /* EcoAtlasPageSize */
+    .max_page_size = 200,                       /* EcoAtlasMaxPageSize */
+    .debug = 0,
+    .cache = 1,                                 /* EcoAtlasCache On */
+    .max_body = 1024 * 1024,                    /* EcoAtlasMaxBodySize 1M */
+};
+
+/* The module's state lives in the configuration pool: every server of one
+ * configuration shares it, a restart (a new configuration) starts anew. */
+#define EA_STATE_KEY "ecoatlas:state"
+static ea_module_state *state_for(apr_pool_t *p)
+{
+    void *v = NULL;
+    apr_pool_userdata_get(&v, EA_STATE_KEY, p);
+    if (!v) {
+        ea_module_state *st = apr_pcalloc(p, sizeof(*st));
+        st->pool = p;
+        apr_pool_userdata_setn(st, EA_STATE_KEY, NULL, p);
+        v = st;
+    }
+    return v;
+}
 
 void *ea_create_dir_conf(apr_pool_t *p, char *dir)
 {
@@ -61,6 +122,8 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->task_eager = EA_UNSET;
     c->task_time_limit = EA_UNSET;
     c->metrics = EA_UNSET;
+    c->ssl_engine = EA_UNSET;
+    c->st = state_for(p);
     return c;
 }
 
@@ -104,23 +167,11 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(task_eager);
     MERGE(task_time_limit);
     c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
+    c->dbd_params = add->dbd_params ? add->dbd_params : base->dbd_params;
+    c->ssl_engine = add->ssl_engine;   /* the server's own: the deploy check's view */
     MERGE(metrics);
+    c->st = base->st;
     return c;
-}
-
-int ea_conf_page_size(const ea_dir_conf *c)
-{
-    return c->page_size != EA_UNSET ? c->page_size : EA_DEFAULT_PAGE_SIZE;
-}
-
-int ea_conf_max_page_size(const ea_dir_conf *c)
-{
-    return c->max_page_size != EA_UNSET ? c->max_page_size : EA_DEFAULT_MAX_PAGE_SIZE;
-}
-
-int ea_conf_debug(const ea_dir_conf *c)
-{
-    return c->debug == 1;
 }
 
 /* Positive page sizes; a bound keeps one response from turning into an export. */
@@ -146,7 +197,7 @@ static const char *set_page_size(cmd_parms *cmd, void *dconf, const char *arg)
  * cancels it. */
 static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
@@ -161,14 +212,14 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
 /* An On|Off server setting stored at the offset given in the table. */
 static const char *set_srv_flag(cmd_parms *cmd, void *dconf, int on)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     *(int *)((char *)c + (size_t)cmd->info) = on ? 1 : 0;
     return NULL;
 }
 
 static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     char *end;
     errno = 0;
     long v = strtol(arg, &end, 10);
@@ -182,7 +233,7 @@ static const char *set_hsts_seconds(cmd_parms *cmd, void *dconf, const char *arg
 /* Bytes with an optional K/M/G suffix; 0 turns the cache off. */
 static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     long long v;
     if (err)
@@ -198,7 +249,7 @@ static const char *set_cache_size(cmd_parms *cmd, void *dconf, const char *arg)
 /* The largest response body the cache stores: 1K to 1G. */
 static const char *set_cache_max_entry(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     long long v;
     if (err)
@@ -300,5 +351,10 @@ const command_rec ea_directives[] = {
                   "(default: the system temporary directory)"),
     AP_INIT_FLAG("EcoAtlasMetrics", set_srv_flag, (void *)APR_OFFSETOF(ea_srv_conf, metrics), RSRC_CONF,
                  "Off: this host's requests are not counted in the metrics (default On)"),
+    /* mod_dbd's directive: noted here too (ea_cache.c), then handled by mod_dbd */
+    AP_INIT_TAKE1("DBDParams", ea_cache_note_dbd_params, NULL, RSRC_CONF,
+                  "mod_dbd's connection parameters (mod_ecoatlas notes which servers share them)"),
+    AP_INIT_RAW_ARGS("SSLEngine", ea_deploy_note_ssl_engine, NULL, RSRC_CONF,
+                     "mod_ssl's switch (mod_ecoatlas notes the hosts that serve HTTPS)"),
     { NULL }
 };

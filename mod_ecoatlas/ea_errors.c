@@ -1,47 +1,22 @@
 /* ea_errors: JSON bodies for the errors httpd itself raises under an API
  * mount (docs/decisions.md D12), e.g. 400 for a malformed %-escape or 404 for an
- * encoded slash, which happen before any of our request hooks run.  The
- * mounts are the <Location> sections that set our handler. */
-#include "mod_ecoatlas.h"
+ * encoded slash, which happen before any of our request hooks run.  A mount
+ * is wherever httpd's merged configuration sets our handler (<Location>,
+ * <LocationMatch>, ...): when the error is sent, the request's own
+ * configuration says, or, for an error raised before httpd walked the
+ * <Location> sections, a walk of them done here. */
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
+#include "http_request.h"
 #include "util_filter.h"
 #include "apr_strings.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
-#define EA_NOTE "ecoatlas-api"
 #define EA_ERROR_FILTER "ECOATLAS_ERROR_JSON"
-
-static apr_array_header_t *mounts;   /* const char *, without trailing '/' */
-
-static void collect(apr_pool_t *p, const ap_directive_t *d)
-{
-    for (; d; d = d->next) {
-        if (strcasecmp(d->directive, "<Location") == 0 && d->first_child) {
-            for (const ap_directive_t *c = d->first_child; c; c = c->next) {
-                if (strcasecmp(c->directive, "SetHandler") == 0 && strstr(c->args, EA_HANDLER)) {
-                    const char *args = d->args;
-                    char *path = ap_getword_conf(p, &args);
-                    size_t n = strlen(path);
-                    if (n && path[n - 1] == '>')
-                        path[--n] = '\0';
-                    while (n > 1 && path[n - 1] == '/')
-                        path[--n] = '\0';
-                    if (path[0] == '/')
-                        APR_ARRAY_PUSH(mounts, const char *) = n == 1 ? "" : path;
-                }
-            }
-        }
-        if (d->first_child)
-            collect(p, d->first_child);
-    }
-}
-
-void ea_errors_post_config(apr_pool_t *pconf)
-{
-    mounts = apr_array_make(pconf, 4, sizeof(const char *));
-    collect(pconf, ap_conftree);
-}
 
 static const struct { int status; const char *body; } bodies[] = {
     { HTTP_BAD_REQUEST, "{\"detail\":\"Malformed request.\"}" },
@@ -53,26 +28,6 @@ static const struct { int status; const char *body; } bodies[] = {
     { HTTP_SERVICE_UNAVAILABLE, "{\"detail\":\"Service unavailable.\"}" },
 };
 
-/* post_read_request: the raw path is known, nothing has been decoded yet. */
-static int ea_errors_post_read_request(request_rec *r)
-{
-    if (!mounts || !r->uri || r->main || r->prev)
-        return DECLINED;
-    for (int i = 0; i < mounts->nelts; i++) {
-        const char *m = APR_ARRAY_IDX(mounts, i, const char *);
-        size_t n = strlen(m);
-        if (strncmp(r->uri, m, n) == 0 && (r->uri[n] == '/' || r->uri[n] == '\0')) {
-            for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++)
-                ap_custom_response(r, bodies[k].status, bodies[k].body);
-            apr_table_setn(r->notes, EA_NOTE, "1");
-            ea_security_headers(r);
-            ea_cors(r, 0);
-            break;
-        }
-    }
-    return DECLINED;
-}
-
 /* httpd labels its error pages text/html: relabel ours before the headers go. */
 static apr_status_t error_json_filter(ap_filter_t *f, apr_bucket_brigade *bb)
 {
@@ -81,15 +36,40 @@ static apr_status_t error_json_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, bb);
 }
 
+/* Is the failed request under our handler?  Once header_parser ran, it
+ * knows; after the <Location> walk, the merged configuration says; before
+ * it (the request still has the server's defaults), the walk is done here
+ * and its result dropped again, so that nothing else of the error response
+ * changes. */
+static int under_api(request_rec *r)
+{
+    if (ea_req_get(r))
+        return 1;
+    if (!r->uri || !r->per_dir_config)   /* no request line to speak of */
+        return 0;
+    if (r->per_dir_config != r->server->lookup_defaults)
+        return ea_is_api_request(r);
+    ap_conf_vector_t *saved = r->per_dir_config;
+    int api = ap_location_walk(r) == OK && ea_is_api_request(r);
+    r->per_dir_config = saved;
+    return api;
+}
+
+/* insert_error_filter runs before httpd picks the error's body: our
+ * bodies, headers and the filter that labels them JSON go in here. */
 static void insert_error_filter(request_rec *r)
 {
-    if (apr_table_get(r->notes, EA_NOTE))
-        ap_add_output_filter(EA_ERROR_FILTER, NULL, r, r->connection);
+    if (r->main || r->prev || !under_api(r))
+        return;
+    for (size_t k = 0; k < sizeof(bodies) / sizeof(bodies[0]); k++)
+        ap_custom_response(r, bodies[k].status, bodies[k].body);
+    ea_security_headers(r);
+    ea_cors(r, 0);
+    ap_add_output_filter(EA_ERROR_FILTER, NULL, r, r->connection);
 }
 
 void ea_errors_register(apr_pool_t *p)
 {
     ap_register_output_filter(EA_ERROR_FILTER, error_json_filter, NULL, AP_FTYPE_CONTENT_SET);
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_post_read_request(ea_errors_post_read_request, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -1,7 +1,10 @@
 /* ea_handle_actions: the API root, list-level actions and statistics
  * (docs/decisions.md §2.2, §2.7).  Sums come from the trigger-kept group tables
  * whenever the filters allow it, from the rows otherwise. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_params.h"

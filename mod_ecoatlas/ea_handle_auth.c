@@ -5,7 +5,15 @@
  * Passwords are checked against auth_user's Django hashes; an unknown user
  * costs the same hashing time as a known one.  Both login endpoints have
  * their own rate limit (EcoAtlasRateLimitLogin) per client and username. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_body.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "util_cookies.h"
 #include "ea_auth.h"
@@ -124,7 +132,7 @@ static const char *today(apr_pool_t *p)
 int ea_handle_auth_token(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     ea_user *u = authenticate(rq);
     if (!u)
         return OK;
@@ -185,7 +193,9 @@ static ea_db_status end_session(ea_req *rq, const char *hex)
 int ea_handle_auth_login(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    if (!sc->secret_key)   /* a mount that start-up did not see (AddHandler): no sessions */
+        return ea_send_server_error(rq, "no EcoAtlasSecretKey for this server");
     const char *csrf_why = ea_auth_login_csrf_failure(rq);
     if (csrf_why)
         return ea_send_detail(rq, HTTP_FORBIDDEN, apr_pstrcat(r->pool, "CSRF Failed: ", csrf_why, NULL));
@@ -209,8 +219,8 @@ int ea_handle_auth_login(ea_req *rq)
         return ea_db_fail(rq, st);
     ea_count(r->server, EA_C_AUTH_LOGIN);
     ea_session_cookie(sc->secret_key, strlen(sc->secret_key), key, cookie);
-    set_cookie(r, EA_SESSION_COOKIE, cookie, SESSION_AGE_S, 1, sc->session_cookie_secure == 1);
-    set_cookie(r, EA_CSRF_COOKIE, csrf, CSRF_AGE_S, 0, sc->csrf_cookie_secure == 1);
+    set_cookie(r, EA_SESSION_COOKIE, cookie, SESSION_AGE_S, 1, ea_srv_get(sc, session_cookie_secure) == 1);
+    set_cookie(r, EA_CSRF_COOKIE, csrf, CSRF_AGE_S, 0, ea_srv_get(sc, csrf_cookie_secure) == 1);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_mergen(r->err_headers_out, "Vary", "Cookie");
     ea_buf b;
@@ -224,14 +234,14 @@ int ea_handle_auth_login(ea_req *rq)
 int ea_handle_auth_logout(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const char *hex = cookie_session_hex(rq);
     if (hex) {
         ea_db_status st = end_session(rq, hex);
         if (st != EA_DB_OK)
             return ea_db_fail(rq, st);
     }
-    set_cookie(r, EA_SESSION_COOKIE, "\"\"", 0, 1, sc->session_cookie_secure == 1);
+    set_cookie(r, EA_SESSION_COOKIE, "\"\"", 0, 1, ea_srv_get(sc, session_cookie_secure) == 1);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     return ea_send_detail(rq, HTTP_OK, "Logged out.");
 }

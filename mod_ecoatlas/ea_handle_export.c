@@ -2,7 +2,10 @@
  * real RFC 4180 CSV, UTF-8, CRLF, streamed).  Rows come from PostgreSQL one
  * at a time (single-row mode) and leave in 64 KB flushes, so memory stays
  * flat whatever the size; a client that disconnects cancels the query. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
 #include "http_connection.h"
 #include "util_filter.h"
 #include "apr_strings.h"

@@ -1,6 +1,10 @@
 /* ea_handle_resources: list and detail of the six model resources
  * (docs/decisions.md §2.4 pagination, §2.5 filters, §2.6 shapes). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_keyset.h"

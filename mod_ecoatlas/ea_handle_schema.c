@@ -1,7 +1,9 @@
 /* ea_handle_schema: GET /api/schema/ (the OpenAPI document, docs/decisions.md
  * §2.9 and D15) and GET /api/docs/ (Swagger UI, served from the module
  * itself: no CDN).  Both come from files compiled in (ea_assets.c). */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
 #include "apr_strings.h"
 #include "ea_assets.h"
 #include "ea_params.h"

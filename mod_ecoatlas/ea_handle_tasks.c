@@ -8,7 +8,13 @@
  * one transaction, a short timeout, 503 when Redis is away); eager mode
  * (EcoAtlasTaskAlwaysEager On) runs the same task code (lib/ea_task_run.c) in
  * the request on the request's pooled database connection. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_body.h"
+#include "ea_mod_tasks.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "apr_file_io.h"
 #include "apr_lib.h"
@@ -37,16 +43,11 @@ APLOG_USE_MODULE(ecoatlas);
  * what one request may make a child hold. */
 #define EA_IMPORT_MAX_BODY (64LL * 1024 * 1024)
 
-static ea_srv_conf *srv_conf(server_rec *s)
-{
-    return ap_get_module_config(s->module_config, &ecoatlas_module);
-}
-
 /* ---- directives ------------------------------------------------------------------- */
 
 const char *ea_tasks_set_url(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = srv_conf(cmd->server);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     ea_redis_url u;
     const char *err;
     if (ea_redis_url_parse(arg, &u, &err) != 0)
@@ -66,7 +67,7 @@ const char *ea_tasks_set_time_limit(cmd_parms *cmd, void *dconf, const char *arg
     if (ea_setting_parse("EcoAtlasTaskTimeLimit", arg, &v, why, sizeof why) != 0)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (%s)",
                             cmd->directive->directive, arg, why);
-    srv_conf(cmd->server)->task_time_limit = (int)v;
+    ea_sconf(cmd->server)->task_time_limit = (int)v;
     return NULL;
 }
 
@@ -75,7 +76,7 @@ const char *ea_tasks_set_import_dir(cmd_parms *cmd, void *dconf, const char *arg
     if (arg[0] != '/')
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': '%s' (expected an "
                             "absolute path)", cmd->directive->directive, arg);
-    srv_conf(cmd->server)->import_dir = arg;
+    ea_sconf(cmd->server)->import_dir = arg;
     return NULL;
 }
 
@@ -118,7 +119,7 @@ static const char *import_dir_problem(apr_pool_t *p, const char *dir)
 int ea_tasks_check_config(apr_pool_t *ptemp, server_rec *s)
 {
     for (server_rec *v = s; v; v = v->next) {
-        const char *dir = srv_conf(v)->import_dir;
+        const char *dir = ea_sconf(v)->import_dir;
         const char *why = dir ? import_dir_problem(ptemp, dir) : NULL;
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
@@ -133,20 +134,19 @@ int ea_tasks_check_config(apr_pool_t *ptemp, server_rec *s)
 
 static int conf_eager(const ea_srv_conf *c)
 {
-    return c->task_eager == 1;
+    return ea_srv_get(c, task_eager) == 1;
 }
 
 static int conf_time_limit(const ea_srv_conf *c)
 {
-    return c->task_time_limit != EA_UNSET ? c->task_time_limit
-                                          : (int)ea_setting_default("EcoAtlasTaskTimeLimit");
+    return ea_srv_get(c, task_time_limit);
 }
 
 /* ---- helpers -------------------------------------------------------------------------- */
 
 static ea_taskq *open_queue(ea_req *rq, int need_broker)
 {
-    ea_srv_conf *c = srv_conf(rq->r->server);
+    ea_srv_conf *c = ea_sconf(rq->r->server);
     ea_taskq_opts o;
     const char *err;
     memset(&o, 0, sizeof o);
@@ -166,7 +166,7 @@ static ea_taskq *open_queue(ea_req *rq, int need_broker)
 static int send_unavailable(ea_req *rq, ea_taskq *q)
 {
     ea_count(rq->r->server, EA_C_TASK_BROKER_ERROR);
-    if (ea_log_once("task-broker", 0))
+    if (ea_log_once(rq->r->server, "task-broker", 0))
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r, "task broker unavailable: %s",
                       ea_taskq_error(q));
     apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
@@ -212,7 +212,7 @@ static void eager_on(PGconn *pg, void *baton)
 static int run_eager(ea_req *rq, const char *name, const char *args)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *c = srv_conf(r->server);
+    ea_srv_conf *c = ea_sconf(r->server);
     const ea_task_def *def = ea_task_find(name, 0);
     char id[EA_TASK_ID_LEN + 1], created[32], finished[32], *result = NULL, *error = NULL;
     volatile int cancel = 0;
@@ -242,7 +242,7 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
                                                  : "FAILURE", result, error, created, created, finished) == 0;
         if (!stored)
             ea_count(r->server, EA_C_TASK_BROKER_ERROR);
-        if (!stored && ea_log_once("task-backend", 0))
+        if (!stored && ea_log_once(r->server, "task-backend", 0))
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "eager task %s: record not stored: %s", id,
                           ea_taskq_error(q));
     }
@@ -260,13 +260,13 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
 /* Queue name(args); 202 with the id, or 503. */
 static int dispatch_task(ea_req *rq, const char *name, const char *args)
 {
-    ea_srv_conf *c = srv_conf(rq->r->server);
+    ea_srv_conf *c = ea_sconf(rq->r->server);
     char id[EA_TASK_ID_LEN + 1];
     if (conf_eager(c))
         return run_eager(rq, name, args);
     ea_taskq *q = open_queue(rq, 1);
     if (q == NULL) {
-        if (ea_log_once("task-no-broker", 0))
+        if (ea_log_once(rq->r->server, "task-no-broker", 0))
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r,
                           "a task was requested but neither EcoAtlasBrokerURL nor "
                           "EcoAtlasTaskAlwaysEager On is configured");
@@ -307,7 +307,7 @@ int ea_handle_enqueue_snapshot(ea_req *rq)
 
 int ea_handle_task_status(ea_req *rq)
 {
-    ea_srv_conf *c = srv_conf(rq->r->server);
+    ea_srv_conf *c = ea_sconf(rq->r->server);
     char *json;
     if (!ea_task_id_valid(rq->pk) || (c->broker_url == NULL && c->result_backend == NULL))
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Not found.");
@@ -364,7 +364,7 @@ static const char *file_ext(apr_pool_t *p, const char *filename)
 int ea_handle_import(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *c = srv_conf(r->server);
+    ea_srv_conf *c = ea_sconf(r->server);
     ea_body body;
     const ea_body_file *file = NULL;
     const char *kind, *ext, *dir;

@@ -3,7 +3,12 @@
  * D6).  Each write is one transaction on the request's connection; the
  * validation core (lib/ea_validate.c) asks the database through hooks that
  * run inside it. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_body.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_params.h"

@@ -3,7 +3,10 @@
  * anything else runs; each refused host is logged once per process, so a
  * flood does not flood the error log.  Without the directive the allowed
  * names are the virtual host's ServerName and ServerAlias. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_edge.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "ea_edge.h"
@@ -68,7 +71,7 @@ static apr_array_header_t *server_names(apr_pool_t *p, server_rec *s)
 void ea_hosts_post_config(apr_pool_t *pconf, server_rec *main_s)
 {
     for (server_rec *s = main_s; s; s = s->next) {
-        ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+        ea_srv_conf *sc = ea_sconf(s);
         sc->default_hosts = server_names(pconf, s);
     }
 }
@@ -79,12 +82,12 @@ int ea_hosts_check(ea_req *rq)
     const char *host = apr_table_get(r->headers_in, "Host");
     if (!host)   /* HTTP/1.0 without Host: the server's own name */
         return 0;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const apr_array_header_t *allowed = rq->conf->allowed_hosts ? rq->conf->allowed_hosts
                                                                 : sc->default_hosts;
     if (allowed && ea_host_allowed(allowed, host))
         return 0;
-    if (ea_log_once(host, 0))
+    if (ea_log_once(r->server, host, 0))
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "refused Host header '%s': not in EcoAtlasAllowedHosts "
                       "(or ServerName/ServerAlias); further requests for it are not logged",

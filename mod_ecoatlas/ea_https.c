@@ -3,7 +3,9 @@
  * trusted proxy says so in a header; secure requests get the HSTS header,
  * insecure ones a 301 to https when EcoAtlasSSLRedirect is on, and the
  * API's absolute links use the scheme the client really used. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_edge.h"
 #include "http_core.h"
 #include "apr_strings.h"
 
@@ -11,7 +13,7 @@ APLOG_USE_MODULE(ecoatlas);
 
 const char *ea_https_set_proxy_header(cmd_parms *cmd, void *dconf, int argc, char *const argv[])
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     if (argc < 2)
         return apr_psprintf(cmd->pool, "Invalid value for directive '%s': expected a header name, "
                             "the value that means https, and optionally the trusted proxies",
@@ -51,7 +53,7 @@ static int from_trusted_proxy(request_rec *r, const ea_srv_conf *sc)
 
 int ea_https_is_secure(request_rec *r)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     if (strcmp(ap_http_scheme(r), "https") == 0)
         return 1;
     if (!sc->proxy_ssl_header)
@@ -63,19 +65,19 @@ int ea_https_is_secure(request_rec *r)
 int ea_https_check(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
 
     rq->secure = ea_https_is_secure(r);
     rq->scheme = rq->secure ? "https" : "http";
     if (rq->secure) {
-        if (sc->hsts_seconds > 0)
+        if (ea_srv_get(sc, hsts_seconds) > 0)
             apr_table_setn(r->err_headers_out, "Strict-Transport-Security",
-                           apr_psprintf(r->pool, "max-age=%d%s%s", sc->hsts_seconds,
-                                        sc->hsts_subdomains == 1 ? "; includeSubDomains" : "",
-                                        sc->hsts_preload == 1 ? "; preload" : ""));
+                           apr_psprintf(r->pool, "max-age=%d%s%s", ea_srv_get(sc, hsts_seconds),
+                                        ea_srv_get(sc, hsts_subdomains) == 1 ? "; includeSubDomains" : "",
+                                        ea_srv_get(sc, hsts_preload) == 1 ? "; preload" : ""));
         return 0;
     }
-    if (sc->ssl_redirect != 1)
+    if (ea_srv_get(sc, ssl_redirect) != 1)
         return 0;
     const char *host = apr_table_get(r->headers_in, "Host");
     if (!host)

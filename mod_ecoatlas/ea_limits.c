@@ -20,7 +20,11 @@
  *
  * The login endpoints call ea_limits_login: two keys, the client address
  * and the (normalised, hashed) username, both must admit. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_shm.h"
@@ -46,8 +50,6 @@ APLOG_USE_MODULE(ecoatlas);
 #define BACKOFF_MAX_MS 5000
 #define POOL_MAX 64                /* idle connections a child keeps per backend */
 
-static ea_throttle *table;
-
 /* EcoAtlasThrottleBackend: url NULL means local (the shared-memory table). */
 typedef struct ea_rl_backend {
     const char *url;
@@ -55,17 +57,12 @@ typedef struct ea_rl_backend {
     int idx;                       /* slot in the shared outage flags and per-child state */
 } ea_rl_backend;
 
-static ea_rl_backend local_backend;
-
 /* Shared by all children of the node, per backend. */
 typedef struct {
     uint32_t down;                 /* 1 while the backend is known to be down */
     uint32_t backoff_ms;           /* current back-off, 0 when up */
     uint64_t retry_at;             /* no attempt before (monotonic ms) */
 } shared_state;
-static shared_state *outage;
-/* The secret the Redis key names are hashed with (EcoAtlasSecretKey). */
-static uint8_t redis_secret[16];
 
 /* Per child, per backend. */
 typedef struct {
@@ -75,11 +72,22 @@ typedef struct {
     const ea_rl_backend *b;
 } backend_state;
 
-static backend_state bstate[MAX_BACKENDS];
+/* The rate limits' part of the module state (ea_state(s)->limits). */
+typedef struct ea_limits_state {
+    ea_throttle *table;            /* the local table; NULL: none */
+    shared_state *outage;          /* per backend, shared by the node's children */
+    uint8_t redis_secret[16];      /* the Redis key names are hashed with it (EcoAtlasSecretKey) */
+    backend_state bstate[MAX_BACKENDS];   /* per child */
+} ea_limits_state;
+
+static ea_limits_state *limits_of(const server_rec *s)
+{
+    return ea_state(s)->limits;
+}
 
 const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     ea_rate *rate = cmd->info == (void *)0 ? &c->rate_anon
                   : cmd->info == (void *)1 ? &c->rate_user : &c->rate_login;
     long count, period;
@@ -101,7 +109,7 @@ const char *ea_limits_set_rate(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     char *end;
     long v = strtol(arg, &end, 10);
@@ -116,10 +124,10 @@ const char *ea_limits_set_entries(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     const char *err;
     if (strcasecmp(arg, "local") == 0) {
-        c->throttle_backend = &local_backend;
+        c->throttle_backend = apr_pcalloc(cmd->pool, sizeof(ea_rl_backend));   /* url NULL: local */
         return NULL;
     }
     ea_rl_backend *b = apr_pcalloc(cmd->pool, sizeof(*b));
@@ -135,7 +143,7 @@ const char *ea_limits_set_backend(cmd_parms *cmd, void *dconf, const char *arg)
 
 const char *ea_limits_set_failure(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ap_get_module_config(cmd->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(cmd->server);
     if (strcasecmp(arg, "open") == 0)
         c->throttle_failure = 0;
     else if (strcasecmp(arg, "closed") == 0)
@@ -155,28 +163,20 @@ static uint64_t monotonic_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static ea_rate effective(const ea_rate *r, unsigned dflt_count, uint64_t dflt_period)
-{
-    ea_rate e = *r;
-    if (!e.set) {
-        e.count = dflt_count;
-        e.period_ms = dflt_period;
-    }
-    return e;
-}
-
 static int table_post_config(apr_pool_t *pconf, server_rec *s)
 {
-    ea_srv_conf *sc = ap_get_module_config(s->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(s);
     /* 1.25 entries per client keeps live evictions (which would forget a
      * client's count) away at full load. */
-    unsigned clients = sc->throttle_entries == EA_UNSET ? 100000 : (unsigned)sc->throttle_entries;
+    unsigned clients = (unsigned)ea_srv_get(sc, throttle_entries);
     unsigned entries = EA_THROTTLE_ENTRIES_FOR(clients);
     apr_pool_t *keep = s->process->pool;
     apr_shm_t *shm = NULL;
     void *old = NULL;
+    ea_limits_state *ls = limits_of(s);
+    ea_throttle *table = NULL;
 
-    table = NULL;
+    ls->table = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
     apr_pool_userdata_get(&old, SHM_KEY, keep);
@@ -187,6 +187,7 @@ static int table_post_config(apr_pool_t *pconf, server_rec *s)
             && ea_throttle_entries(table) < entries + EA_THROTTLE_GROUP
             && ea_throttle_slots(table) == THROTTLE_SLOTS) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: counts kept over the restart");
+            ls->table = table;
             return OK;
         }
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: table resized, counts start over "
@@ -206,7 +207,7 @@ static int table_post_config(apr_pool_t *pconf, server_rec *s)
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     apr_generate_random_bytes(key, sizeof(key));
-    table = ea_throttle_init(apr_shm_baseaddr_get(shm), size, entries, THROTTLE_SLOTS, key);
+    ls->table = ea_throttle_init(apr_shm_baseaddr_get(shm), size, entries, THROTTLE_SLOTS, key);
     apr_pool_userdata_set(shm, SHM_KEY, NULL, keep);
     return OK;
 }
@@ -215,16 +216,17 @@ static int table_post_config(apr_pool_t *pconf, server_rec *s)
  * region of shared memory kept over restarts like the table. */
 static int backends_post_config(server_rec *s)
 {
-    ea_srv_conf *msc = ap_get_module_config(s->module_config, &ecoatlas_module);
+    ea_srv_conf *msc = ea_sconf(s);
     const ea_rl_backend *seen[MAX_BACKENDS];
     int n = 0;
     apr_pool_t *keep = s->process->pool;
     apr_shm_t *shm = NULL;
     void *old = NULL;
+    ea_limits_state *ls = limits_of(s);
 
-    ea_rlredis_secret(redis_secret, msc->secret_key);
+    ea_rlredis_secret(ls->redis_secret, msc->secret_key);
     for (server_rec *v = s; v; v = v->next) {
-        ea_srv_conf *sc = ap_get_module_config(v->module_config, &ecoatlas_module);
+        ea_srv_conf *sc = ea_sconf(v);
         ea_rl_backend *b = sc->throttle_backend;
         int k;
         if (!b || !b->url)
@@ -254,13 +256,14 @@ static int backends_post_config(server_rec *s)
         }
         apr_pool_userdata_set(shm, STATE_KEY, NULL, keep);
     }
-    outage = apr_shm_baseaddr_get(shm);
-    memset(outage, 0, MAX_BACKENDS * sizeof(shared_state));
+    ls->outage = apr_shm_baseaddr_get(shm);
+    memset(ls->outage, 0, MAX_BACKENDS * sizeof(shared_state));
     return OK;
 }
 
 int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
 {
+    ea_state(s)->limits = apr_pcalloc(pconf, sizeof(ea_limits_state));
     int rc = table_post_config(pconf, s);
     if (rc == OK && ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
         rc = backends_post_config(s);
@@ -269,6 +272,7 @@ int ea_limits_post_config(apr_pool_t *pconf, server_rec *s)
 
 static apr_status_t close_connections(void *data)
 {
+    backend_state *bstate = data;
     for (int k = 0; k < MAX_BACKENDS; k++) {
         while (bstate[k].nidle > 0)
             ea_rlredis_free(bstate[k].idle[--bstate[k].nidle]);
@@ -278,9 +282,10 @@ static apr_status_t close_connections(void *data)
 
 void ea_limits_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    memset(bstate, 0, sizeof(bstate));
+    backend_state *bstate = limits_of(s)->bstate;
+    memset(bstate, 0, MAX_BACKENDS * sizeof(*bstate));
     for (server_rec *v = s; v; v = v->next) {
-        ea_srv_conf *sc = ap_get_module_config(v->module_config, &ecoatlas_module);
+        ea_srv_conf *sc = ea_sconf(v);
         ea_rl_backend *b = sc->throttle_backend;
         if (!b || !b->url || b->idx < 0 || bstate[b->idx].mu)
             continue;
@@ -288,12 +293,12 @@ void ea_limits_child_init(apr_pool_t *pchild, server_rec *s)
         if (apr_thread_mutex_create(&bstate[b->idx].mu, APR_THREAD_MUTEX_DEFAULT, pchild) != APR_SUCCESS)
             bstate[b->idx].mu = NULL;   /* counts locally then */
     }
-    apr_pool_cleanup_register(pchild, NULL, close_connections, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(pchild, bstate, close_connections, apr_pool_cleanup_null);
 }
 
 static void backend_failed(server_rec *s, backend_state *st, const char *why, int closed)
 {
-    shared_state *sh = &outage[st->b->idx];
+    shared_state *sh = &limits_of(s)->outage[st->b->idx];
     uint32_t expect = 0, backoff = __atomic_load_n(&sh->backoff_ms, __ATOMIC_RELAXED), next;
     ea_count(s, EA_C_RL_REDIS_ERROR);
     /* several children may fail at once: one doubling per round, not per child */
@@ -313,7 +318,7 @@ static void backend_failed(server_rec *s, backend_state *st, const char *why, in
 
 static void backend_ok(server_rec *s, backend_state *st)
 {
-    shared_state *sh = &outage[st->b->idx];
+    shared_state *sh = &limits_of(s)->outage[st->b->idx];
     uint32_t expect = 1;
     if (__atomic_load_n(&sh->backoff_ms, __ATOMIC_RELAXED)) {
         __atomic_store_n(&sh->backoff_ms, 0, __ATOMIC_RELAXED);
@@ -330,16 +335,17 @@ static void backend_ok(server_rec *s, backend_state *st)
 static int redis_admit(request_rec *r, const ea_rl_backend *b, int closed, const char *key,
                        unsigned count, uint64_t period, ea_throttle_verdict *v)
 {
-    backend_state *st = b->idx >= 0 ? &bstate[b->idx] : NULL;
+    ea_limits_state *ls = limits_of(r->server);
+    backend_state *st = b->idx >= 0 ? &ls->bstate[b->idx] : NULL;
     ea_rlredis *c = NULL;
     char rkey[EA_RLREDIS_KEY_SIZE], err[256];
     int pooled;
 
-    if (!st || !st->mu || !outage)
+    if (!st || !st->mu || !ls->outage)
         return -1;
-    if (__atomic_load_n(&outage[b->idx].retry_at, __ATOMIC_ACQUIRE) > monotonic_ms())
+    if (__atomic_load_n(&ls->outage[b->idx].retry_at, __ATOMIC_ACQUIRE) > monotonic_ms())
         return -1;   /* the node is backing off */
-    ea_rlredis_key(rkey, redis_secret, key, strlen(key));
+    ea_rlredis_key(rkey, ls->redis_secret, key, strlen(key));
     apr_thread_mutex_lock(st->mu);
     if (st->nidle > 0)
         c = st->idle[--st->nidle];
@@ -387,9 +393,9 @@ static int redis_admit(request_rec *r, const ea_rl_backend *b, int closed, const
 
 static int admit(request_rec *r, const char *key, ea_rate rate, ea_throttle_verdict *v)
 {
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     const ea_rl_backend *b = sc->throttle_backend;
-    int closed = sc->throttle_failure == 1;
+    int closed = ea_srv_get(sc, throttle_failure) == 1;
     if (b && b->url) {
         if (redis_admit(r, b, closed, key, rate.count, rate.period_ms, v) == 0)
             return ADMIT_DECIDED;
@@ -397,6 +403,7 @@ static int admit(request_rec *r, const char *key, ea_rate rate, ea_throttle_verd
         if (closed)
             return ADMIT_UNAVAILABLE;
     }
+    ea_throttle *table = limits_of(r->server)->table;
     if (!table)
         return ADMIT_SKIP;
     if (ea_throttle_admit(table, key, strlen(key), rate.count, rate.period_ms, monotonic_ms(), v)
@@ -440,7 +447,7 @@ static int send_backend_down(ea_req *rq)
 static void log_throttled(request_rec *r, const char *key, const char *who, ea_rate rate,
                           const ea_throttle_verdict *v)
 {
-    if (ea_log_once(key, v->at_ms / rate.period_ms))   /* once per window */
+    if (ea_log_once(r->server, key, v->at_ms / rate.period_ms))   /* once per window */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
                       who, rate.count, rate.period_ms / 1000);
 }
@@ -448,7 +455,7 @@ static void log_throttled(request_rec *r, const char *key, const char *who, ea_r
 int ea_limits_check(ea_req *rq)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *sc = ea_sconf(r->server);
     char client[EA_CLIENT_KEY_SIZE];
     const char *key;
     ea_rate rate;
@@ -457,10 +464,10 @@ int ea_limits_check(ea_req *rq)
     if (r->main)
         return 0;
     if (r->user) {
-        rate = effective(&sc->rate_user, 5000, 86400000);
+        rate = ea_srv_rate(sc, rate_user);
         key = r->user;
     } else {
-        rate = effective(&sc->rate_anon, 1000, 86400000);
+        rate = ea_srv_rate(sc, rate_anon);
         if (ea_client_key(client, sizeof(client), r->useragent_ip) != 0)
             return 0;
         key = client;
@@ -507,8 +514,8 @@ static const char *username_key(apr_pool_t *p, const char *username)
 int ea_limits_login(ea_req *rq, const char *username)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    ea_rate rate = effective(&sc->rate_login, 10, 60000);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_rate rate = ea_srv_rate(sc, rate_login);
     char client[EA_CLIENT_KEY_SIZE];
     ea_throttle_verdict vc, vu;
 
@@ -557,8 +564,8 @@ int ea_limits_login(ea_req *rq, const char *username)
 int ea_limits_auth_failure(ea_req *rq, unsigned *retry_s)
 {
     request_rec *r = rq->r;
-    ea_srv_conf *sc = ap_get_module_config(r->server->module_config, &ecoatlas_module);
-    ea_rate rate = effective(&sc->rate_login, 10, 60000);
+    ea_srv_conf *sc = ea_sconf(r->server);
+    ea_rate rate = ea_srv_rate(sc, rate_login);
     char client[EA_CLIENT_KEY_SIZE];
     ea_throttle_verdict v;
 

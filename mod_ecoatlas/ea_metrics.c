@@ -14,7 +14,10 @@
  *   mod_status                    a mod_ecoatlas section in server-status
  *                                 (HTML and ?auto) when ExtendedStatus is On.
  * EcoAtlasMetrics Off stops the counting for a virtual host. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_metrics.h"
 #include "http_core.h"
 #include "http_main.h"
 #include "apr_optional.h"
@@ -22,6 +25,7 @@
 #include "apr_strings.h"
 #include "mod_status.h"
 #include "ea_queue.h"
+#include "ea_shmcache.h"
 #include "ea_task_run.h"
 
 APLOG_USE_MODULE(ecoatlas);
@@ -30,79 +34,78 @@ APLOG_USE_MODULE(ecoatlas);
 #define SCRAPE_REDIS_TIMEOUT_MS 250
 #define WORKER_LIVE_S 15           /* a worker beats every 5 s (ecoatlas-worker.c) */
 
-static ea_metrics *shm;
-
-/* Route names: index 0 and 1 are reserved (no route, the redirect); each
- * distinct name of the route table gets the next index. */
-static const char *route_names[EA_METRICS_ROUTES];
-static int nroute_names;
+/* The metrics' part of the module state (ea_state(s)->metrics_st; the
+ * region itself is ea_state(s)->metrics).  Route names: index 0 and 1 are
+ * reserved (no route, the redirect); each distinct name of the route table
+ * gets the next index. */
 #define MAX_ROUTES 64
-static const ea_route *route_ptr[MAX_ROUTES];
-static int route_idx[MAX_ROUTES];
-static int nroutes;
+typedef struct ea_metrics_state {
+    const char *route_names[EA_METRICS_ROUTES];
+    int nroute_names;
+    int route_idx[MAX_ROUTES];          /* by ea_req's route_index */
+    int nroutes;
+    const char *task_names[EA_METRICS_TASKS];
+    int ntask_names;
+} ea_metrics_state;
 
-static const char *task_names[EA_METRICS_TASKS];
-static int ntask_names;
-
-static void map_routes(void)
+static void map_routes(ea_metrics_state *ms, const ea_route *(*route_at)(int i))
 {
-    nroutes = 0;
-    nroute_names = 2;
-    route_names[EA_METRICS_ROUTE_NONE] = "unmatched";
-    route_names[EA_METRICS_ROUTE_REDIRECT] = "redirect";
-    for (int i = 0; ea_route_at(i) && nroutes < MAX_ROUTES; i++) {
-        const ea_route *rt = ea_route_at(i);
+    ms->nroutes = 0;
+    ms->nroute_names = 2;
+    ms->route_names[EA_METRICS_ROUTE_NONE] = "unmatched";
+    ms->route_names[EA_METRICS_ROUTE_REDIRECT] = "redirect";
+    for (int i = 0; route_at(i) && ms->nroutes < MAX_ROUTES; i++) {
+        const ea_route *rt = route_at(i);
         int k;
-        for (k = 2; k < nroute_names; k++)
-            if (strcmp(route_names[k], rt->name) == 0)
+        for (k = 2; k < ms->nroute_names; k++)
+            if (strcmp(ms->route_names[k], rt->name) == 0)
                 break;
-        if (k == nroute_names) {
-            if (nroute_names == EA_METRICS_ROUTES)
-                continue;
-            route_names[nroute_names++] = rt->name;
+        if (k == ms->nroute_names) {
+            if (ms->nroute_names == EA_METRICS_ROUTES)
+                k = EA_METRICS_ROUTE_NONE;   /* no room: counted as unmatched */
+            else
+                ms->route_names[ms->nroute_names++] = rt->name;
         }
-        route_ptr[nroutes] = rt;
-        route_idx[nroutes++] = k;
+        ms->route_idx[ms->nroutes++] = k;   /* route i of the table */
     }
-    ntask_names = 0;
+    ms->ntask_names = 0;
     for (int i = 0; i < ea_task_count() && i < EA_METRICS_TASKS; i++)
-        task_names[ntask_names++] = ea_task_name_at(i);
+        ms->task_names[ms->ntask_names++] = ea_task_name_at(i);
 }
 
-static int route_index(const ea_req *rq)
+static int route_index(const ea_metrics_state *ms, const ea_req *rq)
 {
     if (!rq->route)
         return rq->redirect ? EA_METRICS_ROUTE_REDIRECT : EA_METRICS_ROUTE_NONE;
-    for (int i = 0; i < nroutes; i++)
-        if (route_ptr[i] == rq->route)
-            return route_idx[i];
-    return EA_METRICS_ROUTE_NONE;
+    int i = rq->route_index;
+    return i >= 0 && i < ms->nroutes ? ms->route_idx[i] : EA_METRICS_ROUTE_NONE;
 }
 
-static int counting(const server_rec *s)
+/* The region when this server counts (EcoAtlasMetrics), else NULL. */
+static ea_metrics *counting(const server_rec *s)
 {
-    const ea_srv_conf *sc;
-    if (!shm)
-        return 0;
-    sc = ap_get_module_config(s->module_config, &ecoatlas_module);
-    return sc->metrics != 0;   /* UNSET: On */
+    const ea_srv_conf *sc = ea_sconf(s);
+    return ea_srv_get(sc, metrics) != 0 ? sc->st->metrics : NULL;
 }
 
 void ea_count(server_rec *s, ea_metric_counter c)
 {
-    if (counting(s))
+    ea_metrics *shm = counting(s);
+    if (shm)
         ea_metrics_add(shm, c, 1);
 }
 
 void ea_count_task(server_rec *s, ea_metric_task t, const char *task, uint64_t n)
 {
-    if (counting(s))
+    ea_metrics *shm = counting(s);
+    if (shm)
         ea_metrics_task(shm, t, ea_task_index(task), n);
 }
 
 void ea_count_wait(server_rec *s, apr_time_t waited)
 {
-    if (counting(s))
+    ea_metrics *shm = counting(s);
+    if (shm)
         ea_metrics_observe(shm, EA_H_DB_WAIT, waited > 0 ? (uint64_t)waited : 0);
 }
 
@@ -115,24 +118,44 @@ static void *aligned_base(apr_shm_t *m)
     return (void *)((a + 63) & ~(uintptr_t)63);
 }
 
-int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
+/* The response cache's change listeners (the cache's region, read here):
+ * their number, each one's health in up[], and the cache's slots. */
+static int cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
+{
+    ea_module_state *st = ea_state(s);
+    ea_shmcache *cache = st->cache;
+    uint64_t now = (uint64_t)(apr_time_now() / 1000);
+    *slots = cache ? ea_shmcache_nslots(cache) : 0;
+    if (!cache)
+        return 0;
+    int ndbs = st->cache_ndbs;
+    for (int db = 0; db < ndbs && db < max; db++)
+        up[db] = ea_shmcache_healthy(cache, db, now);
+    return ndbs < max ? ndbs : max;
+}
+
+int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s, const ea_route *(*route_at)(int i))
 {
     apr_pool_t *keep = s->process->pool;
     apr_size_t size = ea_metrics_size() + 64;
     apr_shm_t *m = NULL;
     void *old = NULL;
+    ea_module_state *st = ea_state(s);
+    ea_metrics_state *ms = st->metrics_st = apr_pcalloc(pconf, sizeof(*ms));
+    ea_metrics *shm;
 
-    shm = NULL;
+    st->metrics = NULL;
     if (ap_state_query(AP_SQ_MAIN_STATE) == AP_SQ_MS_CREATE_PRE_CONFIG)
         return OK;
-    map_routes();
-    uint64_t layout = ea_metrics_layout(route_names, nroute_names, task_names, ntask_names);
+    map_routes(ms, route_at);
+    uint64_t layout = ea_metrics_layout(ms->route_names, ms->nroute_names, ms->task_names, ms->ntask_names);
     apr_pool_userdata_get(&old, SHM_KEY, keep);
     if (old) {   /* a graceful restart: the same layout keeps its counts */
         m = old;
         shm = apr_shm_size_get(m) >= size
               ? ea_metrics_attach(aligned_base(m), ea_metrics_size(), layout) : NULL;
         if (shm) {
+            st->metrics = shm;
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "metrics: counts kept over the restart");
             return OK;
         }
@@ -146,7 +169,7 @@ int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
                      " bytes of shared memory; no metrics", size);
         return OK;
     }
-    shm = ea_metrics_init(aligned_base(m), ea_metrics_size(), layout);
+    st->metrics = ea_metrics_init(aligned_base(m), ea_metrics_size(), layout);
     apr_pool_userdata_set(m, SHM_KEY, NULL, keep);
     return OK;
 }
@@ -155,24 +178,21 @@ int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s)
 
 static ea_metric_export export_kind(const ea_route *rt)
 {
-    if (!rt || !rt->get)
-        return EA_X_COUNT;
-    return rt->get == ea_handle_export_sites ? EA_X_SITES_CSV
-         : rt->get == ea_handle_export_metrics ? EA_X_METRICS_CSV
-         : rt->get == ea_handle_export_pdf ? EA_X_METRICS_PDF : EA_X_COUNT;
+    return rt && rt->is_export ? rt->export_kind : EA_X_COUNT;
 }
 
 static int log_request(request_rec *r)
 {
     ea_req *rq = ea_req_get(r);
-    if (!rq || !counting(r->server))
+    ea_metrics *shm = rq ? counting(r->server) : NULL;
+    if (!shm)
         return DECLINED;
     const request_rec *last = r;
     while (last->next)
         last = last->next;
     apr_time_t t = apr_time_now() - r->request_time;
     uint64_t us = t > 0 ? (uint64_t)t : 0;
-    ea_metrics_request(shm, route_index(rq), last->status, us);
+    ea_metrics_request(shm, route_index(ea_state(r->server)->metrics_st, rq), last->status, us);
     ea_metric_export x = export_kind(rq->route);
     if (x != EA_X_COUNT && last->status == HTTP_OK && !r->header_only)
         ea_metrics_export(shm, x, rq->export_rows > 0 ? (uint64_t)rq->export_rows : 0,
@@ -184,7 +204,7 @@ static int log_request(request_rec *r)
 
 static void scrape_broker(request_rec *r, ea_metrics_scrape *sc)
 {
-    ea_srv_conf *c = ap_get_module_config(r->server->module_config, &ecoatlas_module);
+    ea_srv_conf *c = ea_sconf(r->server);
     ea_taskq_opts o;
     const char *err;
     sc->broker = -1;
@@ -204,7 +224,7 @@ static void scrape_broker(request_rec *r, ea_metrics_scrape *sc)
     if (ea_taskq_stats(q, sc->queue) != 0 || ea_taskq_live_workers(q, WORKER_LIVE_S, &sc->workers) != 0
         || ea_taskq_stats_get(q, r->pool, &fields, &values, &n) != 0) {
         sc->broker = 0;
-        if (ea_log_once("metrics-broker", 0))
+        if (ea_log_once(r->server, "metrics-broker", 0))
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "metrics: task broker not answering: %s",
                           ea_taskq_error(q));
         return;
@@ -220,6 +240,9 @@ int ea_metrics_handler(request_rec *r)
     ea_metrics_scrape sc;
     ea_buf b;
     unsigned slots = 0;
+    ea_module_state *st = ea_state(r->server);
+    const ea_metrics_state *ms = st->metrics_st;
+    ea_metrics *shm = st->metrics;
 
     if (r->method_number != M_GET) {
         r->allowed = (AP_METHOD_BIT << M_GET);
@@ -228,11 +251,11 @@ int ea_metrics_handler(request_rec *r)
     if (!shm)
         return HTTP_NOT_FOUND;
     memset(&sc, 0, sizeof sc);
-    sc.routes = route_names;
-    sc.nroutes = nroute_names;
-    sc.tasks = task_names;
-    sc.ntasks = ntask_names;
-    sc.ndbs = ea_cache_listeners(sc.listener_up, EA_METRICS_DBS, &slots);
+    sc.routes = ms->route_names;
+    sc.nroutes = ms->nroute_names;
+    sc.tasks = ms->task_names;
+    sc.ntasks = ms->ntask_names;
+    sc.ndbs = cache_listeners(r->server, sc.listener_up, EA_METRICS_DBS, &slots);
     sc.cache_slots = slots;
     scrape_broker(r, &sc);
     ea_buf_init(&b, r->pool, 64 * 1024);
@@ -249,11 +272,12 @@ int ea_metrics_handler(request_rec *r)
 
 static int status_section(request_rec *r, int flags)
 {
+    ea_metrics *shm = ea_state(r->server)->metrics;
     if (!shm || !(flags & AP_STATUS_EXTENDED))
         return OK;
     int up[EA_METRICS_DBS];
     unsigned slots;
-    int ndbs = ea_cache_listeners(up, EA_METRICS_DBS, &slots), nup = 0;
+    int ndbs = cache_listeners(r->server, up, EA_METRICS_DBS, &slots), nup = 0;
     for (int i = 0; i < ndbs; i++)
         nup += up[i] != 0;
     struct { const char *key, *label; uint64_t v; } f[] = {

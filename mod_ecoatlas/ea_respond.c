@@ -1,5 +1,7 @@
 /* ea_respond: JSON responses, content negotiation and absolute URLs. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
 #include "http_core.h"
 #include "apr_strings.h"
 #include "apr_lib.h"
@@ -185,10 +187,10 @@ const char *ea_request_url(ea_req *rq)
 /* Has (what, salt) been logged lately in this process?  A refused host or a
  * throttled client is worth a line, not one per request of a flood.  Slots
  * are overwritten freely: at worst a line comes twice. */
-int ea_log_once(const char *what, uint64_t salt)
+int ea_log_once(server_rec *s, const char *what, uint64_t salt)
 {
-    static uint64_t seen[256];
     static const uint8_t key[16] = "ecoatlas-logged";
+    uint64_t *seen = ea_state(s)->logged;
     uint64_t h = (ea_siphash24(key, what, strlen(what)) ^ salt) | 1u;
     return __atomic_exchange_n(&seen[h % 256], h, __ATOMIC_RELAXED) != h;
 }

@@ -1,6 +1,12 @@
 /* ea_routes: the route table (docs/decisions.md §2.2) and request dispatch.
  * Follow a request here: route table -> handler -> core -> SQL. */
-#include "mod_ecoatlas.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_auth.h"
+#include "http_core.h"
+#include "ap_expr.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_params.h"
@@ -10,100 +16,123 @@ APLOG_USE_MODULE(ecoatlas);
 #define LIST_ALLOW "GET, POST, HEAD, OPTIONS"
 #define DETAIL_ALLOW "GET, PUT, PATCH, DELETE, HEAD, OPTIONS"
 #define GET_ALLOW "GET, HEAD, OPTIONS"
+#define POST_ALLOW "POST, OPTIONS"
 
+/* A model's list and detail: writes go to ea_handle_write. */
 #define MODEL_ROUTES(i, view) \
-    { view " List", LIST_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_list, &ea_resources[i], NULL, NULL, 1 }, \
-    { view " Instance", DETAIL_ALLOW, EA_PERM_STAFF_WRITE, ea_handle_detail, &ea_resources[i], NULL, NULL, 1 }
+    { .path = "{res}", .name = view " List", .allow = LIST_ALLOW, .perm = EA_PERM_STAFF_WRITE, \
+      .get = ea_handle_list, .res = &ea_resources[i], .write = ea_handle_write, .cacheable = 1 }, \
+    { .path = "{res}/*", .name = view " Instance", .allow = DETAIL_ALLOW, .perm = EA_PERM_STAFF_WRITE, \
+      .get = ea_handle_detail, .res = &ea_resources[i], .write = ea_handle_write, .cacheable = 1 }
+#define ACTION(i, act, view, fn, ...) \
+    { .path = "{res}/" act, .name = view, .allow = GET_ALLOW, .perm = EA_PERM_ANY, .get = fn, \
+      .res = &ea_resources[i], __VA_ARGS__ }
 
-/* [2i] list, [2i+1] detail, for ea_resources[i]. */
-static const ea_route model_routes[] = {
+/* The whole routing: a path below the mount matches the route whose
+ * pattern it fits ("{res}" is the route's resource prefix, "*" one segment,
+ * the pk); a pattern without "*" wins over one with it, so list-level
+ * actions come before the detail route (as DRF's router).  The order is the
+ * metrics' order of route names. */
+static const ea_route routes[] = {
+    { .path = "", .name = "Api Root", .description = "The default basic root view for DefaultRouter",
+      .allow = GET_ALLOW, .perm = EA_PERM_READ_ONLY, .get = ea_handle_root, .cacheable = 1 },
+    { .path = "stats", .name = "Stats List", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_stats, .cacheable = 1 },
+    { .path = "stats/by_country", .name = "By country", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_stats_by_country, .cacheable = 1 },
+    { .path = "auth/token", .name = "Obtain Auth Token", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_token },
+    { .path = "auth/login", .name = "Login", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_login },
+    { .path = "auth/logout", .name = "Logout", .allow = POST_ALLOW, .perm = EA_PERM_ANY,
+      .post = ea_handle_auth_logout },
+    /* D15: the OpenAPI document and the Swagger UI page with its assets. */
+    { .path = "schema", .name = "Schema", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_schema, .media = EA_SCHEMA_MEDIA },
+    { .path = "docs", .name = "Docs", .allow = GET_ALLOW, .perm = EA_PERM_ANY,
+      .get = ea_handle_docs, .media = EA_DOCS_MEDIA, .assets = 1 },
+    /* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
+    { .path = "tasks/*", .name = "Task Instance", .allow = GET_ALLOW, .perm = EA_PERM_STAFF,
+      .get = ea_handle_task_status },
+    { .path = "imports", .name = "Import", .allow = POST_ALLOW, .perm = EA_PERM_STAFF_WRITE,
+      .post = ea_handle_import },
     MODEL_ROUTES(EA_RES_COUNTRY, "Country"),
     MODEL_ROUTES(EA_RES_REGION, "Region"),
     MODEL_ROUTES(EA_RES_DATASET, "Energy Dataset"),
     MODEL_ROUTES(EA_RES_HYDROSITE, "Hydro Site"),
     MODEL_ROUTES(EA_RES_METRIC, "Resource Metric"),
     MODEL_ROUTES(EA_RES_CLIMATE, "Climate Series"),
+    ACTION(EA_RES_HYDROSITE, "summary", "Summary", ea_handle_summary, .cacheable = 1),
+    ACTION(EA_RES_HYDROSITE, "export", "Export", ea_handle_export_sites, .media = "text/csv",
+           .is_export = 1, .export_kind = EA_X_SITES_CSV),
+    ACTION(EA_RES_METRIC, "export", "Export", ea_handle_export_metrics, .media = "text/csv",
+           .is_export = 1, .export_kind = EA_X_METRICS_CSV),
+    ACTION(EA_RES_METRIC, "export_pdf", "Export pdf", ea_handle_export_pdf, .media = "application/pdf",
+           .is_export = 1, .export_kind = EA_X_METRICS_PDF),
+    ACTION(EA_RES_METRIC, "timeseries", "Timeseries", ea_handle_timeseries, .cacheable = 1),
+    { .path = "{res}/enqueue_snapshot", .name = "Enqueue snapshot", .allow = POST_ALLOW,
+      .perm = EA_PERM_STAFF_WRITE, .res = &ea_resources[EA_RES_METRIC],
+      .post = ea_handle_enqueue_snapshot },
+    ACTION(EA_RES_CLIMATE, "timeline", "Timeline", ea_handle_timeline, .cacheable = 1),
 };
-
-static const ea_route root_route =
-    { "Api Root", GET_ALLOW, EA_PERM_READ_ONLY, ea_handle_root, NULL, NULL, NULL, 1 };
-static const ea_route stats_route =
-    { "Stats List", GET_ALLOW, EA_PERM_ANY, ea_handle_stats, NULL, NULL, NULL, 1 };
-static const ea_route by_country_route =
-    { "By country", GET_ALLOW, EA_PERM_ANY, ea_handle_stats_by_country, NULL, NULL, NULL, 1 };
-
-#define POST_ALLOW "POST, OPTIONS"
-static const ea_route auth_routes[] = {
-    { "Obtain Auth Token", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_token, 0 },
-    { "Login", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_login, 0 },
-    { "Logout", POST_ALLOW, EA_PERM_ANY, NULL, NULL, NULL, ea_handle_auth_logout, 0 },
-};
-/* D15: the OpenAPI document and the Swagger UI page with its assets. */
-static const ea_route schema_route =
-    { "Schema", GET_ALLOW, EA_PERM_ANY, ea_handle_schema, NULL, EA_SCHEMA_MEDIA, NULL, 0 };
-static const ea_route docs_route =
-    { "Docs", GET_ALLOW, EA_PERM_ANY, ea_handle_docs, NULL, EA_DOCS_MEDIA, NULL, 0 };
-
-/* Tasks (ea_handle_tasks.c): task records are for staff only, reads included. */
-static const ea_route task_route =
-    { "Task Instance", GET_ALLOW, EA_PERM_STAFF, ea_handle_task_status, NULL, NULL, NULL, 0 };
-static const ea_route import_route =
-    { "Import", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, NULL, NULL, ea_handle_import, 0 };
-
-/* List-level actions, matched before the detail route (as DRF's router). */
-typedef struct { ea_res_id res; const char *action; ea_route route; } ea_action_route;
-static const ea_action_route action_routes[] = {
-    { EA_RES_HYDROSITE, "summary",
-      { "Summary", GET_ALLOW, EA_PERM_ANY, ea_handle_summary, &ea_resources[EA_RES_HYDROSITE], NULL, NULL, 1 } },
-    { EA_RES_HYDROSITE, "export",
-      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_sites, &ea_resources[EA_RES_HYDROSITE],
-        "text/csv", NULL, 0 } },
-    { EA_RES_METRIC, "export",
-      { "Export", GET_ALLOW, EA_PERM_ANY, ea_handle_export_metrics, &ea_resources[EA_RES_METRIC],
-        "text/csv", NULL, 0 } },
-    { EA_RES_METRIC, "export_pdf",
-      { "Export pdf", GET_ALLOW, EA_PERM_ANY, ea_handle_export_pdf, &ea_resources[EA_RES_METRIC],
-        "application/pdf", NULL, 0 } },
-    { EA_RES_METRIC, "timeseries",
-      { "Timeseries", GET_ALLOW, EA_PERM_ANY, ea_handle_timeseries, &ea_resources[EA_RES_METRIC], NULL, NULL, 1 } },
-    { EA_RES_METRIC, "enqueue_snapshot",
-      { "Enqueue snapshot", POST_ALLOW, EA_PERM_STAFF_WRITE, NULL, &ea_resources[EA_RES_METRIC], NULL,
-        ea_handle_enqueue_snapshot, 0 } },
-    { EA_RES_CLIMATE, "timeline",
-      { "Timeline", GET_ALLOW, EA_PERM_ANY, ea_handle_timeline, &ea_resources[EA_RES_CLIMATE], NULL, NULL, 1 } },
-};
+#define NROUTES ((int)(sizeof(routes) / sizeof(routes[0])))
 
 const ea_route *ea_route_at(int i)
 {
-    static const ea_route *const singles[] = {
-        &root_route, &stats_route, &by_country_route, &auth_routes[0], &auth_routes[1],
-        &auth_routes[2], &schema_route, &docs_route, &task_route, &import_route,
-    };
-    const int ns = (int)(sizeof(singles) / sizeof(singles[0]));
-    const int nm = (int)(sizeof(model_routes) / sizeof(model_routes[0]));
-    const int na = (int)(sizeof(action_routes) / sizeof(action_routes[0]));
-    if (i < 0)
-        return NULL;
-    if (i < ns)
-        return singles[i];
-    if (i < ns + nm)
-        return &model_routes[i - ns];
-    if (i < ns + nm + na)
-        return &action_routes[i - ns - nm].route;
-    return NULL;
+    return i >= 0 && i < NROUTES ? &routes[i] : NULL;
+}
+
+/* The patterns split into segments once, at start-up (the module state's
+ * routes): "{res}" becomes the resource's prefix, "*" any segment. */
+typedef struct {
+    int nseg;
+    struct { const char *s; size_t len; int any; } seg[3];
+} split_route;
+typedef struct ea_routes_state {
+    split_route r[NROUTES];
+    int with_n[4][NROUTES];        /* the routes of n segments, in table order */
+    int nwith[4];
+} ea_routes_state;
+
+int ea_routes_post_config(apr_pool_t *pconf, server_rec *s)
+{
+    ea_routes_state *rs = apr_pcalloc(pconf, sizeof(*rs));
+    for (int i = 0; i < NROUTES; i++) {
+        split_route *sr = &rs->r[i];
+        for (const char *p = routes[i].path; *p; ) {
+            size_t pl = strcspn(p, "/");
+            if (sr->nseg == 3) {
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "route %s: more than 3 segments", routes[i].path);
+                return HTTP_INTERNAL_SERVER_ERROR;
+            }
+            if (pl == 1 && *p == '*')
+                sr->seg[sr->nseg].any = 1;
+            else if (pl == 5 && memcmp(p, "{res}", 5) == 0 && routes[i].res)
+                sr->seg[sr->nseg].s = routes[i].res->prefix;
+            else
+                sr->seg[sr->nseg].s = apr_pstrmemdup(pconf, p, pl);
+            if (sr->seg[sr->nseg].s)
+                sr->seg[sr->nseg].len = strlen(sr->seg[sr->nseg].s);
+            sr->nseg++;
+            p += pl + (p[pl] == '/');
+        }
+        rs->with_n[sr->nseg][rs->nwith[sr->nseg]++] = i;
+    }
+    ea_state(s)->routes = rs;
+    return OK;
 }
 
 /* Match a path below the mount point; it must end with '/'. */
-static const ea_route *match_path(const char *rel, const char **pk)
+static const ea_route *match_path(const ea_routes_state *rs, const char *rel, const char **pk)
 {
     const char *seg[3];
     size_t len[3];
     int n = 0;
     const char *p = rel;
+    const ea_route *wild = NULL;
+    const char *wild_pk = NULL;
 
     *pk = NULL;
-    if (strcmp(rel, "/") == 0)
-        return &root_route;
     if (*p != '/')
         return NULL;
     p++;
@@ -116,63 +145,69 @@ static const ea_route *match_path(const char *rel, const char **pk)
         n++;
         p = slash + 1;
     }
-    if (n == 0)
-        return NULL;
-    if (len[0] == 4 && memcmp(seg[0], "auth", 4) == 0) {
-        static const char *const names[] = { "token", "login", "logout" };
-        for (int i = 0; n == 2 && i < 3; i++)
-            if (len[1] == strlen(names[i]) && memcmp(seg[1], names[i], len[1]) == 0)
-                return &auth_routes[i];
-        return NULL;
+    for (int j = 0; j < rs->nwith[n]; j++) {
+        int i = rs->with_n[n][j];
+        const split_route *sr = &rs->r[i];
+        const char *id = NULL;
+        int k;
+        for (k = 0; k < n; k++) {
+            if (sr->seg[k].any)
+                id = seg[k];
+            else if (sr->seg[k].len != len[k] || memcmp(sr->seg[k].s, seg[k], len[k]) != 0)
+                break;
+        }
+        if (k < n)
+            continue;
+        if (!id)
+            return &routes[i];
+        if (!wild) {
+            wild = &routes[i];
+            wild_pk = id;
+        }
     }
-    if (n == 1 && len[0] == 6 && memcmp(seg[0], "schema", 6) == 0)
-        return &schema_route;
-    if (n == 1 && len[0] == 4 && memcmp(seg[0], "docs", 4) == 0)
-        return &docs_route;
-    if (len[0] == 5 && memcmp(seg[0], "stats", 5) == 0) {
-        if (n == 1)
-            return &stats_route;
-        if (n == 2 && len[1] == 10 && memcmp(seg[1], "by_country", 10) == 0)
-            return &by_country_route;
-        return NULL;
+    *pk = wild_pk;
+    return wild;
+}
+
+/* The route that serves files below its path (the Swagger UI's assets). */
+static const ea_route *assets_route(void)
+{
+    for (const ea_route *rt = routes; rt < routes + NROUTES; rt++)
+        if (rt->assets)
+            return rt;
+    return NULL;
+}
+
+/* Is this request for a location with SetHandler ecoatlas-api?  Known
+ * before the type checker sets r->handler, so early phases can act. */
+int ea_is_api_request(request_rec *r)
+{
+    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
+    const char *h = d->handler;
+    if (!h && d->expr_handler) {
+        const char *err = NULL;
+        h = ap_expr_str_exec(r, d->expr_handler, &err);
+        if (err)
+            return 0;
     }
-    if (len[0] == 5 && memcmp(seg[0], "tasks", 5) == 0) {
-        if (n != 2)
-            return NULL;
-        *pk = seg[1];
-        return &task_route;
-    }
-    if (len[0] == 7 && memcmp(seg[0], "imports", 7) == 0)
-        return n == 1 ? &import_route : NULL;
-    const ea_resource *res = ea_resource_by_prefix(seg[0], len[0]);
-    if (!res || n > 2)
-        return NULL;
-    int i = (int)(res - ea_resources);
-    if (n == 1)
-        return &model_routes[2 * i];
-    for (size_t a = 0; a < sizeof(action_routes) / sizeof(action_routes[0]); a++) {
-        const ea_action_route *ar = &action_routes[a];
-        if ((int)ar->res == i && strlen(ar->action) == len[1]
-            && memcmp(ar->action, seg[1], len[1]) == 0)
-            return &ar->route;
-    }
-    *pk = seg[1];
-    return &model_routes[2 * i + 1];
+    return h && strcmp(h, EA_HANDLER) == 0;
 }
 
 void ea_route_match(ea_req *rq)
 {
     request_rec *r = rq->r;
-    const char *base = rq->conf->base ? rq->conf->base : "/api";
+    const char *base = ea_dir_getp(rq->conf, base);
     size_t bl = strlen(base);
     const char *pk = NULL;
+    const ea_routes_state *rs = ea_state(r->server)->routes;
 
     rq->base = base;
     if (strncmp(r->uri, base, bl) != 0 || (r->uri[bl] != '/' && r->uri[bl] != '\0'))
         return;
     rq->rel = r->uri + bl;
     if (ea_docs_asset_path(rq->rel)) {     /* /docs/swagger-ui.css: files, no slash */
-        rq->route = &docs_route;
+        rq->route = assets_route();
+        rq->route_index = (int)(rq->route - routes);
         return;
     }
     size_t rl = strlen(rq->rel);
@@ -184,23 +219,19 @@ void ea_route_match(ea_req *rq)
         for (const char *c = rq->rel; *c; c++)
             if ((unsigned char)*c < 0x20 || *c == 0x7f)
                 return;
-        if (match_path(slashed, &pk)) {
+        if (match_path(rs, slashed, &pk)) {
             rq->redirect = apr_pstrcat(r->pool, base, slashed,
                                        r->args ? "?" : "", r->args ? r->args : "", NULL);
         }
         return;
     }
-    rq->route = match_path(rq->rel, &pk);
+    rq->route = match_path(rs, rq->rel, &pk);
+    if (rq->route)
+        rq->route_index = (int)(rq->route - routes);
     if (pk) {
         const char *end = strchr(pk, '/');
         rq->pk = apr_pstrmemdup(r->pool, pk, (size_t)(end - pk));
     }
-}
-
-int ea_is_safe_method(const request_rec *r)
-{
-    return r->method_number == M_GET || r->method_number == M_OPTIONS
-           || strcmp(r->method, "HEAD") == 0;
 }
 
 /* DRF's SimpleMetadata for anonymous callers (no "actions"). */
@@ -211,8 +242,7 @@ static int send_options(ea_req *rq)
     ea_buf_puts(&b, "{\"name\":");
     ea_json_cstr(&b, rq->route->name);
     ea_buf_puts(&b, ",\"description\":");
-    ea_json_cstr(&b, rq->route == &root_route
-                         ? "The default basic root view for DefaultRouter" : "");
+    ea_json_cstr(&b, rq->route->description ? rq->route->description : "");
     ea_buf_puts(&b, ",\"renders\":[\"application/json\"],\"parses\":[\"application/json\","
                     "\"application/x-www-form-urlencoded\",\"multipart/form-data\"]}");
     return ea_send_json(rq, HTTP_OK, &b);
@@ -257,9 +287,8 @@ int ea_dispatch(ea_req *rq)
     if (ea_authorize(rq) != 0)   /* done in fixups, unless an internal redirect skipped them */
         return OK;
     /* writes: POST on lists, PUT/PATCH/DELETE on details (405 otherwise) */
-    if (!ea_is_safe_method(r) && rq->route->res
-        && (rq->route->get == ea_handle_list || rq->route->get == ea_handle_detail))
-        return ea_handle_write(rq);
+    if (!ea_is_safe_method(r) && rq->route->write)
+        return rq->route->write(rq);
     if (r->method_number == M_OPTIONS)
         return send_options(rq);
     if (r->method_number == M_POST && rq->route->post)
@@ -267,8 +296,10 @@ int ea_dispatch(ea_req *rq)
     if (r->method_number == M_GET && rq->route->get) {  /* HEAD is M_GET with header_only */
         if (!rq->route->cacheable)
             return rq->route->get(rq);
-        if (ea_cache_lookup(rq))
-            return OK;
+        const char *body;
+        size_t len;
+        if (ea_cache_lookup(rq, &body, &len))
+            return ea_send_raw_json(rq, HTTP_OK, body, len);
         int rc = rq->route->get(rq);
         if (rq->cache_key && r->status == HTTP_OK && rq->sent_body)
             ea_cache_store(rq, rq->sent_body, rq->sent_len);

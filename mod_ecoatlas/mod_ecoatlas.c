@@ -1,36 +1,22 @@
 /* mod_ecoatlas: the EcoPowerAtlas API inside httpd.  This file holds only
  * the module record and the hook registration; see ea_routes.c for the
  * route table and ea_handle_*.c for the handlers. */
-#include "mod_ecoatlas.h"
-#include "http_core.h"
-#include "ap_expr.h"
+#include "ea_mod_conf.h"
+#include "ea_mod_req.h"
+#include "ea_mod_respond.h"
+#include "ea_mod_db.h"
+#include "ea_mod_cache.h"
+#include "ea_mod_limits.h"
+#include "ea_mod_auth.h"
+#include "ea_mod_edge.h"
+#include "ea_mod_tasks.h"
+#include "ea_mod_metrics.h"
 #include "ea_version.h"
-
-
-/* Is this request for a location with SetHandler ecoatlas-api?  Known
- * before the type checker sets r->handler, so early phases can act. */
-static int is_api_request(request_rec *r)
-{
-    core_dir_config *d = ap_get_core_module_config(r->per_dir_config);
-    const char *h = d->handler;
-    if (!h && d->expr_handler) {
-        const char *err = NULL;
-        h = ap_expr_str_exec(r, d->expr_handler, &err);
-        if (err)
-            return 0;
-    }
-    return h && strcmp(h, EA_HANDLER) == 0;
-}
-
-ea_req *ea_req_get(request_rec *r)
-{
-    return ap_get_module_config(r->request_config, &ecoatlas_module);
-}
 
 /* header_parser: match the route once; later phases and the handler use it. */
 static int ea_header_parser(request_rec *r)
 {
-    if (!is_api_request(r))
+    if (!ea_is_api_request(r))
         return DECLINED;
     ea_req *rq = apr_pcalloc(r->pool, sizeof(*rq));
     rq->r = r;
@@ -38,6 +24,7 @@ static int ea_header_parser(request_rec *r)
     rq->indent = -1;
     rq->scheme = ap_http_scheme(r);
     ea_security_headers(r);
+    ea_cors(r, 0);   /* on every answer, the refusals below included */
     ea_route_match(rq);
     ap_set_module_config(r->request_config, &ecoatlas_module, rq);
     if (ea_hosts_check(rq) != 0 || ea_https_check(rq) != 0)
@@ -77,15 +64,16 @@ static int ea_handler(request_rec *r)
 static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     ap_add_version_component(pconf, "mod_ecoatlas/" EA_VERSION);
-    ea_errors_post_config(pconf);
     ea_hosts_post_config(pconf, s);
-    int rc = ea_auth_post_config(pconf, s);
+    int rc = ea_routes_post_config(pconf, s);
+    if (rc == OK)
+        rc = ea_auth_post_config(pconf, s);
     if (rc == OK)
         rc = ea_db_post_config(pconf, s);
     if (rc == OK)
         rc = ea_limits_post_config(pconf, s);
     if (rc == OK)
-        rc = ea_metrics_post_config(pconf, s);
+        rc = ea_metrics_post_config(pconf, s, ea_route_at);
     if (rc == OK)
         ea_deploy_post_config(ptemp, s);
     return rc != OK ? rc : ea_cache_post_config(pconf, s);

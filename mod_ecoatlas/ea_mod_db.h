@@ -1,0 +1,55 @@
+/* ea_mod_db.h: PostgreSQL through mod_dbd; the only glue header that includes libpq */
+#ifndef EA_MOD_DB_H
+#define EA_MOD_DB_H
+
+#include "ea_mod_req.h"
+#include <libpq-fe.h>
+
+/* ---- database ------------------------------------------------------------- */
+typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2, EA_DB_TIMEOUT = 3 } ea_db_status;
+/* Run a statement built by lib/; the result lives until the request ends. */
+ea_db_status ea_db_query(ea_req *rq, ea_stmt stmt, PGresult **out);
+/* Send the response that fits a failed status (503 or 500). */
+int ea_db_fail(ea_req *rq, ea_db_status st);
+/* A lookup that lib/ makes through a callback (the FK filters of
+ * ea_listq_build, the validation hooks): ctx is an ea_db_lookup, and a
+ * failed lookup (-1) leaves its status there. */
+typedef struct ea_db_lookup {
+    ea_req *rq;
+    ea_db_status failure;
+} ea_db_lookup;
+int ea_db_fk_exists(void *ctx, const char *table, long long id);
+/* Stream the rows of sql one at a time to fn (single-row mode); fn returns
+ * non-zero to stop, which cancels the query.  *delivered counts the rows
+ * handed over: after the first one, the response has started. */
+typedef int (*ea_row_fn)(void *ctx, PGresult *row);
+ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered);
+/* Run fn(pg, baton) on the request's connection under a statement timeout
+ * of ms instead of the request's (eager tasks): the connection is repaired
+ * first if a restart broke it; afterwards what fn left open is rolled back
+ * and the request's timeout is back. */
+typedef void (*ea_db_conn_fn)(PGconn *pg, void *baton);
+ea_db_status ea_db_with_timeout(ea_req *rq, int ms, ea_db_conn_fn fn, void *baton);
+int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+/* A pooled connection of mod_dbd for the request (ap_dbd_t *), or NULL. */
+void *ea_db_acquire(request_rec *r);
+/* Writes: one transaction per request.  ea_db_write is ea_db_query where an
+ * integrity violation (SQLSTATE 23xxx) is an expected answer: EA_DB_ERROR
+ * with diag set, and no error logged.  A request that ends with its
+ * transaction open is rolled back. */
+typedef struct ea_db_diag {
+    const char *sqlstate;      /* "23505", or NULL */
+    const char *constraint;    /* the constraint's name, or NULL */
+} ea_db_diag;
+ea_db_status ea_db_write(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag);
+ea_db_status ea_db_begin(ea_req *rq);
+ea_db_status ea_db_commit(ea_req *rq, ea_db_diag *diag);
+void ea_db_rollback(ea_req *rq);
+
+/* Build the filtered set of the route's resource; on failure the error
+ * response is sent and the handler's return value stored in *rc. */
+int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc);
+/* Row i of res as an array of strings (NULL for SQL NULL), from column off. */
+const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n);
+
+#endif
