@@ -12,15 +12,24 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void task_log(ea_task_env *env, int level, const char *msg)
+/* A line for the log of whoever runs the task (the worker, or the module in
+ * eager mode); its format starts with its id (docs/log-messages.md). */
+static void task_log(ea_task_env *env, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void task_log(ea_task_env *env, int level, const char *fmt, ...)
 {
-    if (env->log)
-        env->log(env->log_baton, level, msg);
+    va_list ap;
+    if (env->log == NULL)
+        return;
+    va_start(ap, fmt);
+    char *msg = apr_pvsprintf(env->pool, fmt, ap);
+    va_end(ap);
+    env->log(env->log_baton, level, msg);
 }
 
 static char *task_pgerr(apr_pool_t *p, PGconn *pg)
@@ -255,7 +264,7 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
         *error = b.data;
         return PQstatus(env->pg) != CONNECTION_OK ? EA_TASKRUN_RETRY : EA_TASKRUN_FAIL;
     }
-    task_log(env, EA_LOG_INFO, res.message);
+    task_log(env, EA_LOG_INFO, "%s", res.message);
     ea_buf_puts(&b, "{\"message\":");
     ea_json_cstr(&b, res.message);
     ea_buf_printf(&b, ",\"imported\":%lld,\"rejected\":%lld,\"rejections\":[%s]}", res.imported,

@@ -189,7 +189,8 @@ static void eager_log(void *baton, int level, const char *msg)
 {
     request_rec *r = baton;
     ap_log_rerror(APLOG_MARK, level <= EA_LOG_ERROR ? APLOG_ERR : level == EA_LOG_WARNING
-                  ? APLOG_WARNING : level == EA_LOG_INFO ? APLOG_INFO : APLOG_DEBUG, 0, r, "%s", msg);
+                  ? APLOG_WARNING : level == EA_LOG_INFO ? APLOG_INFO : APLOG_DEBUG, 0, r,
+                  EA_LOG_RELAY "%s", msg);
 }
 
 /* Eager mode: run the task on the request's database connection, store

@@ -127,7 +127,7 @@ static void wk_log(int level, const char *fmt, ...)
 static void wk_task_log(void *baton, int level, const char *msg)
 {
     const char *id = baton;
-    wk_log(level, "%s [%s]", msg, id);
+    wk_log(level, EA_LOG_RELAY "%s [%s]", msg, id);
 }
 
 /* Open (or reopen, after SIGHUP: logrotate moved the file) the log file. */
