@@ -5,6 +5,7 @@
 #include "ea_import.h"
 #include "ea_json.h"
 #include "ea_task.h"
+#include "ea_logno.h"
 
 #include <apr_file_io.h>
 #include <apr_strings.h>
@@ -130,7 +131,7 @@ static ea_taskrun_status task_snapshot(ea_task_env *env, const char *args_json, 
     ea_buf_puts(&b, ",\"country_iso3\":");
     ea_json_cstr(&b, iso3);
     ea_buf_putc(&b, '}');
-    task_log(env, EA_LOG_INFO, "Generated metric snapshot");
+    task_log(env, EA_LOG_INFO, EA_LOGNO(00001) "Generated metric snapshot");
     *result = b.data;
     return EA_TASKRUN_OK;
 }
@@ -264,7 +265,7 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
         *error = b.data;
         return PQstatus(env->pg) != CONNECTION_OK ? EA_TASKRUN_RETRY : EA_TASKRUN_FAIL;
     }
-    task_log(env, EA_LOG_INFO, "%s", res.message);
+    task_log(env, EA_LOG_INFO, EA_LOGNO(00002) "%s", res.message);
     ea_buf_puts(&b, "{\"message\":");
     ea_json_cstr(&b, res.message);
     ea_buf_printf(&b, ",\"imported\":%lld,\"rejected\":%lld,\"rejections\":[%s]}", res.imported,

@@ -10,6 +10,7 @@
 #include "util_cookies.h"
 #include "ea_auth.h"
 #include "ea_json.h"
+#include "ea_logno.h"
 
 #include <json-c/json.h>
 
@@ -97,7 +98,7 @@ static ea_user *authenticate(ea_req *rq)
     } else {
         int m = ea_password_check(password, PQgetvalue(res, 0, 1));
         if (m < 0 && PQgetvalue(res, 0, 1)[0] != '!')
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "login refused: the password hash of a user "
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, EA_LOGNO(00026) "login refused: the password hash of a user "
                           "is in a format this module does not check (only pbkdf2_sha256/sha1)");
         ok = m == 1 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;   /* inactive: as a wrong password */
     }
@@ -144,7 +145,7 @@ int ea_handle_auth_token(ea_req *rq)
                                       "VALUES ($1::integer, decode($2, 'hex'), $3, $4, now())", params, &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "new API token for user %s (prefix %s)", u->username,
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EA_LOGNO(00027) "new API token for user %s (prefix %s)", u->username,
                   APR_ARRAY_IDX(params, 2, const char *));
     ea_count(r->server, EA_C_AUTH_TOKEN_ISSUED);
     ea_buf b;
