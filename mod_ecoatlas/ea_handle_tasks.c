@@ -423,7 +423,8 @@ int ea_handle_import(ea_req *rq)
         done += (size_t)n;
     }
     if (fd < 0 || done < file->len || close(fd) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, EA_LOGNO(00036) "import: cannot write %s (EcoAtlasImportDir)", path);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      EA_LOGNO(00036) "import: cannot write %s (EcoAtlasImportDir)", path);
         if (fd >= 0)
             unlink(path);
         return ea_send_server_error(rq, "cannot store the uploaded file");

@@ -281,7 +281,8 @@ static void wk_count(ea_taskq *q, const ea_task_msg *m, const char *what, double
         f[n] = b[2], v[n++] = rows;
     }
     if (ea_taskq_stats_add(q, n, f, v) != 0)
-        wk_log(EA_LOG_DEBUG, EA_LOGNO(00055) "Task %s[%s]: not counted in the metrics: %s", m->name, m->id, ea_taskq_error(q));
+        wk_log(EA_LOG_DEBUG, EA_LOGNO(00055) "Task %s[%s]: not counted in the metrics: %s", m->name, m->id,
+               ea_taskq_error(q));
 }
 
 /* Store the outcome, retrying while Redis is away (up to half the
@@ -341,7 +342,8 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
         }
     }
     if (ea_taskq_started(q, m) != 0)
-        wk_log(EA_LOG_WARNING, EA_LOGNO(00061) "Task %s[%s]: cannot record STARTED: %s", m->name, m->id, ea_taskq_error(q));
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00061) "Task %s[%s]: cannot record STARTED: %s", m->name, m->id,
+               ea_taskq_error(q));
     wk_log(EA_LOG_DEBUG, EA_LOGNO(00062) "Task %s[%s] received (attempt %d)", m->name, m->id, m->attempts);
 
     pthread_mutex_lock(&s->mu);
@@ -378,7 +380,8 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
         if (ea_taskq_release(q, m) == 0)
             wk_log(EA_LOG_WARNING, EA_LOGNO(00063) "Task %s[%s] handed back to the queue (shutdown)", m->name, m->id);
         else
-            wk_log(EA_LOG_ERROR, EA_LOGNO(00064) "Task %s[%s]: cannot hand it back (%s); it returns after the visibility timeout",
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00064) "Task %s[%s]: cannot hand it back (%s); it returns after the "
+                   "visibility timeout",
                    m->name, m->id, ea_taskq_error(q));
         return;
     }
@@ -414,7 +417,8 @@ static void *wk_thread(void *arg)
         apr_pool_create(&iter, tp);
         if (ea_taskq_reserve(q, iter, W.prefetch, msgs, &n) != 0) {
             if (!redis_down)
-                wk_log(EA_LOG_ERROR, EA_LOGNO(00065) "worker %d: Redis unavailable, retrying: %s", s->idx, ea_taskq_error(q));
+                wk_log(EA_LOG_ERROR, EA_LOGNO(00065) "worker %d: Redis unavailable, retrying: %s", s->idx,
+                       ea_taskq_error(q));
             redis_down = 1;
             apr_pool_destroy(iter);
             wk_sleep_ms(wk_backoff(&backoff));
