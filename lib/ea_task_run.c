@@ -4,6 +4,7 @@
 #include "ea_buf.h"
 #include "ea_import.h"
 #include "ea_json.h"
+#include "ea_logno.h"
 #include "ea_queue.h"
 
 #include <apr_file_io.h>
@@ -12,15 +13,24 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-static void task_log(ea_task_env *env, int level, const char *msg)
+/* A line for the log of whoever runs the task (the worker, or the module in
+ * eager mode); its format starts with its id (docs/log-messages.md). */
+static void task_log(ea_task_env *env, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void task_log(ea_task_env *env, int level, const char *fmt, ...)
 {
-    if (env->log)
-        env->log(env->log_baton, level, msg);
+    va_list ap;
+    if (env->log == NULL)
+        return;
+    va_start(ap, fmt);
+    char *msg = apr_pvsprintf(env->pool, fmt, ap);
+    va_end(ap);
+    env->log(env->log_baton, level, msg);
 }
 
 static char *task_pgerr(apr_pool_t *p, PGconn *pg)
@@ -121,7 +131,7 @@ static ea_taskrun_status task_snapshot(ea_task_env *env, const char *args_json, 
     ea_buf_puts(&b, ",\"country_iso3\":");
     ea_json_cstr(&b, iso3);
     ea_buf_putc(&b, '}');
-    task_log(env, EA_LOG_INFO, "Generated metric snapshot");
+    task_log(env, EA_LOG_INFO, EA_LOGNO(00001) "Generated metric snapshot");
     *result = b.data;
     return EA_TASKRUN_OK;
 }
@@ -255,7 +265,7 @@ static ea_taskrun_status task_import(ea_task_env *env, const char *args_json, ch
         *error = b.data;
         return PQstatus(env->pg) != CONNECTION_OK ? EA_TASKRUN_RETRY : EA_TASKRUN_FAIL;
     }
-    task_log(env, EA_LOG_INFO, res.message);
+    task_log(env, EA_LOG_INFO, EA_LOGNO(00002) "%s", res.message);
     ea_buf_puts(&b, "{\"message\":");
     ea_json_cstr(&b, res.message);
     ea_buf_printf(&b, ",\"imported\":%lld,\"rejected\":%lld,\"rejections\":[%s]}", res.imported,

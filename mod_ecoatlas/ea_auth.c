@@ -31,6 +31,7 @@
 #include "ea_auth.h"
 #include "ea_edge.h"
 #include "ea_sql_auth.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -217,7 +218,7 @@ int ea_auth_post_config(apr_pool_t *pconf, server_rec *s)
             continue;
         if (!dc || !ea_conf_debug(dc)) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, 0, v,
-                         "no EcoAtlasSecretKey or EcoAtlasSecretKeyFile for %s:%d: sessions are signed "
+                         EA_LOGNO(00003) "no EcoAtlasSecretKey or EcoAtlasSecretKeyFile for %s:%d: sessions are signed "
                          "with it, so httpd will not start without one (give a file readable by root "
                          "only; EcoAtlasDebug On generates a temporary key for development)",
                          v->server_hostname ? v->server_hostname : "the main server", v->port);
@@ -226,7 +227,7 @@ int ea_auth_post_config(apr_pool_t *pconf, server_rec *s)
         sc->secret_key = temporary_key(v);
         if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG)
             ap_log_error(APLOG_MARK, APLOG_WARNING, 0, v,
-                         "EcoAtlasDebug On and no EcoAtlasSecretKey: using a temporary random key; "
+                         EA_LOGNO(00004) "EcoAtlasDebug On and no EcoAtlasSecretKey: using a temporary random key; "
                          "sessions end when httpd restarts (never run production like this)");
     }
     return OK;

@@ -9,6 +9,7 @@
 #include "apr_strings.h"
 #include "ea_params.h"
 #include "ea_body.h"
+#include "ea_logno.h"
 
 
 APLOG_USE_MODULE(ecoatlas);
@@ -73,7 +74,7 @@ int ea_body_read_parsed(ea_req *rq, long long cap, struct ea_body *out)
             if (rv == APR_ENOSPC || ap_map_http_request_error(rv, HTTP_BAD_REQUEST)
                                         == HTTP_REQUEST_ENTITY_TOO_LARGE)
                 return too_large(rq, cap);
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, "request body not read completely");
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r, EA_LOGNO(00005) "request body not read completely");
             return refuse(rq, HTTP_BAD_REQUEST, "The request body is incomplete or malformed.");
         }
         for (apr_bucket *b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);

@@ -27,6 +27,7 @@
 #include "apr_dbd.h"
 #include "mod_dbd.h"
 #include "ea_shmcache.h"
+#include "ea_logno.h"
 
 #include <poll.h>
 #include <unistd.h>
@@ -124,7 +125,7 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv = apr_shm_create(&shm, size, NULL, pconf);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_ERR, rv, s,
-                     "could not create %" APR_SIZE_T_FMT " bytes of shared memory for "
+                     EA_LOGNO(00006) "could not create %" APR_SIZE_T_FMT " bytes of shared memory for "
                      "the response cache (EcoAtlasCacheSize): caching is off", size);
         return OK;
     }
@@ -137,15 +138,15 @@ int ea_cache_post_config(apr_pool_t *pconf, server_rec *s)
         size_t cap;
         unsigned n;
         ea_shmcache_class(cache, i, &cap, &n);
-        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots of %" APR_SIZE_T_FMT
+        ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EA_LOGNO(00007) "response cache: %u slots of %" APR_SIZE_T_FMT
                      " bytes", n, (apr_size_t)cap);
     }
     if (ea_shmcache_storable_max(cache) < entry_max)
         ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
-                     "response cache: EcoAtlasCacheSize %" APR_SIZE_T_FMT " leaves no room for "
+                     EA_LOGNO(00008) "response cache: EcoAtlasCacheSize %" APR_SIZE_T_FMT " leaves no room for "
                      "entries above %" APR_SIZE_T_FMT " bytes (EcoAtlasCacheMaxEntry %"
                      APR_SIZE_T_FMT ")", size, (apr_size_t)ea_shmcache_storable_max(cache), entry_max);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "response cache: %u slots for %d database(s)",
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, EA_LOGNO(00009) "response cache: %u slots for %d database(s)",
                  ea_shmcache_nslots(cache), st->cache_st->ndbs);
     return OK;
 }
@@ -202,12 +203,12 @@ static PGconn *connect_listen(listener *L, int db)
         PQclear(r);
         if (ok && PQsetnonblocking(c, 1) == 0) {
             ap_log_error(APLOG_MARK, APLOG_INFO, 0, L->s,
-                         "response cache: listening for changes of database %d", db);
+                         EA_LOGNO(00010) "response cache: listening for changes of database %d", db);
             L->retry_ms[db] = 0;
             return c;
         }
         ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, L->s,
-                     "response cache: no change listener for database %d yet: %s", db,
+                     EA_LOGNO(00011) "response cache: no change listener for database %d yet: %s", db,
                      PQerrorMessage(c));
         give_back(L, db);
     } else if (dbd) {
@@ -268,7 +269,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
             PGconn *c = L->conn[db];
             if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, L->s,
-                             "response cache: change listener of database %d lost; "
+                             EA_LOGNO(00012) "response cache: change listener of database %d lost; "
                              "bypassing the cache until it is back", db);
                 ea_count(L->s, EA_C_CACHE_LISTENER_LOST);
                 drop(L, db, pid);
@@ -319,7 +320,7 @@ void ea_cache_child_init(apr_pool_t *pchild, server_rec *s)
         if (apr_pool_create(&L->pool[db], pchild) != APR_SUCCESS)
             return;
     if (apr_thread_create(&L->thread, NULL, listener_main, L, pchild) != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, "response cache: cannot start the listener thread");
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s, EA_LOGNO(00013) "response cache: cannot start the listener thread");
         return;
     }
     apr_pool_pre_cleanup_register(pchild, L, stop_listener);

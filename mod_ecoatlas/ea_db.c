@@ -5,6 +5,7 @@
  * connection that a PostgreSQL restart broke (reset, statements prepared
  * again, one retry for reads). */
 #include "ea_mod_conf.h"
+#include "ea_logno.h"
 #include "ea_mod_req.h"
 #include "ea_mod_respond.h"
 #include "ea_mod_db.h"
@@ -50,7 +51,7 @@ int ea_db_post_config(apr_pool_t *pconf, server_rec *s)
     ea_state(s)->dbd_acquire = (void (*)(void))dbd_acquire;
     if (!dbd_acquire) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
-                     "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
+                     EA_LOGNO(00014) "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
                      "and configure DBDriver pgsql and DBDParams");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -84,7 +85,7 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
         }
         if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r,
-                          "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
+                          EA_LOGNO(00015) "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
             return NULL;
         }
         rq->db = dbd;
@@ -204,7 +205,7 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         int lost_stmt = state && strcmp(state, "26000") == 0;
         if (state && strcmp(state, "57014") == 0) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          "query cancelled after EcoAtlasQueryTimeout: %s", r->unparsed_uri);
+                          EA_LOGNO(00016) "query cancelled after EcoAtlasQueryTimeout: %s", r->unparsed_uri);
             clear_result(res);
             return EA_DB_TIMEOUT;
         }
@@ -212,14 +213,14 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
             const char *cons = PQresultErrorField(res, PG_DIAG_CONSTRAINT_NAME);
             diag->sqlstate = apr_pstrdup(r->pool, state);
             diag->constraint = cons ? apr_pstrdup(r->pool, cons) : NULL;
-            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "write refused by the database "
+            ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EA_LOGNO(00017) "write refused by the database "
                           "(SQLSTATE %s, constraint %s)", state, cons ? cons : "?");
             clear_result(res);
             return EA_DB_ERROR;
         }
         if (!broken && !lost_stmt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "query failed (SQLSTATE %s): %s", state ? state : "?",
+                          EA_LOGNO(00018) "query failed (SQLSTATE %s): %s", state ? state : "?",
                           PQresultErrorMessage(res));
             clear_result(res);
             return EA_DB_ERROR;
@@ -227,7 +228,7 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         clear_result(res);
         if (rq->in_txn && (broken || lost_stmt)) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          "database connection lost during a transaction: %s", PQerrorMessage(conn));
+                          EA_LOGNO(00019) "database connection lost during a transaction: %s", PQerrorMessage(conn));
             rq->in_txn = 0;
             return EA_DB_UNAVAILABLE;
         }
@@ -239,15 +240,15 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
             PQreset(conn);
             if (PQstatus(conn) != CONNECTION_OK) {
                 ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                              "database connection lost and not yet back: %s",
+                              EA_LOGNO(00020) "database connection lost and not yet back: %s",
                               PQerrorMessage(conn));
                 return EA_DB_UNAVAILABLE;
             }
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          "database connection re-established");
+                          EA_LOGNO(00021) "database connection re-established");
             if (stmt.kind != EA_STMT_READ) {
                 ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                              "a write found its connection dead: not run again (503)");
+                              EA_LOGNO(00022) "a write found its connection dead: not run again (503)");
                 return EA_DB_UNAVAILABLE;
             }
         }
@@ -402,7 +403,7 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
     /* Rows go out as fast as the client reads: allow ten query timeouts. */
     set_timeout(r->pool, conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
     if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export query not sent: %s", PQerrorMessage(conn));
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00023) "export query not sent: %s", PQerrorMessage(conn));
         drain(conn);
         set_timeout(r->pool, conn, ms);
         return is_connection_failure(conn, NULL) ? EA_DB_UNAVAILABLE : EA_DB_ERROR;
@@ -422,7 +423,7 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
         }
         if (es != PGRES_TUPLES_OK) {
             const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export query failed (SQLSTATE %s): %s",
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00024) "export query failed (SQLSTATE %s): %s",
                           state ? state : "?", PQresultErrorMessage(res));
             st = is_connection_failure(conn, res) ? EA_DB_UNAVAILABLE
                  : state && strcmp(state, "57014") == 0 ? EA_DB_TIMEOUT : EA_DB_ERROR;

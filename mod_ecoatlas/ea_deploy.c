@@ -10,6 +10,7 @@
 #include "http_main.h"
 #include "apr_strings.h"
 #include "ea_deploy.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -96,6 +97,6 @@ void ea_deploy_post_config(apr_pool_t *ptemp, server_rec *s)
         *(ea_deploy_settings *)apr_array_push(vh) = settings_of(ptemp, v);
     apr_array_header_t *w = ea_deploy_check_all(ptemp, &m, vh);
     for (int i = 0; i < w->nelts; i++)
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "%s",
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, EA_LOGNO(00025) "%s",
                      ea_deploy_format(ptemp, &APR_ARRAY_IDX(w, i, ea_deploy_warning)));
 }

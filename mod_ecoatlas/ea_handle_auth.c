@@ -6,6 +6,7 @@
  * costs the same hashing time as a known one.  Both login endpoints have
  * their own rate limit (EcoAtlasRateLimitLogin) per client and username. */
 #include "ea_mod_conf.h"
+#include "ea_logno.h"
 #include "ea_mod_req.h"
 #include "ea_mod_respond.h"
 #include "ea_mod_db.h"
@@ -103,7 +104,7 @@ static ea_user *authenticate(ea_req *rq)
     } else {
         int m = ea_password_check(password, PQgetvalue(res, 0, 1));
         if (m < 0 && PQgetvalue(res, 0, 1)[0] != '!')
-            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, "login refused: the password hash of a user "
+            ap_log_rerror(APLOG_MARK, APLOG_NOTICE, 0, r, EA_LOGNO(00026) "login refused: the password hash of a user "
                           "is in a format this module does not check (only pbkdf2_sha256/sha1)");
         ok = m == 1 && strcmp(PQgetvalue(res, 0, 2), "t") == 0;   /* inactive: as a wrong password */
     }
@@ -147,7 +148,7 @@ int ea_handle_auth_token(ea_req *rq)
         apr_pstrcat(r->pool, ea_auth_token_name(sc), " ", today(r->pool), NULL)), &res);
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "new API token for user %s (prefix %s)", u->username,
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EA_LOGNO(00027) "new API token for user %s (prefix %s)", u->username,
                   prefix);
     ea_count(r->server, EA_C_AUTH_TOKEN_ISSUED);
     ea_buf b;

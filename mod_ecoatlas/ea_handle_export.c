@@ -11,6 +11,7 @@
 #include "apr_strings.h"
 #include "ea_pdf.h"
 #include "ea_sql_stats.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -143,12 +144,12 @@ static int export_csv(ea_req *rq, ea_stmt (*rows)(ea_listq *), const char *filen
         ea_buf_puts(&o.buf, header);   /* no rows: the header line alone */
     }
     if (st != EA_DB_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "export stopped after %d rows", delivered);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00028) "export stopped after %d rows", delivered);
         abort_response(r);
         return OK;
     }
     if (o.failed || r->connection->aborted) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "client left the export after %d rows", delivered);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EA_LOGNO(00029) "client left the export after %d rows", delivered);
         return OK;
     }
     if (o.buf.len)
@@ -238,7 +239,7 @@ int ea_handle_export_pdf(ea_req *rq)
     int pdf_failed = ea_pdf_close(o.pdf);
     if (st != EA_DB_OK || pdf_failed) {
         if (!o.out.failed && !r->connection->aborted)
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "PDF export stopped after %d rows", delivered);
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00030) "PDF export stopped after %d rows", delivered);
         abort_response(r);
         return OK;
     }

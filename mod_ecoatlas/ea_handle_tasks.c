@@ -9,6 +9,7 @@
  * (EcoAtlasTaskAlwaysEager On) runs the same task code (lib/ea_task_run.c) in
  * the request on the request's pooled database connection. */
 #include "ea_mod_conf.h"
+#include "ea_logno.h"
 #include "ea_mod_req.h"
 #include "ea_mod_respond.h"
 #include "ea_mod_db.h"
@@ -123,7 +124,7 @@ int ea_tasks_check_config(apr_pool_t *ptemp, server_rec *s)
         const char *why = dir ? import_dir_problem(ptemp, dir) : NULL;
         if (why) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         "EcoAtlasImportDir %s: %s; uploaded imports (POST /api/imports/) are "
+                         EA_LOGNO(00031) "EcoAtlasImportDir %s: %s; uploaded imports (POST /api/imports/) are "
                          "written there: create it, writable by httpd's User and readable by "
                          "the worker (docs/directives.md, EcoAtlasImportDir)", dir, why);
             return HTTP_INTERNAL_SERVER_ERROR;
@@ -167,7 +168,7 @@ static int send_unavailable(ea_req *rq, ea_taskq *q)
 {
     ea_count(rq->r->server, EA_C_TASK_BROKER_ERROR);
     if (ea_log_once(rq->r->server, "task-broker", 0))
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r, "task broker unavailable: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r, EA_LOGNO(00032) "task broker unavailable: %s",
                       ea_taskq_error(q));
     apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
     return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,
@@ -188,7 +189,8 @@ static void eager_log(void *baton, int level, const char *msg)
 {
     request_rec *r = baton;
     ap_log_rerror(APLOG_MARK, level <= EA_LOG_ERROR ? APLOG_ERR : level == EA_LOG_WARNING
-                  ? APLOG_WARNING : level == EA_LOG_INFO ? APLOG_INFO : APLOG_DEBUG, 0, r, "%s", msg);
+                  ? APLOG_WARNING : level == EA_LOG_INFO ? APLOG_INFO : APLOG_DEBUG, 0, r,
+                  EA_LOG_RELAY "%s", msg);
 }
 
 /* Eager mode: run the task on the request's database connection, store
@@ -243,7 +245,7 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
         if (!stored)
             ea_count(r->server, EA_C_TASK_BROKER_ERROR);
         if (!stored && ea_log_once(r->server, "task-backend", 0))
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "eager task %s: record not stored: %s", id,
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, EA_LOGNO(00033) "eager task %s: record not stored: %s", id,
                           ea_taskq_error(q));
     }
     ea_count_task(r->server, st == EA_TASKRUN_OK ? EA_T_EAGER_OK : EA_T_EAGER_FAIL, name, 1);
@@ -251,7 +253,7 @@ static int run_eager(ea_req *rq, const char *name, const char *args)
     if (rows > 0)
         ea_count_task(r->server, EA_T_EAGER_IMPORT_ROWS, name, (uint64_t)rows);
     if (st != EA_TASKRUN_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "eager task %s[%s] failed: %s", name, id, error);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00034) "eager task %s[%s] failed: %s", name, id, error);
         return ea_send_server_error(rq, error);
     }
     return send_task_id(rq, id);
@@ -268,7 +270,7 @@ static int dispatch_task(ea_req *rq, const char *name, const char *args)
     if (q == NULL) {
         if (ea_log_once(rq->r->server, "task-no-broker", 0))
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r,
-                          "a task was requested but neither EcoAtlasBrokerURL nor "
+                          EA_LOGNO(00035) "a task was requested but neither EcoAtlasBrokerURL nor "
                           "EcoAtlasTaskAlwaysEager On is configured");
         return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE, "The task queue is not configured.");
     }
@@ -413,7 +415,8 @@ int ea_handle_import(ea_req *rq)
         done += (size_t)n;
     }
     if (fd < 0 || done < file->len || close(fd) != 0) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r, "import: cannot write %s (EcoAtlasImportDir)", path);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, errno, r,
+                      EA_LOGNO(00036) "import: cannot write %s (EcoAtlasImportDir)", path);
         if (fd >= 0)
             unlink(path);
         return ea_send_server_error(rq, "cannot store the uploaded file");

@@ -14,6 +14,7 @@
 #include "ea_params.h"
 #include "ea_validate.h"
 #include "ea_sql_write.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -126,7 +127,7 @@ static int write_refused(ea_req *rq, const ea_vresource *vr, const ea_db_diag *d
     if (body)
         return send_400(rq, body);
     if (diag->sqlstate)
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r, "write refused by constraint %s (SQLSTATE %s)",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r, EA_LOGNO(00037) "write refused by constraint %s (SQLSTATE %s)",
                       diag->constraint ? diag->constraint : "?", diag->sqlstate);
     return fail_db(rq, st);
 }

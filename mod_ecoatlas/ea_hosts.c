@@ -10,6 +10,7 @@
 #include "apr_strings.h"
 #include "apr_lib.h"
 #include "ea_edge.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -89,7 +90,7 @@ int ea_hosts_check(ea_req *rq)
         return 0;
     if (ea_log_once(r->server, host, 0))
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "refused Host header '%s': not in EcoAtlasAllowedHosts "
+                      EA_LOGNO(00038) "refused Host header '%s': not in EcoAtlasAllowedHosts "
                       "(or ServerName/ServerAlias); further requests for it are not logged",
                       ap_escape_logitem(r->pool, host));
     ea_send_detail(rq, HTTP_BAD_REQUEST,

@@ -34,6 +34,7 @@
 #include "ea_rlredis.h"
 #include "ea_siphash.h"
 #include "ea_throttle.h"
+#include "ea_logno.h"
 
 #include <ctype.h>
 #include <time.h>
@@ -186,11 +187,11 @@ static int table_post_config(apr_pool_t *pconf, server_rec *s)
         if (table && ea_throttle_entries(table) >= entries
             && ea_throttle_entries(table) < entries + EA_THROTTLE_GROUP
             && ea_throttle_slots(table) == THROTTLE_SLOTS) {
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: counts kept over the restart");
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, EA_LOGNO(00039) "rate limits: counts kept over the restart");
             ls->table = table;
             return OK;
         }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "rate limits: table resized, counts start over "
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, EA_LOGNO(00040) "rate limits: table resized, counts start over "
                      "(attach %s, entries %u, wanted %u)", table ? "ok" : "failed",
                      table ? ea_throttle_entries(table) : 0, entries);
         apr_shm_destroy(shm);
@@ -202,7 +203,7 @@ static int table_post_config(apr_pool_t *pconf, server_rec *s)
     apr_status_t rv = size ? apr_shm_create(&shm, size, NULL, keep) : APR_EINVAL;
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     "cannot create %" APR_SIZE_T_FMT " bytes of shared memory for the rate "
+                     EA_LOGNO(00041) "cannot create %" APR_SIZE_T_FMT " bytes of shared memory for the rate "
                      "limits (EcoAtlasThrottleEntries %u)", size, clients);
         return HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -236,7 +237,7 @@ static int backends_post_config(server_rec *s)
                 break;
         if (k == n) {
             if (n == MAX_BACKENDS) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v, "more than %d distinct "
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, v, EA_LOGNO(00042) "more than %d distinct "
                              "EcoAtlasThrottleBackend URLs", MAX_BACKENDS);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
@@ -250,7 +251,7 @@ static int backends_post_config(server_rec *s)
     } else {
         apr_status_t rv = apr_shm_create(&shm, MAX_BACKENDS * sizeof(shared_state), NULL, keep);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, "cannot create shared memory for the "
+            ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s, EA_LOGNO(00043) "cannot create shared memory for the "
                          "throttle backends' state");
             return HTTP_INTERNAL_SERVER_ERROR;
         }
@@ -310,7 +311,7 @@ static void backend_failed(server_rec *s, backend_state *st, const char *why, in
         __atomic_store_n(&sh->retry_at, monotonic_ms() + next, __ATOMIC_RELEASE);
     /* once per outage, for all children together */
     if (__atomic_compare_exchange_n(&sh->down, &expect, 1, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
-        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, "rate limits: Redis backend %s unreachable "
+        ap_log_error(APLOG_MARK, APLOG_WARNING, 0, s, EA_LOGNO(00044) "rate limits: Redis backend %s unreachable "
                      "(%s); %s until it answers again", st->b->url, why,
                      closed ? "hosts with EcoAtlasThrottleBackendFailure closed answer 503, "
                      "the others count locally" : "counting in this node's local table");
@@ -327,7 +328,7 @@ static void backend_ok(server_rec *s, backend_state *st)
     if (__atomic_load_n(&sh->down, __ATOMIC_RELAXED)
         && __atomic_compare_exchange_n(&sh->down, &expect, 0, 0, __ATOMIC_RELAXED,
                                        __ATOMIC_RELAXED))
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "rate limits: Redis backend %s answers "
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, EA_LOGNO(00045) "rate limits: Redis backend %s answers "
                      "again; limits shared again", st->b->url);
 }
 
@@ -408,7 +409,7 @@ static int admit(request_rec *r, const char *key, ea_rate rate, ea_throttle_verd
         return ADMIT_SKIP;
     if (ea_throttle_admit(table, key, strlen(key), rate.count, rate.period_ms, monotonic_ms(), v)
         != EA_THROTTLE_OK) {   /* fail open: never refuse a client for our own contention */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "rate limit table busy; request admitted");
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, EA_LOGNO(00046) "rate limit table busy; request admitted");
         return ADMIT_SKIP;
     }
     return ADMIT_DECIDED;
@@ -448,7 +449,7 @@ static void log_throttled(request_rec *r, const char *key, const char *who, ea_r
                           const ea_throttle_verdict *v)
 {
     if (ea_log_once(r->server, key, v->at_ms / rate.period_ms))   /* once per window */
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EA_LOGNO(00047) "throttled %s (%u per %" APR_UINT64_T_FMT " s)",
                       who, rate.count, rate.period_ms / 1000);
 }
 

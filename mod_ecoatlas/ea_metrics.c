@@ -15,6 +15,7 @@
  *                                 (HTML and ?auto) when ExtendedStatus is On.
  * EcoAtlasMetrics Off stops the counting for a virtual host. */
 #include "ea_mod_conf.h"
+#include "ea_logno.h"
 #include "ea_mod_req.h"
 #include "ea_mod_respond.h"
 #include "ea_mod_metrics.h"
@@ -156,16 +157,16 @@ int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s, const ea_route *(*r
               ? ea_metrics_attach(aligned_base(m), ea_metrics_size(), layout) : NULL;
         if (shm) {
             st->metrics = shm;
-            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "metrics: counts kept over the restart");
+            ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, EA_LOGNO(00048) "metrics: counts kept over the restart");
             return OK;
         }
-        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, "metrics: layout changed, counts start over");
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s, EA_LOGNO(00049) "metrics: layout changed, counts start over");
         apr_shm_destroy(m);
         apr_pool_userdata_set(NULL, SHM_KEY, NULL, keep);
     }
     apr_status_t rv = apr_shm_create(&m, size, NULL, keep);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, "metrics: cannot create %" APR_SIZE_T_FMT
+        ap_log_error(APLOG_MARK, APLOG_ERR, rv, s, EA_LOGNO(00050) "metrics: cannot create %" APR_SIZE_T_FMT
                      " bytes of shared memory; no metrics", size);
         return OK;
     }
@@ -225,7 +226,7 @@ static void scrape_broker(request_rec *r, ea_metrics_scrape *sc)
         || ea_taskq_stats_get(q, r->pool, &fields, &values, &n) != 0) {
         sc->broker = 0;
         if (ea_log_once(r->server, "metrics-broker", 0))
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "metrics: task broker not answering: %s",
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, EA_LOGNO(00051) "metrics: task broker not answering: %s",
                           ea_taskq_error(q));
         return;
     }

@@ -10,6 +10,7 @@
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_params.h"
+#include "ea_logno.h"
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -102,7 +103,8 @@ int ea_routes_post_config(apr_pool_t *pconf, server_rec *s)
         for (const char *p = routes[i].path; *p; ) {
             size_t pl = strcspn(p, "/");
             if (sr->nseg == 3) {
-                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, "route %s: more than 3 segments", routes[i].path);
+                ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s, EA_LOGNO(00080) "route %s: more than 3 segments",
+                             routes[i].path);
                 return HTTP_INTERNAL_SERVER_ERROR;
             }
             if (pl == 1 && *p == '*')

@@ -140,8 +140,8 @@ is $rec->{result}{country_iso3}, 'ben', 'country_iso3 echoed as given';
 like $rec->{result}{generated_at}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/, 'generated_at in UTC with Z';
 is $rec->{attempts}, 1, 'one attempt';
 ok $rec->{created} && $rec->{started} && $rec->{finished}, 'created, started and finished timestamps';
-like slurp($log), qr/^\[INFO\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ecoatlas\.worker: Generated metric snapshot/m,
-    'the worker logs "Generated metric snapshot" in the [LEVEL] timestamp logger: format';
+like slurp($log), qr/^\[INFO\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ecoatlas\.worker: EA00001: Generated metric snapshot/m,
+    'the worker logs "EA00001: Generated metric snapshot" in the [LEVEL] timestamp logger: format';
 
 # A task that fails for good: FAILURE at once, and a dead letter with its error.
 $id = enqueue($conf, 'import_resources', "path=$dir/imports/none.csv");

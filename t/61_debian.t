@@ -194,7 +194,7 @@ my $wconf = slurp("$root/etc/ecoatlas/worker.conf") // '';
 my $wlog = slurp("$tmp/worker.log") // '';
 ok((slurp("$tmp/worker.user") // '') eq "ecoatlas\n" && $unit =~ /^User=ecoatlas$/m && $unit =~ /^Group=ecoatlas$/m
        && $unit =~ m{^ExecStart=\S+/ecoatlas-worker -f \S+/etc/ecoatlas/worker\.conf --foreground }m
-       && $wconf !~ /password=/ && $wlog =~ /ecoatlas\.worker: Task import_resources\[\S+\] succeeded/,
+       && $wconf !~ /password=/ && $wlog =~ /ecoatlas\.worker: EA\d{5}: Task import_resources\[\S+\] succeeded/,
    'the worker ran as the unit says (User=ecoatlas, -f /etc/ecoatlas/worker.conf), no password in its file')
     or diag($wlog);
 my ($doc) = $unit =~ m{^Documentation=file://(\S+)$}m;

@@ -125,7 +125,7 @@ for my $d (@directives) {
     my @got;
     for my $d ("$tmp/nope", "$tmp/ro", "$tmp/rw") {
         my ($rc, $out) = configtest("EcoAtlasImportDir $d\n");
-        my ($why) = $out =~ /^EcoAtlasImportDir \Q$d\E: ([^;]*);/m;
+        my ($why) = $out =~ /^EA\d{5}: EcoAtlasImportDir \Q$d\E: ([^;]*);/m;
         push @got, $rc == 0 ? 'ok' : "refused: " . ($why // $out =~ s/\s+/ /gr);
     }
     is_deeply(\@got, ['refused: No such file or directory', 'refused: not writable by this user (Permission denied)', 'ok'],

@@ -173,7 +173,7 @@ is($dbh->selectrow_array(q{SELECT count(*) FROM core_resourcemetric m JOIN core_
    'the imported row is in the database');
 is(join(',', glob("$tmp/imports/*")), '', 'the uploaded file is gone from ECOATLAS_IMPORT_DIR');
 $dbh->disconnect;
-ok(kill(0, $wpid) && $worker_out =~ /^\[INFO\] \d{4}-\d\d-\d\d \S+ ecoatlas\.worker: Task \S+ succeeded in /m
+ok(kill(0, $wpid) && $worker_out =~ /^\[INFO\] \d{4}-\d\d-\d\d \S+ ecoatlas\.worker: EA\d{5}: Task \S+ succeeded in /m
        && $worker_out !~ /\Q$pw\E|\Q$key\E/,
    'the worker stays up, logging to stderr in the Celery-era format, no secret printed') or diag($worker_out);
 kill 'TERM', $wpid;

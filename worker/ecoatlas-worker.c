@@ -19,6 +19,7 @@
 #include "ea_stmt.h"
 #include "ea_task_run.h"
 #include "ea_version.h"
+#include "ea_logno.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -130,7 +131,7 @@ static void wk_log(int level, const char *fmt, ...)
 static void wk_task_log(void *baton, int level, const char *msg)
 {
     const char *id = baton;
-    wk_log(level, "%s [%s]", msg, id);
+    wk_log(level, EA_LOG_RELAY "%s [%s]", msg, id);
 }
 
 /* Open (or reopen, after SIGHUP: logrotate moved the file) the log file. */
@@ -191,7 +192,7 @@ static ea_taskq *wk_queue(apr_pool_t *p, const char *who)
     o.worker_name = who;
     ea_taskq *q = ea_taskq_create(p, &o, &err);
     if (q == NULL)
-        wk_log(EA_LOG_ERROR, "%s", err);
+        wk_log(EA_LOG_ERROR, EA_LOGNO(00052) "%s", err);
     return q;
 }
 
@@ -217,7 +218,7 @@ static PGconn *wk_pg(wk_slot *s, PGconn *pg)
             s->pgcancel = PQgetCancel(pg);
             pthread_mutex_unlock(&s->mu);
             if (reported)
-                wk_log(EA_LOG_WARNING, "worker %d: PostgreSQL connection restored", s->idx);
+                wk_log(EA_LOG_WARNING, EA_LOGNO(00053) "worker %d: PostgreSQL connection restored", s->idx);
             return pg;
         }
         if (!reported) {
@@ -225,7 +226,7 @@ static PGconn *wk_pg(wk_slot *s, PGconn *pg)
             size_t n = m ? strlen(m) : 0;
             while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
                 m[--n] = '\0';
-            wk_log(EA_LOG_ERROR, "worker %d: PostgreSQL unavailable, retrying: %s", s->idx, m ? m : "");
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00054) "worker %d: PostgreSQL unavailable, retrying: %s", s->idx, m ? m : "");
             free(m);
             reported = 1;
         }
@@ -283,7 +284,8 @@ static void wk_count(ea_taskq *q, const ea_task_msg *m, const char *what, double
         f[n] = b[2], v[n++] = rows;
     }
     if (ea_taskq_stats_add(q, n, f, v) != 0)
-        wk_log(EA_LOG_DEBUG, "Task %s[%s]: not counted in the metrics: %s", m->name, m->id, ea_taskq_error(q));
+        wk_log(EA_LOG_DEBUG, EA_LOGNO(00055) "Task %s[%s]: not counted in the metrics: %s", m->name, m->id,
+               ea_taskq_error(q));
 }
 
 /* Store the outcome, retrying while Redis is away (up to half the
@@ -297,24 +299,24 @@ static void wk_finish(ea_taskq *q, const ea_task_msg *m, ea_task_outcome out, co
     clock_gettime(CLOCK_MONOTONIC, &t0);
     while ((rc = ea_taskq_finish(q, m, out, result, error, &status)) < 0) {
         if (wk_elapsed(&t0) * 1000 > W.visibility_s * 500) {
-            wk_log(EA_LOG_ERROR, "Task %s[%s]: cannot store its outcome (%s): it will run again",
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00056) "Task %s[%s]: cannot store its outcome (%s): it will run again",
                    m->name, m->id, ea_taskq_error(q));
             return;
         }
         wk_sleep_ms(wk_backoff(&backoff));
     }
     if (rc == 1)
-        wk_log(EA_LOG_WARNING, "Task %s[%s]: lease lost while it ran (longer than the visibility "
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00057) "Task %s[%s]: lease lost while it ran (longer than the visibility "
                "timeout without heartbeat); another delivery may run it again", m->name, m->id);
     wk_count(q, m, timed_out ? EA_WSTAT_TIMED_OUT : strcmp(status, "SUCCESS") == 0 ? EA_WSTAT_SUCCEEDED
                    : strcmp(status, "RETRY") == 0 ? EA_WSTAT_RETRIED : EA_WSTAT_FAILED, secs, result);
     if (strcmp(status, "SUCCESS") == 0)
-        wk_log(EA_LOG_INFO, "Task %s[%s] succeeded in %.3fs", m->name, m->id, secs);
+        wk_log(EA_LOG_INFO, EA_LOGNO(00058) "Task %s[%s] succeeded in %.3fs", m->name, m->id, secs);
     else if (strcmp(status, "RETRY") == 0)
-        wk_log(EA_LOG_WARNING, "Task %s[%s] failed (attempt %d of %d), will retry: %s", m->name, m->id,
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00059) "Task %s[%s] failed (attempt %d of %d), will retry: %s", m->name, m->id,
                m->attempts, W.max_retries + 1, error);
     else
-        wk_log(EA_LOG_ERROR, "Task %s[%s] failed: %s", m->name, m->id, error ? error : "");
+        wk_log(EA_LOG_ERROR, EA_LOGNO(00060) "Task %s[%s] failed: %s", m->name, m->id, error ? error : "");
 }
 
 static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr_pool_t *p)
@@ -343,8 +345,9 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
         }
     }
     if (ea_taskq_started(q, m) != 0)
-        wk_log(EA_LOG_WARNING, "Task %s[%s]: cannot record STARTED: %s", m->name, m->id, ea_taskq_error(q));
-    wk_log(EA_LOG_DEBUG, "Task %s[%s] received (attempt %d)", m->name, m->id, m->attempts);
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00061) "Task %s[%s]: cannot record STARTED: %s", m->name, m->id,
+               ea_taskq_error(q));
+    wk_log(EA_LOG_DEBUG, EA_LOGNO(00062) "Task %s[%s] received (attempt %d)", m->name, m->id, m->attempts);
 
     pthread_mutex_lock(&s->mu);
     s->running = 1;
@@ -378,9 +381,10 @@ static void wk_run_one(wk_slot *s, ea_taskq *q, PGconn **pg, ea_task_msg *m, apr
 
     if (handback) {
         if (ea_taskq_release(q, m) == 0)
-            wk_log(EA_LOG_WARNING, "Task %s[%s] handed back to the queue (shutdown)", m->name, m->id);
+            wk_log(EA_LOG_WARNING, EA_LOGNO(00063) "Task %s[%s] handed back to the queue (shutdown)", m->name, m->id);
         else
-            wk_log(EA_LOG_ERROR, "Task %s[%s]: cannot hand it back (%s); it returns after the visibility timeout",
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00064) "Task %s[%s]: cannot hand it back (%s); it returns after the "
+                   "visibility timeout",
                    m->name, m->id, ea_taskq_error(q));
         return;
     }
@@ -416,14 +420,15 @@ static void *wk_thread(void *arg)
         apr_pool_create(&iter, tp);
         if (ea_taskq_reserve(q, iter, W.prefetch, msgs, &n) != 0) {
             if (!redis_down)
-                wk_log(EA_LOG_ERROR, "worker %d: Redis unavailable, retrying: %s", s->idx, ea_taskq_error(q));
+                wk_log(EA_LOG_ERROR, EA_LOGNO(00065) "worker %d: Redis unavailable, retrying: %s", s->idx,
+                       ea_taskq_error(q));
             redis_down = 1;
             apr_pool_destroy(iter);
             wk_sleep_ms(wk_backoff(&backoff));
             continue;
         }
         if (redis_down)
-            wk_log(EA_LOG_WARNING, "worker %d: Redis connection restored", s->idx);
+            wk_log(EA_LOG_WARNING, EA_LOGNO(00066) "worker %d: Redis connection restored", s->idx);
         redis_down = 0;
         backoff = 0;
         if (n == 0) {
@@ -468,7 +473,7 @@ static void wk_cancel_sql(wk_slot *s)
     char err[256];
     s->cancel = 1;
     if (s->pgcancel && !PQcancel(s->pgcancel, err, sizeof err))
-        wk_log(EA_LOG_WARNING, "cannot cancel the statement of worker %d: %s", s->idx, err);
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00067) "cannot cancel the statement of worker %d: %s", s->idx, err);
 }
 
 static void wk_heartbeat(ea_taskq *q, apr_pool_t *p)
@@ -488,9 +493,9 @@ static void wk_heartbeat(ea_taskq *q, apr_pool_t *p)
         pthread_mutex_unlock(&s->mu);
     }
     if (n > 0 && ea_taskq_heartbeat(q, ptrs, n, &lost) != 0)
-        wk_log(EA_LOG_WARNING, "heartbeat failed: %s", ea_taskq_error(q));
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00068) "heartbeat failed: %s", ea_taskq_error(q));
     else if (lost > 0)
-        wk_log(EA_LOG_WARNING, "heartbeat: %d lease(s) no longer ours", lost);
+        wk_log(EA_LOG_WARNING, EA_LOGNO(00069) "heartbeat: %d lease(s) no longer ours", lost);
 }
 
 static int wk_supervise(void)
@@ -516,7 +521,7 @@ static int wk_supervise(void)
         int sig = sigtimedwait(&set, &si, &tick);
         if (sig == SIGTERM || sig == SIGINT) {
             if (!signalled_stop) {
-                wk_log(EA_LOG_WARNING, "%s received: no new tasks; running tasks get %d s to finish",
+                wk_log(EA_LOG_WARNING, EA_LOGNO(00070) "%s received: no new tasks; running tasks get %d s to finish",
                        sig == SIGTERM ? "SIGTERM" : "SIGINT", W.grace_s);
                 wk_stopping = 1;
                 signalled_stop = 1;
@@ -525,9 +530,9 @@ static int wk_supervise(void)
         }
         else if (sig == SIGHUP) {
             if (wk_log_open() != 0)
-                wk_log(EA_LOG_ERROR, "cannot reopen %s: %s", W.log_path, strerror(errno));
+                wk_log(EA_LOG_ERROR, EA_LOGNO(00071) "cannot reopen %s: %s", W.log_path, strerror(errno));
             else
-                wk_log(EA_LOG_INFO, "SIGHUP: log file reopened");
+                wk_log(EA_LOG_INFO, EA_LOGNO(00072) "SIGHUP: log file reopened");
         }
         for (int i = 0; i < W.concurrency; i++) {
             wk_slot *s = &wk_slots[i];
@@ -535,13 +540,13 @@ static int wk_supervise(void)
             if (s->running) {
                 if (!s->timed_out && !s->handback && wk_elapsed(&s->run_start) > W.time_limit_s) {
                     s->timed_out = 1;
-                    wk_log(EA_LOG_ERROR, "Task %s[%s] exceeded its time limit of %d s: cancelling it",
+                    wk_log(EA_LOG_ERROR, EA_LOGNO(00073) "Task %s[%s] exceeded its time limit of %d s: cancelling it",
                            s->run_name, s->run_id, W.time_limit_s);
                     wk_cancel_sql(s);
                 }
                 if (signalled_stop && !s->handback && !s->timed_out && wk_elapsed(&stop_at) > W.grace_s) {
                     s->handback = 1;
-                    wk_log(EA_LOG_WARNING, "Task %s[%s] still running after %d s: cancelling it and "
+                    wk_log(EA_LOG_WARNING, EA_LOGNO(00074) "Task %s[%s] still running after %d s: cancelling it and "
                            "handing it back", s->run_name, s->run_id, W.grace_s);
                     wk_cancel_sql(s);
                 }
@@ -550,7 +555,7 @@ static int wk_supervise(void)
         }
         if ((last_beat.tv_sec == 0 || wk_elapsed(&last_beat) >= WK_BEAT_S) && !wk_stopping) {
             if (ea_taskq_worker_beat(q, W.name, WK_BEAT_FORGET_S) != 0)
-                wk_log(EA_LOG_DEBUG, "metrics heartbeat failed: %s", ea_taskq_error(q));
+                wk_log(EA_LOG_DEBUG, EA_LOGNO(00075) "metrics heartbeat failed: %s", ea_taskq_error(q));
             clock_gettime(CLOCK_MONOTONIC, &last_beat);
         }
         if (wk_elapsed(&last_hb) * 1000 >= W.visibility_s * 1000 / 3.0) {
@@ -807,7 +812,7 @@ int main(int argc, char **argv)
     if (W.pidfile) {
         FILE *f = fopen(W.pidfile, "we");
         if (f == NULL) {
-            wk_log(EA_LOG_ERROR, "cannot write %s: %s", W.pidfile, strerror(errno));
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00076) "cannot write %s: %s", W.pidfile, strerror(errno));
             return 1;
         }
         fprintf(f, "%ld\n", (long)getpid());
@@ -821,7 +826,7 @@ int main(int argc, char **argv)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
-    wk_log(EA_LOG_INFO, "ecoatlas-worker %s starting: %d thread(s), broker %s, time limit %d s",
+    wk_log(EA_LOG_INFO, EA_LOGNO(00077) "ecoatlas-worker %s starting: %d thread(s), broker %s, time limit %d s",
            EA_VERSION, W.concurrency, ea_redis_url_redact(p, W.broker), W.time_limit_s);
     wk_slots = apr_pcalloc(p, sizeof *wk_slots * (size_t)W.concurrency);
     wk_alive = W.concurrency;
@@ -829,7 +834,7 @@ int main(int argc, char **argv)
         wk_slots[i].idx = i;
         pthread_mutex_init(&wk_slots[i].mu, NULL);
         if (pthread_create(&wk_slots[i].thread, NULL, wk_thread, &wk_slots[i]) != 0) {
-            wk_log(EA_LOG_ERROR, "cannot start worker thread %d", i);
+            wk_log(EA_LOG_ERROR, EA_LOGNO(00078) "cannot start worker thread %d", i);
             return 1;
         }
     }
@@ -839,7 +844,7 @@ int main(int argc, char **argv)
     }
     for (int i = 0; i < W.concurrency; i++)
         pthread_join(wk_slots[i].thread, NULL);
-    wk_log(EA_LOG_INFO, "ecoatlas-worker stopped");
+    wk_log(EA_LOG_INFO, EA_LOGNO(00079) "ecoatlas-worker stopped");
     if (W.pidfile)
         unlink(W.pidfile);
     return rc;
