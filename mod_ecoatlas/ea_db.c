@@ -17,6 +17,7 @@
 #include "apr_optional.h"
 #include "apr_lib.h"
 #include "ea_sql_write.h"
+#include "ea_json.h"
 #include <limits.h>
 
 APLOG_USE_MODULE(ecoatlas);
@@ -166,6 +167,14 @@ static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
  * declared it, lib/ea_stmt.h) runs once more on the repaired connection; a
  * write may have been executed before the connection went and is not
  * repeated (the client gets 503 and decides). */
+/* The bound of a searched set's statements (EcoAtlasSearchTimeout) when it
+ * is tighter than the session's (EcoAtlasQueryTimeout); else 0. */
+static int search_budget(ea_req *rq, int *session_ms)
+{
+    *session_ms = ea_srv_get(ea_sconf(rq->r->server), query_timeout_ms);
+    return rq->search_timeout_ms > 0 && rq->search_timeout_ms < *session_ms ? rq->search_timeout_ms : 0;
+}
+
 static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag)
 {
     request_rec *r = rq->r;
@@ -189,7 +198,14 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         }
         if (!st->configured)
             configure_session(rq, conn, st);
+        /* a search gets its own bound for this statement, then the
+         * session's is back (the connection returns to the pool with it) */
+        int session_ms = 0, budget = rq->in_txn ? 0 : search_budget(rq, &session_ms);
+        if (budget)
+            PQclear(PQexec(conn, ea_sql_set_timeout(r->pool, budget)));
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
+        if (budget && PQstatus(conn) == CONNECTION_OK)
+            PQclear(PQexec(conn, ea_sql_set_timeout(r->pool, session_ms)));
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */
@@ -204,8 +220,15 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         int broken = is_connection_failure(conn, res);
         int lost_stmt = state && strcmp(state, "26000") == 0;
         if (state && strcmp(state, "57014") == 0) {
-            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          EA_LOGNO(00016) "query cancelled after EcoAtlasQueryTimeout: %s", r->unparsed_uri);
+            if (budget) {
+                ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                              EA_LOGNO(00081) "search cancelled after EcoAtlasSearchTimeout (%d ms): %s", budget,
+                              r->unparsed_uri);
+                rq->search_timed_out = budget;
+            } else {
+                ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                              EA_LOGNO(00016) "query cancelled after EcoAtlasQueryTimeout: %s", r->unparsed_uri);
+            }
             clear_result(res);
             return EA_DB_TIMEOUT;
         }
@@ -328,6 +351,18 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
 {
     if (st == EA_DB_UNAVAILABLE)
         return ea_send_unavailable(rq);
+    if (st == EA_DB_TIMEOUT && rq->search_timed_out) {
+        /* the search's own bound (docs/decisions.md D16): the client can
+         * narrow it; the same request again would fail the same way */
+        ea_buf body;
+        const char *msg = apr_psprintf(rq->r->pool, "This search took longer than %g s. Use longer or "
+                                       "more specific terms.", rq->search_timed_out / 1000.0);
+        ea_buf_init(&body, rq->r->pool, 128);
+        ea_buf_puts(&body, "{\"search\":[");
+        ea_json_str(&body, msg, strlen(msg));
+        ea_buf_puts(&body, "]}");
+        return ea_send_json(rq, HTTP_BAD_REQUEST, &body);
+    }
     if (st == EA_DB_TIMEOUT) {
         apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
         return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,

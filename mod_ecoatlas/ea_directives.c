@@ -46,6 +46,7 @@ const ea_dir_conf ea_dir_defaults = {
     .base = "/api",
     .page_size = 50,                            /* EcoAtlasPageSize */
     .max_page_size = 200,                       /* EcoAtlasMaxPageSize */
+    .search_timeout_ms = 900,                   /* EcoAtlasSearchTimeout 0.9 */
     .debug = 0,
     .cache = 1,                                 /* EcoAtlasCache On */
     .max_body = 1024 * 1024,                    /* EcoAtlasMaxBodySize 1M */
@@ -79,6 +80,7 @@ void *ea_create_dir_conf(apr_pool_t *p, char *dir)
     }
     c->page_size = EA_UNSET;
     c->max_page_size = EA_UNSET;
+    c->search_timeout_ms = EA_UNSET;
     c->debug = EA_UNSET;
     c->cache = EA_UNSET;
     c->max_body = EA_UNSET;
@@ -95,6 +97,7 @@ void *ea_merge_dir_conf(apr_pool_t *p, void *basev, void *addv)
     c->allowed_hosts = add->allowed_hosts ? add->allowed_hosts : base->allowed_hosts;
     MERGE(page_size);
     MERGE(max_page_size);
+    MERGE(search_timeout_ms);
     MERGE(debug);
     MERGE(cache);
     MERGE(max_body);
@@ -194,10 +197,10 @@ static const char *set_page_size(cmd_parms *cmd, void *dconf, const char *arg)
 }
 
 /* Seconds (fractions allowed: 0.5) a statement may run before PostgreSQL
- * cancels it. */
+ * cancels it: any statement (EcoAtlasQueryTimeout), or one of a searched
+ * set (EcoAtlasSearchTimeout, per directory). */
 static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *arg)
 {
-    ea_srv_conf *c = ea_sconf(cmd->server);
     char *end;
     errno = 0;
     double v = strtod(arg, &end);
@@ -205,7 +208,10 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
         return apr_psprintf(cmd->pool,
                             "Invalid value for directive '%s': '%s' (expected seconds from 0.01 to 3600)",
                             cmd->directive->directive, arg);
-    c->query_timeout_ms = (int)(v * 1000 + 0.5);
+    if (cmd->info == (void *)1)
+        ((ea_dir_conf *)dconf)->search_timeout_ms = (int)(v * 1000 + 0.5);
+    else
+        ea_sconf(cmd->server)->query_timeout_ms = (int)(v * 1000 + 0.5);
     return NULL;
 }
 
@@ -271,6 +277,8 @@ const command_rec ea_directives[] = {
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
+    AP_INIT_TAKE1("EcoAtlasSearchTimeout", set_query_timeout, (void *)1, RSRC_CONF | ACCESS_CONF,
+                  "Seconds a statement of a ?search= request may run; longer: 400 (default 0.9)"),
     AP_INIT_TAKE1("EcoAtlasRateLimitAnon", ea_limits_set_rate, (void *)0, RSRC_CONF,
                   "Requests per client address for anonymous callers, N/period or off "
                   "(default 1000/day)"),

@@ -23,10 +23,11 @@ typedef struct ea_dir_conf {
     const char *base;       /* URL path the API is mounted on ("/api") */
     int page_size;          /* EcoAtlasPageSize */
     int max_page_size;      /* EcoAtlasMaxPageSize */
+    int search_timeout_ms;  /* EcoAtlasSearchTimeout */
     int debug;              /* EcoAtlasDebug */
     int cache;              /* EcoAtlasCache */
     apr_array_header_t *allowed_hosts;  /* EcoAtlasAllowedHosts; NULL: ServerName/ServerAlias */
-    long long max_body;     /* EcoAtlasMaxBodySize (bytes), UNSET: 1 MB (ea_body.c) */
+    long long max_body;     /* EcoAtlasMaxBodySize (bytes), UNSET: 1 MB (ea_mod_body.c) */
 } ea_dir_conf;
 
 /* A rate limit: count per period; set = 0 means not configured here. */
@@ -56,7 +57,7 @@ typedef struct ea_srv_conf {
     int hsts_subdomains;    /* EcoAtlasHSTSIncludeSubdomains */
     int hsts_preload;       /* EcoAtlasHSTSPreload */
     int cache_db;           /* index of this server's database, -1: none */
-    /* authentication (ea_auth.c) */
+    /* authentication (ea_mod_auth.c) */
     const char *secret_key;         /* EcoAtlasSecretKey / EcoAtlasSecretKeyFile */
     const char *token_name;         /* EcoAtlasTokenName */
     int session_cookie_secure;      /* EcoAtlasSessionCookieSecure */
@@ -72,10 +73,10 @@ typedef struct ea_srv_conf {
     int task_eager;                 /* EcoAtlasTaskAlwaysEager, UNSET: Off */
     int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
-    int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_metrics.c) */
+    int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_mod_metrics.c) */
     const char *dbd_params;         /* mod_dbd's DBDParams, as noted by ea_cache.c */
     int ssl_engine;                 /* mod_ssl's SSLEngine on in this server's own
-                                     * configuration, as noted by ea_deploy.c (not merged) */
+                                     * configuration, as noted by ea_mod_deploy.c (not merged) */
     struct ea_module_state *st;     /* the module's state: one for all servers */
 } ea_srv_conf;
 
@@ -113,7 +114,7 @@ typedef struct ea_module_state {
     struct ea_routes_state *routes;
     /* rate limits (ea_limits.c) */
     struct ea_limits_state *limits;
-    /* metrics (ea_metrics.c) */
+    /* metrics (ea_mod_metrics.c) */
     struct ea_metrics *metrics;         /* the counters' region; NULL: no metrics */
     struct ea_metrics_state *metrics_st;
     /* database (ea_db.c): mod_dbd's ap_dbd_acquire, as a generic function

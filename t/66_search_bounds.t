@@ -1,10 +1,11 @@
-# Issue 11, finding 1 and 2: one anonymous search must not pin PostgreSQL.
+# One anonymous search must not pin PostgreSQL (docs/security.md).
 # The bounds (EA_SEARCH_MAX_TERMS, EA_SEARCH_MAX_CHARS, EA_ORDERING_MAX_FIELDS,
 # EA_QS_MAX_PARAMS) answer 400 with what was wrong; the worst search they
 # allow returns well within EcoAtlasQueryTimeout and leaves no backend
 # busy; the module's connections run with jit off even where the database
 # would JIT-compile everything (LLVM does not check for interrupts, so no
-# timeout or cancel could stop it).
+# timeout or cancel could stop it).  EcoAtlasSearchTimeout (docs/decisions.md
+# D16) cuts a search that needs longer: 400, and PostgreSQL stops it.
 use strict;
 use warnings FATAL => 'all';
 
@@ -16,7 +17,7 @@ use Apache::TestRequest ();
 use Time::HiRes qw(time sleep);
 use EaTest qw(db reset_db seed_fixture get_json);
 
-plan tests => 18;
+plan tests => 24;
 
 reset_db();
 my $f = seed_fixture();
@@ -130,6 +131,27 @@ for my $s (qw(jit jit_above_cost jit_optimize_above_cost jit_inline_above_cost j
     db()->do(qq{ALTER DATABASE "$dbname" RESET $s});
 }
 unlink glob "$pgdata/*.bc";
+
+# ---- EcoAtlasSearchTimeout: a search that needs longer is cut ------------------------------------
+# /tight/api allows 0.01 s: the worst search (every term tested against
+# every row) needs far more
+{
+    my $t0 = time;
+    my ($r) = get_json('/tight/api/hydro-sites/?search=' . join('+', @terms));
+    my $took = time - $t0;
+    is $r->code . ' ' . $r->content,
+        '400 {"search":["This search took longer than 0.01 s. Use longer or more specific terms."]}',
+        'a search over EcoAtlasSearchTimeout: 400 saying so on the search parameter';
+    ok $took < 5, sprintf('... at once (%.2f s), not after EcoAtlasQueryTimeout (30 s)', $took);
+    is busy_backends(), 0, '... and PostgreSQL stopped it: no backend busy';
+    ($r) = get_json('/tight/api/hydro-sites/summary/?search=' . join('+', @terms));
+    is $r->code, 400, 'the actions under ?search= have the same bound (summary)';
+    ($r, my $body) = get_json('/tight/api/hydro-sites/?status=identified&page_size=5');
+    ok $r->code == 200 && ref $body eq 'HASH' && $body->{count} >= 5000,
+        'a list without search on the same connections: 200 (the session bound is back)';
+    ($r) = get_json('/api/hydro-sites/?search=' . join('+', @terms) . '&page_size=1');
+    is $r->code, 200, 'the same search where the bound is 30 s: 200';
+}
 
 # ---- nothing left running --------------------------------------------------------------------------
 is busy_backends(), 0, 'no PostgreSQL backend is busy after the worst searches';
