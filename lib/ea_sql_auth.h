@@ -1,5 +1,5 @@
 /* ea_sql_auth: the statements of authentication (docs/security.md; the
- * glue is mod_ecoatlas/ea_auth.c and ea_handle_auth.c).  Keys are looked up
+ * glue is mod_ecoatlas/ea_mod_auth.c and ea_handle_auth.c).  Keys are looked up
  * by their SHA-256 digest (hex), never stored in clear. */
 #ifndef EA_SQL_AUTH_H
 #define EA_SQL_AUTH_H

@@ -34,7 +34,7 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
-/* Credentials (ea_auth.c) are cached in the same region under a second
+/* Credentials (ea_mod_auth.c) are cached in the same region under a second
  * generation per database, bumped by NOTIFY ecoatlas_auth (migration 0004):
  * database i uses generation i for responses and AUTH_DB(i) for credentials. */
 #define EA_CACHE_MAX_DBS (EA_SHMCACHE_DBS / 2)
@@ -423,7 +423,7 @@ void ea_cache_invalidate(request_rec *r)
     }
 }
 
-/* ---- credentials (ea_auth.c) ----------------------------------------------- */
+/* ---- credentials (ea_mod_auth.c) ----------------------------------------------- */
 
 int ea_cache_auth_get(request_rec *r, const char *key, char *out, size_t outsz, size_t *len,
                       uint64_t *gen)

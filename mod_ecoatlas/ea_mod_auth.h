@@ -4,7 +4,7 @@
 
 #include "ea_mod_req.h"
 
-/* ---- authentication (ea_auth.c) ------------------------------------------- */
+/* ---- authentication (ea_mod_auth.c) ------------------------------------------- */
 typedef struct ea_user {
     long long id;              /* auth_user.id */
     const char *username;

@@ -4,7 +4,7 @@
 
 #include "ea_mod_req.h"
 
-/* ---- request bodies (ea_body.c) --------------------------------------------- */
+/* ---- request bodies (ea_mod_body.c) --------------------------------------------- */
 struct json_object;
 /* Read the body through the input filters, capped by EcoAtlasMaxBodySize,
  * and parse it by Content-Type (JSON, form-urlencoded, multipart/form-data).

@@ -25,8 +25,8 @@ const char *ea_cors_set_origins(cmd_parms *cmd, void *dconf, const char *arg);
 /* Add the CORS headers a response needs; answers a preflight (returns 1). */
 int ea_cors(request_rec *r, int respond_preflight);
 
-/* ---- deploy check (ea_deploy.c) ---- */
-/* Startup warnings for weak production settings (ea_deploy.c). */
+/* ---- deploy check (ea_mod_deploy.c) ---- */
+/* Startup warnings for weak production settings (ea_mod_deploy.c). */
 void ea_deploy_post_config(apr_pool_t *ptemp, server_rec *s);
 /* SSLEngine, noted before mod_ssl takes it. */
 const char *ea_deploy_note_ssl_engine(cmd_parms *cmd, void *dconf, const char *arg);

@@ -5,7 +5,7 @@
 #include "ea_mod_conf.h"
 #include "ea_metrics.h"
 
-/* ---- metrics (ea_metrics.c) ------------------------------------------------ */
+/* ---- metrics (ea_mod_metrics.c) ------------------------------------------------ */
 #define EA_METRICS_HANDLER "ecoatlas-metrics"
 /* One line at a call site: add 1 to a counter (nothing with EcoAtlasMetrics Off). */
 void ea_count(server_rec *s, ea_metric_counter c);

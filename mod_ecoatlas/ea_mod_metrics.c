@@ -1,4 +1,4 @@
-/* ea_metrics: what an operator scrapes (docs/operations.md, §25).
+/* ea_mod_metrics: what an operator scrapes (docs/operations.md, §25).
  *
  * The counters live in one shared-memory region (lib/ea_metrics.c) created
  * in the parent's process pool, as the rate-limit table is (ea_limits.c),

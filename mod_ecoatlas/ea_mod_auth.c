@@ -1,4 +1,4 @@
-/* ea_auth: who is calling (docs/decisions.md §3, D8, D9) and may they do it.
+/* ea_mod_auth: who is calling (docs/decisions.md §3, D8, D9) and may they do it.
  *
  * Authentication runs in httpd's authentication phase, so `%u` in access
  * logs shows the user: force_authn resolves the credentials of an API

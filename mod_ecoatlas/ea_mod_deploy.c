@@ -1,4 +1,4 @@
-/* ea_deploy: the deploy check at startup (lib/ea_deploy.c has the rules):
+/* ea_mod_deploy: the deploy check at startup (lib/ea_deploy.c has the rules):
  * one [warn] line per weak production setting, like Django's
  * `check --deploy`, with the same ids and texts as `ecoatlas check
  * --deploy`.  Logged in the second configuration pass only (httpd runs
