@@ -151,20 +151,32 @@ static void ea_fz_key(const char *s, size_t size)
     ea_fz_check(len < outlen ? rc == 0 && strcmp(small, out) == 0 : rc == -1);
 }
 
-/* s with every byte but letters, digits, '/', '.', '-' and '_' %-escaped. */
-static const char *ea_fz_pct(apr_pool_t *p, const char *s)
+/* s with every byte but letters, digits, '.', '-', '_' (and '/' with slash) %-escaped. */
+static const char *ea_fz_pct_as(apr_pool_t *p, const char *s, int slash)
 {
     char *out = apr_palloc(p, strlen(s) * 3 + 1), *o = out;
 
     for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
         if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9')
-            || *c == '/' || *c == '.' || *c == '-' || *c == '_')
+            || (*c == '/' && slash) || *c == '.' || *c == '-' || *c == '_')
             *o++ = (char)*c;
         else
             o += sprintf(o, "%%%02X", *c);
     }
     *o = '\0';
     return out;
+}
+
+/* %-encoded for a path (slash kept) or for the authority's user information
+ * (where a slash would end the authority). */
+static const char *ea_fz_pct(apr_pool_t *p, const char *s)
+{
+    return ea_fz_pct_as(p, s, 1);
+}
+
+static const char *ea_fz_pct_user(apr_pool_t *p, const char *s)
+{
+    return ea_fz_pct_as(p, s, 0);
 }
 
 /* Redis URLs (ea_redis.h): a parsed URL is TCP xor Unix socket, within
@@ -184,10 +196,10 @@ static void ea_fz_redis_url(apr_pool_t *p, const char *s)
     ea_fz_check(u.is_unix == (u.path[0] != '\0'));
     ea_fz_check((ea_redis_url_no_credentials(&u) == NULL) == !(u.has_username || u.has_password));
     if (u.has_password)
-        cred = apr_psprintf(p, "%s:%s@", u.has_username ? ea_fz_pct(p, u.username) : "",
-                            ea_fz_pct(p, u.password));
+        cred = apr_psprintf(p, "%s:%s@", u.has_username ? ea_fz_pct_user(p, u.username) : "",
+                            ea_fz_pct_user(p, u.password));
     else if (u.has_username)
-        cred = apr_psprintf(p, "%s@", ea_fz_pct(p, u.username));
+        cred = apr_psprintf(p, "%s@", ea_fz_pct_user(p, u.username));
     if (u.path[0]) {
         ea_fz_check(u.path[0] == '/' && strlen(u.path) < sizeof u.path);
         text = apr_psprintf(p, "unix://%s%s?db=%d", cred, ea_fz_pct(p, u.path), u.db);
