@@ -1,5 +1,5 @@
 /* cli.h: shared declarations of the `ecoatlas` command-line tool, the
- * successor of Django's manage.py (ARCHITECTURE §1). */
+ * successor of Django's manage.py (docs/architecture.md). */
 #ifndef EA_CLI_H
 #define EA_CLI_H
 

@@ -1,6 +1,6 @@
 /* ea_conffile: read settings from an Apache-syntax configuration file, so
  * that the CLI and the worker take DBDParams, EcoAtlasBrokerURL, ... from
- * the very file httpd reads (one source of truth, ARCHITECTURE §6). */
+ * the very file httpd reads (one source of truth, docs/architecture.md). */
 #ifndef EA_CONFFILE_H
 #define EA_CONFFILE_H
 

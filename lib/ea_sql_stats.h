@@ -29,7 +29,7 @@ ea_stmt ea_sql_stats_top(void);
 ea_stmt ea_sql_stats_resources(void);
 ea_stmt ea_sql_stats_datasets(void);
 
-/* /stats/by-country/: the country of iso3 (iexact, first by name), then the
+/* stats/by_country/: the country of iso3 (iexact, first by name), then the
  * site totals and the totals per resource type of country id. */
 ea_stmt ea_sql_country_by_iso3(apr_pool_t *p, const char *iso3);
 ea_stmt ea_sql_country_sites(apr_pool_t *p, const char *id);

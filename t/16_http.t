@@ -304,7 +304,7 @@ is $loc->(req(DELETE => '/api/countries/1')), '308 /api/countries/1/', 'DELETE �
 is $loc->(req(POST => '/api/hydro-sites/summary?x=1', ['Content-Type' => 'application/json'], '{}')),
     '308 /api/hydro-sites/summary/?x=1', 'POST to an action → 308, query kept';
 is sb(req(GET => '/api/countries/1/extra')), $NF, 'no redirect when the slashed path is no route';
-# issue 11: a decoded CR/LF cannot go into Location (httpd answered 500)
+# docs/security.md: a decoded CR/LF cannot go into Location (httpd answered 500)
 for my $p ('/api/countries/1%0d%0aSet-Cookie:%20x=1', '/api/countries%0a', '/api/countries/%0d', '/api/countries/1%09') {
     is sb(req(GET => $p)), $NF, "control character in a path to redirect ($p) → 404 JSON, no redirect";
 }

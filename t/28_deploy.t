@@ -1,4 +1,4 @@
-# The deploy check (issue 4 item 6): the module's [warn] lines at startup
+# The deploy check (docs/operations.md): the module's [warn] lines at startup
 # for the weak hosts of t/conf/extra.conf, once each, and
 # `ecoatlas check --deploy` on sample configuration files (the same ids and
 # texts; exit 1 with issues, 0 and Django's "no issues" line without).

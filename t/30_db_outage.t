@@ -104,7 +104,7 @@ pg_start();
     is $res->code, 200, 'second recovery: 200 within 5 s';
 }
 
-# 6. A restart with no request while PostgreSQL was down (issue 11, finding
+# 6. A restart with no request while PostgreSQL was down (docs/security.md, finding
 #    9): every pooled connection is dead and nothing has noticed yet.  The
 #    first request on each finds out when its statement fails, and runs it
 #    again on a fresh connection: 200 at once, never 500 or 503.

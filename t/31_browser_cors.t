@@ -1,4 +1,4 @@
-# CORS seen by a real browser (issue 4 item 3): headless Chromium loads a
+# CORS seen by a real browser (docs/directives.md, CORS): headless Chromium loads a
 # page (t/browser/page.html) from the origin of <VirtualHost
 # browser_page> that calls the API with fetch:
 #   - an API host whose EcoAtlasCORSAllowedOrigins lists the page's origin:

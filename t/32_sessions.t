@@ -210,7 +210,7 @@ for my $no ('https://example.org.evil.example', 'http://trusted.example', 'https
         "not trusted: Origin $no";
 }
 
-# ---- login CSRF (issue 11): a cross-site form must not log the browser in --------------------------------
+# ---- login CSRF (docs/security.md): a cross-site form must not log the browser in --------------------------------
 {
     my $before = db()->selectrow_array(q{SELECT count(*) FROM ecoatlas_session});
     my $evil = req(POST => '/api/auth/login/', headers => [Origin => 'https://evil.example'],

@@ -1,4 +1,4 @@
-# EcoAtlasRateLimitLogin (issue 4 item 4): the login endpoints count
+# EcoAtlasRateLimitLogin (docs/directives.md): the login endpoints count
 # attempts per client address and per username; over the limit, the same
 # 429 as the other limits.  <VirtualHost login_limit>: 3/hour.
 use strict;

@@ -152,7 +152,7 @@ my ($rc, $dead) = cli($conf, 'task', 'dead-letters');
 my ($entry) = grep { $_->{task_id} eq $id } @{ $json->decode($dead) };
 ok $entry && $entry->{error} =~ /Fichier introuvable/, 'the failed task is in the dead-letter list with its error';
 
-# Task paths are confined to EcoAtlasImportDir (issue 11): a path outside,
+# Task paths are confined to EcoAtlasImportDir (docs/security.md): a path outside,
 # through "..", or through a symlink is refused, not read, not removed.
 {
     my $victim = "$dir/victim.csv";

@@ -14,7 +14,7 @@ use EaConfTest qw(httpd_cmd run_cmd directives module_path);
 
 my @directives = directives();
 
-# A key file with mode $mode (issue 11: group or other access is refused).
+# A key file with mode $mode (group or other access is refused: docs/security.md).
 my $keydir = File::Temp::tempdir(CLEANUP => 1);
 sub keyfile {
     my ($mode) = @_;

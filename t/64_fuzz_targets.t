@@ -1,5 +1,5 @@
 # Every libFuzzer target builds and links (`make t/fuzz/fuzz_<name>`, clang
-# with -fsanitize=fuzzer; issue 11: fuzz_edge, fuzz_query, fuzz_csv and
+# with -fsanitize=fuzzer; the hostile-input targets (docs/security.md): fuzz_edge, fuzz_query, fuzz_csv and
 # fuzz_geojson did not link) and runs a few hundred inputs grown from the
 # committed corpus without a crash.  The long campaign is bench/fuzz.
 use strict;

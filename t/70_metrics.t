@@ -1,4 +1,4 @@
-# Metrics (issue 14): the Prometheus handler (<Location /metrics>, SetHandler
+# Metrics (docs/operations.md): the Prometheus handler (<Location /metrics>, SetHandler
 # ecoatlas-metrics) and the mod_ecoatlas section of server-status.  Each
 # family moves as it should after real requests, tasks and faults (the
 # database stopped and restarted, a statement timeout, Redis backends that

@@ -1,4 +1,4 @@
-# The standing hostile-input campaign (issue 11, docs/security.md): requests
+# The standing hostile-input campaign (docs/security.md): requests
 # an attacker would send — oversized and malformed request lines, headers,
 # query strings, bodies, JSON nesting, multipart, cookies, tokens, Host and
 # Origin values — against the real stack.  Each one gets a 4xx answer (JSON

@@ -1,4 +1,4 @@
-# Configuration merging of the rate-limit directives added for issue 4
+# Configuration merging of the rate-limit directives of docs/directives.md
 # (EcoAtlasRateLimitLogin, EcoAtlasThrottleBackend,
 # EcoAtlasThrottleBackendFailure): server level vs <VirtualHost>
 # (t/conf/extra.conf.in, "merged_limits" and "merged_limits_local"), and
