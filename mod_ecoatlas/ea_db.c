@@ -19,6 +19,7 @@
 #include "ea_sql_write.h"
 #include "ea_json.h"
 #include <limits.h>
+#include <stdio.h>
 
 APLOG_USE_MODULE(ecoatlas);
 
@@ -355,8 +356,9 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
         /* the search's own bound (docs/decisions.md D16): the client can
          * narrow it; the same request again would fail the same way */
         ea_buf body;
-        const char *msg = apr_psprintf(rq->r->pool, "This search took longer than %g s. Use longer or "
-                                       "more specific terms.", rq->search_timed_out / 1000.0);
+        char msg[96];   /* libc's %g: "0.9" (APR's would print ".9") */
+        snprintf(msg, sizeof msg, "This search took longer than %g s. Use longer or more specific terms.",
+                 rq->search_timed_out / 1000.0);
         ea_buf_init(&body, rq->r->pool, 128);
         ea_buf_puts(&body, "{\"search\":[");
         ea_json_str(&body, msg, strlen(msg));
