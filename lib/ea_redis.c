@@ -58,8 +58,11 @@ static int url_int(const char *s, size_t n, long lo, long hi, int *out)
     return 0;
 }
 
+/* A value given twice (?username=a&username=b): the last one, and nothing
+ * of the first left behind its end. */
 static int url_user(ea_redis_url *u, const char *s, size_t n, const char **err)
 {
+    memset(u->username, 0, sizeof u->username);
     int rc = url_decode(u->username, sizeof u->username, s, n);
     if (rc != 0) {
         *err = rc == -2 ? "the user name is longer than 255 bytes" : "malformed %-escape in the user name";
@@ -71,6 +74,7 @@ static int url_user(ea_redis_url *u, const char *s, size_t n, const char **err)
 
 static int url_password(ea_redis_url *u, const char *s, size_t n, const char **err)
 {
+    memset(u->password, 0, sizeof u->password);
     int rc = url_decode(u->password, sizeof u->password, s, n);
     if (rc != 0) {
         *err = rc == -2 ? "the password is longer than 511 bytes" : "malformed %-escape in the password";

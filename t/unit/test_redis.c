@@ -87,6 +87,15 @@ START_TEST(credentials)
     ck_assert_int_eq(ea_redis_url_parse("unix:///s?username=u&password=p%26q", &u, &err), 0);
     ck_assert_str_eq(u.username, "u");
     ck_assert_str_eq(u.password, "p&q");
+    /* given twice: the last value, nothing of the first behind it (found
+     * by fuzz_edge: two equal URLs must parse to equal structures) */
+    ea_redis_url u2;
+    ck_assert_int_eq(ea_redis_url_parse("unix:///s?username=a-long-first-name&username=b"
+                                        "&password=first-password&password=p", &u, &err), 0);
+    ck_assert_int_eq(ea_redis_url_parse("unix://b:p@/s", &u2, &err), 0);
+    ck_assert_str_eq(u.username, "b");
+    ck_assert_str_eq(u.password, "p");
+    ck_assert(memcmp(&u, &u2, sizeof u) == 0);
 }
 END_TEST
 
