@@ -17,7 +17,6 @@
 #include "apr_optional.h"
 #include "apr_lib.h"
 #include "ea_sql_write.h"
-#include "ea_json.h"
 #include <limits.h>
 #include <stdio.h>
 
@@ -168,6 +167,11 @@ static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
  * declared it, lib/ea_stmt.h) runs once more on the repaired connection; a
  * write may have been executed before the connection went and is not
  * repeated (the client gets 503 and decides). */
+static void set_timeout(apr_pool_t *p, PGconn *conn, int ms)
+{
+    PQclear(PQexec(conn, ea_sql_set_timeout(p, ms)));
+}
+
 /* The bound of a searched set's statements (EcoAtlasSearchTimeout) when it
  * is tighter than the session's (EcoAtlasQueryTimeout); else 0. */
 static int search_budget(ea_req *rq, int *session_ms)
@@ -203,10 +207,10 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
          * session's is back (the connection returns to the pool with it) */
         int session_ms = 0, budget = rq->in_txn ? 0 : search_budget(rq, &session_ms);
         if (budget)
-            PQclear(PQexec(conn, ea_sql_set_timeout(r->pool, budget)));
+            set_timeout(r->pool, conn, budget);
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
         if (budget && PQstatus(conn) == CONNECTION_OK)
-            PQclear(PQexec(conn, ea_sql_set_timeout(r->pool, session_ms)));
+            set_timeout(r->pool, conn, session_ms);
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */
@@ -355,15 +359,10 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
     if (st == EA_DB_TIMEOUT && rq->search_timed_out) {
         /* the search's own bound (docs/decisions.md D16): the client can
          * narrow it; the same request again would fail the same way */
-        ea_buf body;
         char msg[96];   /* libc's %g: "0.9" (APR's would print ".9") */
         snprintf(msg, sizeof msg, "This search took longer than %g s. Use longer or more specific terms.",
                  rq->search_timed_out / 1000.0);
-        ea_buf_init(&body, rq->r->pool, 128);
-        ea_buf_puts(&body, "{\"search\":[");
-        ea_json_str(&body, msg, strlen(msg));
-        ea_buf_puts(&body, "]}");
-        return ea_send_json(rq, HTTP_BAD_REQUEST, &body);
+        return ea_send_field_error(rq, "search", msg);
     }
     if (st == EA_DB_TIMEOUT) {
         apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
@@ -413,11 +412,6 @@ static void cancel_running(PGconn *conn)
         PQfreeCancel(c);
     }
     drain(conn);
-}
-
-static void set_timeout(apr_pool_t *p, PGconn *conn, int ms)
-{
-    PQclear(PQexec(conn, ea_sql_set_timeout(p, ms)));
 }
 
 ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)

@@ -332,18 +332,6 @@ static int read_upload(ea_req *rq, ea_body *out)
     return ea_body_read_parsed(rq, EA_IMPORT_MAX_BODY, out);
 }
 
-static int field_error(ea_req *rq, const char *field, const char *msg)
-{
-    ea_buf b;
-    ea_buf_init(&b, rq->r->pool, 128);
-    ea_buf_putc(&b, '{');
-    ea_json_cstr(&b, field);
-    ea_buf_puts(&b, ":[");
-    ea_json_cstr(&b, msg);
-    ea_buf_puts(&b, "]}");
-    return ea_send_json(rq, HTTP_BAD_REQUEST, &b);
-}
-
 static const char *form_str(json_object *data, const char *key)
 {
     json_object *v;
@@ -383,18 +371,18 @@ int ea_handle_import(ea_req *rq)
             file = f;
     }
     if (file == NULL)
-        return field_error(rq, "file", body.is_form ? "No file was submitted."
+        return ea_send_field_error(rq, "file", body.is_form ? "No file was submitted."
                                : "The submitted data was not a file. Check the encoding type on the form.");
     ext = file_ext(r->pool, file->filename);
     kind = form_str(body.data, "kind");
     if (kind == NULL)
         kind = strcmp(ext, ".geojson") == 0 || strcmp(ext, ".json") == 0 ? "geojson" : "resources";
     if (strcmp(kind, "resources") != 0 && strcmp(kind, "geojson") != 0)
-        return field_error(rq, "kind", "\"resources\" or \"geojson\".");
+        return ea_send_field_error(rq, "kind", "\"resources\" or \"geojson\".");
     if (strcmp(kind, "resources") == 0 && strcmp(ext, ".csv") != 0 && strcmp(ext, ".txt") != 0)
-        return field_error(rq, "file", apr_psprintf(r->pool, "Extension de fichier non supportée: %s", ext));
+        return ea_send_field_error(rq, "file", apr_psprintf(r->pool, "Extension de fichier non supportée: %s", ext));
     if (file->len == 0)
-        return field_error(rq, "file", "The submitted file is empty.");
+        return ea_send_field_error(rq, "file", "The submitted file is empty.");
 
     /* the file waits in the import directory for the worker (or for us) */
     if (ea_task_uuid4(id) != 0)

@@ -10,6 +10,8 @@ int ea_send_json(ea_req *rq, int status, ea_buf *body);
 int ea_log_once(server_rec *s, const char *what, uint64_t salt);
 int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len);
 int ea_send_detail(ea_req *rq, int status, const char *detail);
+/* 400 {"field": ["msg"]}, DRF's error on one field. */
+int ea_send_field_error(ea_req *rq, const char *field, const char *msg);
 int ea_send_unavailable(ea_req *rq);
 int ea_send_server_error(ea_req *rq, const char *what);
 int ea_negotiate(ea_req *rq);          /* 0 ok, else 406 already sent */

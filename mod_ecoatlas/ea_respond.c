@@ -68,6 +68,18 @@ int ea_send_detail(ea_req *rq, int status, const char *detail)
     return ea_send_json(rq, status, &b);
 }
 
+int ea_send_field_error(ea_req *rq, const char *field, const char *msg)
+{
+    ea_buf b;
+    ea_buf_init(&b, rq->r->pool, 64 + strlen(field) + strlen(msg));
+    ea_buf_putc(&b, '{');
+    ea_json_cstr(&b, field);
+    ea_buf_puts(&b, ":[");
+    ea_json_cstr(&b, msg);
+    ea_buf_puts(&b, "]}");
+    return ea_send_json(rq, HTTP_BAD_REQUEST, &b);
+}
+
 int ea_send_unavailable(ea_req *rq)
 {
     apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
