@@ -180,32 +180,32 @@ const ea_resource ea_resources[] = {
     [EA_RES_COUNTRY] = { "countries", "Country", "Country", "core_country",
         "core_country t",
         country_fields, N(country_fields), country_filters, N(country_filters),
-        country_search, country_orderings, N(country_orderings), "t.name", NULL },
+        country_search, country_orderings, N(country_orderings), "t.name", NULL, NULL },
     [EA_RES_REGION] = { "regions", "Region", "Region", "core_region",
         "core_region t JOIN core_country c ON c.id = t.country_id",
         region_fields, N(region_fields), region_filters, N(region_filters),
-        region_search, region_orderings, N(region_orderings), "c.name, t.name", NULL },
+        region_search, region_orderings, N(region_orderings), "c.name, t.name", NULL, NULL },
     [EA_RES_DATASET] = { "datasets", "EnergyDataset", "Energy Dataset", "core_energydataset",
         "core_energydataset t",
         dataset_fields, N(dataset_fields), dataset_filters, N(dataset_filters),
-        dataset_search, dataset_orderings, N(dataset_orderings), "t.name", NULL },
+        dataset_search, dataset_orderings, N(dataset_orderings), "t.name", NULL, NULL },
     [EA_RES_HYDROSITE] = { "hydro-sites", "HydroSite", "Hydro Site", "core_hydrosite",
         "core_hydrosite t JOIN core_country c ON c.id = t.country_id"
         " LEFT JOIN core_region r ON r.id = t.region_id",
         site_fields, N(site_fields), site_filters, N(site_filters),
         site_search, site_orderings, N(site_orderings), "t.name",
-        "ecoatlas_hydrosite_count" },
+        "ecoatlas_hydrosite_count", "t.ecoatlas_search" },
     [EA_RES_METRIC] = { "resource-metrics", "ResourceMetric", "Resource Metric",
         "core_resourcemetric",
         "core_resourcemetric t JOIN core_country c ON c.id = t.country_id"
         " LEFT JOIN core_region r ON r.id = t.region_id",
         metric_fields, N(metric_fields), metric_filters, N(metric_filters),
         metric_search, metric_orderings, N(metric_orderings), "t.created_at DESC",
-        "ecoatlas_resourcemetric_count" },
+        "ecoatlas_resourcemetric_count", NULL },
     [EA_RES_CLIMATE] = { "climate-series", "ClimateSeries", "Climate Series",
         "core_climateseries", "core_climateseries t",
         climate_fields, N(climate_fields), climate_filters, N(climate_filters),
-        climate_search, climate_orderings, N(climate_orderings), "t.created_at DESC", NULL },
+        climate_search, climate_orderings, N(climate_orderings), "t.created_at DESC", NULL, NULL },
 };
 const int ea_nresources = N(ea_resources);
 
@@ -370,6 +370,17 @@ void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int
      * metacharacter escaped says exactly that). */
     int short_term = utf8_chars(term) < EA_SEARCH_TRIGRAM;
     *param = short_term ? term : ea_like_contains(p, term);
+    /* The stored document of migration 0006 holds UPPER(field::text) of each
+     * search field, joined by line feeds: a term without a line feed (every
+     * term: SearchFilter splits at whitespace) is in the document exactly
+     * when it is in one of the fields. */
+    if (res->search_doc && !strchr(term, '\n')) {
+        if (short_term)
+            ea_buf_printf(b, "(strpos(%s, UPPER($%d)) > 0)", res->search_doc, idx);
+        else
+            ea_buf_printf(b, "(%s LIKE UPPER($%d))", res->search_doc, idx);
+        return;
+    }
     ea_buf_putc(b, '(');
     for (const char *const *s = res->search; *s; s++) {
         if (s != res->search)

@@ -48,6 +48,9 @@ typedef struct ea_resource {
     int norderings;
     const char *default_order; /* "t.name" */
     const char *group_table;   /* trigger-kept counts per filter group, or NULL */
+    const char *search_doc;    /* the upper-cased search fields joined by line
+                                * feeds, stored by PostgreSQL (migration 0006),
+                                * or NULL: each field is tested instead */
 } ea_resource;
 
 extern const ea_resource ea_resources[];

@@ -62,7 +62,7 @@ my @cases = map { ref $_ ? $_ : [$_, [$_]] } (
     ['say \\"', ['say', '\\"']], ['"grade": "a"', ['"grade":', 'a']], ['"a b"', ['a b']], ['filler 12', ['filler', '12']], ['ab lake', ['ab', 'lake']],
     ['site 7 e', ['site', '7', 'e']], ['"100% pure"', ['100% pure']],
 );
-plan tests => 4 * @cases + 10;
+plan tests => 4 * @cases + 13;
 binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
 # Django's pattern: prep_for_like_query, then %...%
@@ -129,15 +129,28 @@ my $used = 0;
 for (1 .. 40) { $used = trgm_scans() > $scans0 and last; select undef, undef, undef, 0.5 }
 ok $used, 'the API\'s searches used the trigram indexes';
 
-# The expressions the API writes are the indexed ones (UPPER(name::text) LIKE UPPER($1)).
+# The expressions the API writes are the indexed ones: UPPER(name::text) LIKE
+# UPPER($1) for countries, the stored document of migration 0006 for sites.
 $dbh->begin_work;
 $dbh->do('SET LOCAL enable_seqscan = off');
 my $plan = join "\n", @{ $dbh->selectcol_arrayref(
-    q{EXPLAIN SELECT t.id FROM core_hydrosite t WHERE (UPPER(t.name::text) LIKE UPPER($1)
-      OR UPPER(t.notes::text) LIKE UPPER($1) OR UPPER(t.properties::text) LIKE UPPER($1))}, undef, '%ouém%') };
+    q{EXPLAIN SELECT t.id FROM core_hydrosite t WHERE (t.ecoatlas_search LIKE UPPER($1))}, undef, '%ouém%') };
+$plan .= "\n" . join "\n", @{ $dbh->selectcol_arrayref(
+    q{EXPLAIN SELECT t.id FROM core_country t WHERE (UPPER(t.name::text) LIKE UPPER($1))}, undef, '%ouém%') };
 $dbh->commit;
-like $plan, qr/Bitmap Index Scan on ecoatlas_hydrosite_name_trgm.*Bitmap Index Scan on ecoatlas_hydrosite_notes_trgm.*Bitmap Index Scan on ecoatlas_hydrosite_properties_trgm/s,
+like $plan, qr/Bitmap Index Scan on ecoatlas_hydrosite_search_trgm.*Bitmap Index Scan on ecoatlas_country_name_trgm/s,
     'each search expression is the one indexed';
+
+# The document follows every write (PostgreSQL computes it): a site's notes
+# changed, then its name, are found by the new text only.
+my $a_id = $dbh->selectrow_array(q{SELECT id FROM core_hydrosite WHERE name = 'axb'});
+$dbh->do(q{UPDATE core_hydrosite SET notes = 'Zebra crossing' WHERE id = ?}, undef, $a_id);
+is answer('hydro-sites', 'ZEBRA cross'), "1: $a_id", 'a changed note is searched';
+$dbh->do(q{UPDATE core_hydrosite SET notes = '', name = 'Quokka weir' WHERE id = ?}, undef, $a_id);
+is answer('hydro-sites', 'zebra'), '0: ', '... and the old one no more';
+is answer('hydro-sites', 'okka W'), "1: $a_id", '... a changed name too';
+$dbh->do(q{UPDATE core_hydrosite SET notes = ?, name = 'axb' WHERE id = ?}, undef,
+         $notes[7 % @notes], $a_id);
 
 # ---- without them ---------------------------------------------------------------------
 my $idx = $dbh->selectcol_arrayref(q{SELECT index_name FROM ecoatlas_search_index_specs()

@@ -50,9 +50,9 @@ END_TEST
 
 START_TEST(every_search_field_ored)
 {
+    /* hydro sites: the stored document of the three fields (migration 0006) */
     ck_assert_str_eq(built(EA_RES_HYDROSITE, "search=lake"),
-                     "(UPPER(t.name::text) LIKE UPPER($1) OR UPPER(t.notes::text) LIKE UPPER($1)"
-                     " OR UPPER(t.properties::text) LIKE UPPER($1))|%lake%|");
+                     "(t.ecoatlas_search LIKE UPPER($1))|%lake%|");
     ck_assert_str_eq(built(EA_RES_DATASET, "search=world"),
                      "(UPPER(t.name::text) LIKE UPPER($1) OR UPPER(t.source::text) LIKE UPPER($1))|%world%|");
     ck_assert_str_eq(built(EA_RES_METRIC, "search=output"),
@@ -102,10 +102,27 @@ START_TEST(short_terms_not_indexed)
     ck_assert_str_eq(built(EA_RES_COUNTRY, "search=%C3%B4%C3%A9"),
                      "(strpos(UPPER(t.name::text), UPPER($1)) > 0)|ôé|");
     ck_assert_str_eq(built(EA_RES_HYDROSITE, "search=ab+lake"),
-                     "(strpos(UPPER(t.name::text), UPPER($1)) > 0 OR strpos(UPPER(t.notes::text), UPPER($1)) > 0"
-                     " OR strpos(UPPER(t.properties::text), UPPER($1)) > 0)"
-                     " AND (UPPER(t.name::text) LIKE UPPER($2) OR UPPER(t.notes::text) LIKE UPPER($2)"
-                     " OR UPPER(t.properties::text) LIKE UPPER($2))|ab|%lake%|");
+                     "(strpos(t.ecoatlas_search, UPPER($1)) > 0)"
+                     " AND (t.ecoatlas_search LIKE UPPER($2))|ab|%lake%|");
+}
+END_TEST
+
+/* The document joins its fields with line feeds, so it may stand for them
+ * only for a term without one: SearchFilter never makes such a term (it
+ * splits at whitespace), and one given directly tests each field. */
+START_TEST(search_document_only_for_terms_without_line_feeds)
+{
+    apr_array_header_t *terms = ea_search_terms(pool, "la\nke\x1fx\r\vq");
+    ck_assert_int_eq(terms->nelts, 4); /* la ke x q */
+    for (int i = 0; i < terms->nelts; i++)
+        ck_assert_ptr_null(strchr(APR_ARRAY_IDX(terms, i, const char *), '\n'));
+    ea_buf b;
+    const char *param;
+    ea_buf_init(&b, pool, 64);
+    ea_search_term_sql(&b, &ea_resources[EA_RES_HYDROSITE], "la\nke", 3, pool, &param);
+    ck_assert_str_eq(b.data, "(UPPER(t.name::text) LIKE UPPER($3) OR UPPER(t.notes::text) LIKE UPPER($3)"
+                             " OR UPPER(t.properties::text) LIKE UPPER($3))");
+    ck_assert_str_eq(param, "%la\nke%");
 }
 END_TEST
 
@@ -118,8 +135,7 @@ START_TEST(searched_count_counts_the_rows)
                                     ea_qs_parse(pool, "status=study&search=lake"), no_fk, NULL, &q), 0);
     ck_assert_str_eq(ea_listq_count_sql(&q),
                      "SELECT count(*) FROM core_hydrosite t WHERE t.status = $1 AND "
-                     "(UPPER(t.name::text) LIKE UPPER($2) OR UPPER(t.notes::text) LIKE UPPER($2)"
-                     " OR UPPER(t.properties::text) LIKE UPPER($2))");
+                     "(t.ecoatlas_search LIKE UPPER($2))");
 }
 END_TEST
 
@@ -178,6 +194,7 @@ static Suite *search_suite(void)
     tcase_add_test(tc, filters_first_then_search);
     tcase_add_test(tc, like_metacharacters_escaped);
     tcase_add_test(tc, short_terms_not_indexed);
+    tcase_add_test(tc, search_document_only_for_terms_without_line_feeds);
     tcase_add_test(tc, searched_count_counts_the_rows);
     tcase_add_test(tc, searched_page_reads_the_matches_once);
     suite_add_tcase(s, tc);
