@@ -33,3 +33,15 @@ const char *ea_sql_set_timeout(apr_pool_t *p, int ms)
 {
     return apr_psprintf(p, "SET statement_timeout = %d", ms);
 }
+
+const char *ea_sql_search_begin(apr_pool_t *p, int ms)
+{
+    return apr_psprintf(p, "SET statement_timeout = %d; SELECT set_config('work_mem', '%s', false)"
+                        " WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('%s')",
+                        ms, EA_SEARCH_WORK_MEM, EA_SEARCH_WORK_MEM);
+}
+
+const char *ea_sql_search_end(apr_pool_t *p, int ms)
+{
+    return apr_psprintf(p, "SET statement_timeout = %d; RESET work_mem", ms);
+}

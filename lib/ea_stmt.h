@@ -51,4 +51,13 @@ const char *ea_sql_session_settings(apr_pool_t *p, int timeout_ms);
 /* SET statement_timeout = ms. */
 const char *ea_sql_set_timeout(apr_pool_t *p, int ms);
 
+/* Around a searched set's statement: its bound, and work_mem raised to
+ * EA_SEARCH_WORK_MEM where the session's is lower (never lowered), so that
+ * the bitmap of a common term's matches stays exact (a lossy one rechecks
+ * every row of its pages) and the matches stay in memory; then the
+ * session's bound and work_mem back (docs/operations.md, "Search"). */
+#define EA_SEARCH_WORK_MEM "32MB"
+const char *ea_sql_search_begin(apr_pool_t *p, int ms);
+const char *ea_sql_search_end(apr_pool_t *p, int ms);
+
 #endif

@@ -203,14 +203,16 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         }
         if (!st->configured)
             configure_session(rq, conn, st);
-        /* a search gets its own bound for this statement, then the
-         * session's is back (the connection returns to the pool with it) */
-        int session_ms = 0, budget = rq->in_txn ? 0 : search_budget(rq, &session_ms);
-        if (budget)
-            set_timeout(r->pool, conn, budget);
+        /* a search gets its own bound and work_mem for this statement,
+         * then the session's are back (the connection returns to the pool
+         * with them) */
+        int session_ms = 0, searching = !rq->in_txn && rq->search_timeout_ms > 0;
+        int budget = searching ? search_budget(rq, &session_ms) : 0;
+        if (searching)
+            PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms)));
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
-        if (budget && PQstatus(conn) == CONNECTION_OK)
-            set_timeout(r->pool, conn, session_ms);
+        if (searching && PQstatus(conn) == CONNECTION_OK)
+            PQclear(PQexec(conn, ea_sql_search_end(r->pool, session_ms)));
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */

@@ -17,7 +17,7 @@ use Apache::TestRequest ();
 use Time::HiRes qw(time sleep);
 use EaTest qw(db reset_db seed_fixture get_json);
 
-plan tests => 24;
+plan tests => 25;
 
 reset_db();
 my $f = seed_fixture();
@@ -127,6 +127,11 @@ my $fixed = grep { /LOG:  execute ea_\d+: SELECT .*status = / } @lines;
 is $named, 0, 'no search statement was kept prepared (none executed by name)';
 ok $unnamed >= 10, "the searches ran as unnamed statements ($unnamed)";
 ok $fixed >= 1, "a fixed-shape list statement is still prepared ($fixed by name)";
+# Each search raises work_mem for its statement (where the session's is
+# lower: docs/operations.md, "Search") and puts the session's back after it.
+my $raised = grep { /LOG:  statement: SET statement_timeout = \d+; SELECT set_config\('work_mem', '32MB', false\) WHERE/ } @lines;
+my $reset = grep { /LOG:  statement: SET statement_timeout = \d+; RESET work_mem$/ } @lines;
+ok $raised >= 10 && $raised == $reset, "each search statement ran with work_mem raised, then reset ($raised, $reset)";
 for my $s (qw(jit jit_above_cost jit_optimize_above_cost jit_inline_above_cost jit_dump_bitcode log_statement)) {
     db()->do(qq{ALTER DATABASE "$dbname" RESET $s});
 }

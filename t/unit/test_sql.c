@@ -135,12 +135,10 @@ START_TEST(summary_from_groups_or_rows)
     ck_assert_int_eq(q.by_groups, 0);
     check(ea_sql_summary_totals(&q),
           "SELECT count(*), coalesce(sum(t.storage_capacity_mwh), 0), coalesce(sum(t.turbine_capacity_mw), 0)"
-          " FROM core_hydrosite t WHERE (UPPER(t.name::text) LIKE UPPER($1) OR UPPER(t.notes::text)"
-          " LIKE UPPER($1) OR UPPER(t.properties::text) LIKE UPPER($1))|%lake%|");
+          " FROM core_hydrosite t WHERE (t.ecoatlas_search LIKE UPPER($1))|%lake%|");
     check(ea_sql_summary_top(&q),
           "SELECT c.iso3, c.name, count(*) AS k FROM core_hydrosite t JOIN core_country c ON c.id = t.country_id"
-          " WHERE (UPPER(t.name::text) LIKE UPPER($1) OR UPPER(t.notes::text)"
-          " LIKE UPPER($1) OR UPPER(t.properties::text) LIKE UPPER($1))"
+          " WHERE (t.ecoatlas_search LIKE UPPER($1))"
           " GROUP BY c.iso3, c.name ORDER BY k DESC, c.iso3 LIMIT 5|%lake%|");
 }
 END_TEST
@@ -322,6 +320,11 @@ START_TEST(connection_statements)
     ck_assert_str_eq(ea_sql_session_settings(pool, 30000),
                      "SET statement_timeout = 30000; SET jit = off; SET TimeZone = 'UTC'; SET DateStyle = 'ISO'");
     ck_assert_str_eq(ea_sql_set_timeout(pool, 2147483647), "SET statement_timeout = 2147483647");
+    /* a search's statement: raises work_mem, never lowers it; then back */
+    ck_assert_str_eq(ea_sql_search_begin(pool, 900),
+                     "SET statement_timeout = 900; SELECT set_config('work_mem', '32MB', false)"
+                     " WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('32MB')");
+    ck_assert_str_eq(ea_sql_search_end(pool, 30000), "SET statement_timeout = 30000; RESET work_mem");
     flag_as_before(ea_stmt_read(EA_SQL_BEGIN, NULL));
     flag_as_before(ea_stmt_read(EA_SQL_PING, NULL));
     flag_as_before(ea_stmt_write(EA_SQL_COMMIT, NULL));
