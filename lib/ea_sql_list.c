@@ -576,8 +576,23 @@ static void put_columns(ea_buf *b, const ea_resource *res)
     }
 }
 
+/* LIMIT and OFFSET, as parameters.  A first page of a set without any
+ * other parameter (a list unfiltered, unsearched) gets its LIMIT written
+ * out instead and no OFFSET: a statement without parameters is planned
+ * once when prepared, while one with a parameter LIMIT is planned again at
+ * every execution (PostgreSQL estimates a generic plan's LIMIT $1 as a
+ * tenth of the table, so it keeps choosing custom plans): 0.8 ms of
+ * planning against 0.4 ms of execution for a page of 50 hydro sites.  The
+ * limit is a validated page size, so the texts are few; a statement with
+ * other parameters keeps the parameter form, whose custom plans follow
+ * each filter's values. */
 static void put_limit(ea_listq *q, ea_buf *b, long long limit, long long offset)
 {
+    if (q->page_params->nelts == 0 && offset <= 0) {
+        if (limit >= 0)
+            ea_buf_printf(b, " LIMIT %" APR_INT64_T_FMT, (apr_int64_t)limit);
+        return;
+    }
     if (limit >= 0) {
         APR_ARRAY_PUSH(q->page_params, const char *) = apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit);
         ea_buf_printf(b, " LIMIT $%d::bigint", q->page_params->nelts);

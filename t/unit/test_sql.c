@@ -334,6 +334,32 @@ START_TEST(connection_statements)
 }
 END_TEST
 
+/* The first page of a set without parameters is a statement without
+ * parameters (planned once when prepared); any other page, and any set with
+ * parameters, keeps LIMIT and OFFSET as parameters. */
+START_TEST(first_unfiltered_page_without_parameters)
+{
+    set_of(EA_RES_COUNTRY, "");
+    const char *sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    const char *all = text(ea_stmt_read(sql, q.page_params)), *tail = " FROM core_country t ORDER BY t.name, t.id LIMIT 50|";
+    ck_assert_str_eq(all + strlen(all) - strlen(tail), tail);
+    ck_assert_ptr_null(strchr(all, '$'));
+    set_of(EA_RES_COUNTRY, "");
+    sql = ea_listq_select_sql(&q, NULL, 50, 50);
+    ck_assert_ptr_nonnull(strstr(text(ea_stmt_read(sql, q.page_params)), " LIMIT $1::bigint OFFSET $2::bigint|50|50|"));
+    set_of(EA_RES_COUNTRY, "iso3=BEN");
+    sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+    ck_assert_ptr_nonnull(strstr(text(ea_stmt_read(sql, q.page_params)), " LIMIT $2::bigint OFFSET $3::bigint|BEN|50|0|"));
+    /* without a LIMIT (an export): no OFFSET either */
+    set_of(EA_RES_COUNTRY, "");
+    sql = ea_listq_select_sql(&q, NULL, -1, 0);
+    ck_assert_ptr_null(strstr(sql, "LIMIT"));
+    ck_assert_ptr_null(strstr(sql, "OFFSET"));
+    ck_assert_int_eq(q.page_params->nelts, 0);
+}
+END_TEST
+
 static Suite *sql_suite(void)
 {
     Suite *s = suite_create("sql");
@@ -350,6 +376,7 @@ static Suite *sql_suite(void)
     tcase_add_test(tc, writes);
     tcase_add_test(tc, auth_statements);
     tcase_add_test(tc, connection_statements);
+    tcase_add_test(tc, first_unfiltered_page_without_parameters);
     suite_add_tcase(s, tc);
     return s;
 }
