@@ -14,7 +14,7 @@ use File::Temp qw(tempdir);
 use DBI ();
 use EaTest qw(db);
 
-plan tests => 17;
+plan tests => 23;
 binmode $_, ':encoding(UTF-8)' for map { Test::More->builder->$_ } qw(output failure_output todo_output);
 
 my $cli = $ENV{EA_CLI} or die 'EA_CLI not set';
@@ -87,6 +87,25 @@ is "$rc $out", "0 System check identified no issues.\n", 'check --deploy: no iss
 ($rc, $out) = run('migrate');
 like "$rc $out", qr/\A0 Operations to perform:\n  Apply all migrations: \S+ \(\d+ file\(s\)\)\nRunning migrations:\n  No migrations to apply\.\n\z/,
     'migrate once more: nothing to say';
+
+# Before a Django migration alters name, notes or properties, the operator
+# drops the search document (docs/operations.md); the next migrate adds it
+# back with its index, and search answers as before.
+$d->do(q{INSERT INTO core_hydrosite (name, country_id, status, notes, properties, created_at, updated_at)
+         SELECT 'Oueme gorge', id, 'identified', 'near Bohicon', '{"basin": "Oueme"}', now(), now()
+         FROM core_country WHERE iso3 = 'BEN'});
+my $doc_of = q{SELECT ecoatlas_search FROM core_hydrosite WHERE name = 'Oueme gorge'};
+is $d->selectrow_array($doc_of), qq{OUEME GORGE\nNEAR BOHICON\n{"BASIN": "OUEME"}},
+    'the document: the three fields upper-cased, joined by line feeds';
+$d->do('ALTER TABLE core_hydrosite DROP COLUMN ecoatlas_search');
+$d->do(q{ALTER TABLE core_hydrosite ALTER COLUMN notes TYPE varchar(4000)});
+is $d->selectrow_array('SELECT count(*) FROM ecoatlas_search_missing()'), 1, 'document dropped: its index is missing';
+($rc, $out) = run('migrate');
+like "$rc $out", qr/^0 .*Building the search indexes \(pg_trgm\)\.\.\. OK/s, 'migrate: builds it again';
+is $d->selectrow_array($doc_of), qq{OUEME GORGE\nNEAR BOHICON\n{"BASIN": "OUEME"}}, '... the document is back';
+is $d->selectrow_array('SELECT count(*) FROM ecoatlas_search_missing()'), 0, '... with its index';
+($rc, $out) = run('migrate');
+like "$rc $out", qr/No migrations to apply\.\n\z/, 'migrate once more: nothing to do';
 $d->disconnect;
 $su->do("DROP DATABASE $dbname");
 $su->do("DROP ROLE $role");

@@ -20,9 +20,26 @@
 -- its queries list their columns, and INSERTs leave a generated column to
 -- PostgreSQL.
 
-ALTER TABLE core_hydrosite ADD COLUMN IF NOT EXISTS ecoatlas_search text
-    GENERATED ALWAYS AS (upper(name::text) || E'\n' || upper(notes::text) || E'\n'
-                         || upper(properties::text)) STORED;
+-- PostgreSQL refuses to change the type of a column that a generated column
+-- reads: before a Django migration alters name, notes or properties, the
+-- operator drops ecoatlas_search (docs/operations.md), and the next
+-- `ecoatlas migrate` adds it back, through this function, which
+-- ecoatlas_search_indexes() calls when an index is missing.  The catalog is
+-- read first, so that an existing column costs no lock on the table.
+CREATE OR REPLACE FUNCTION ecoatlas_search_document() RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_attribute
+                   WHERE attrelid = 'core_hydrosite'::regclass AND attname = 'ecoatlas_search'
+                     AND NOT attisdropped) THEN
+        ALTER TABLE core_hydrosite ADD COLUMN ecoatlas_search text
+            GENERATED ALWAYS AS (upper(name::text) || E'\n' || upper(notes::text) || E'\n'
+                                 || upper(properties::text)) STORED;
+    END IF;
+END
+$$;
+
+SELECT ecoatlas_search_document();
 
 -- The index for each search field: name, table, indexed expression (the
 -- expression lib/ea_sql_list.c tests).  The three indexes of core_hydrosite
@@ -53,6 +70,8 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM ecoatlas_search_missing()) THEN
         RETURN NULL;
     END IF;
+    -- the document first: it was dropped if its index is missing
+    PERFORM ecoatlas_search_document();
     IF NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm') THEN
         BEGIN
             CREATE EXTENSION pg_trgm;
