@@ -34,14 +34,18 @@ const char *ea_sql_set_timeout(apr_pool_t *p, int ms)
     return apr_psprintf(p, "SET statement_timeout = %d", ms);
 }
 
-const char *ea_sql_search_begin(apr_pool_t *p, int ms)
+const char *ea_sql_work_mem_below(void)
 {
-    return apr_psprintf(p, "SET statement_timeout = %d; SELECT set_config('work_mem', '%s', false)"
-                        " WHERE pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('%s')",
-                        ms, EA_SEARCH_WORK_MEM, EA_SEARCH_WORK_MEM);
+    return "SELECT pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('" EA_SEARCH_WORK_MEM "')";
 }
 
-const char *ea_sql_search_end(apr_pool_t *p, int ms)
+const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise)
 {
-    return apr_psprintf(p, "SET statement_timeout = %d; RESET work_mem", ms);
+    return apr_psprintf(p, "SET statement_timeout = %d%s", ms,
+                        raise ? "; SET work_mem = '" EA_SEARCH_WORK_MEM "'" : "");
+}
+
+const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise)
+{
+    return apr_psprintf(p, "SET statement_timeout = %d%s", ms, raise ? "; RESET work_mem" : "");
 }

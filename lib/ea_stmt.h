@@ -52,12 +52,14 @@ const char *ea_sql_session_settings(apr_pool_t *p, int timeout_ms);
 const char *ea_sql_set_timeout(apr_pool_t *p, int ms);
 
 /* Around a searched set's statement: its bound, and work_mem raised to
- * EA_SEARCH_WORK_MEM where the session's is lower (never lowered), so that
- * the bitmap of a common term's matches stays exact (a lossy one rechecks
- * every row of its pages) and the matches stay in memory; then the
- * session's bound and work_mem back (docs/operations.md, "Search"). */
+ * EA_SEARCH_WORK_MEM when the session's is lower (raise: never lowered), so
+ * that the bitmap of a common term's matches stays exact (a lossy one
+ * rechecks every row of its pages) and the matches stay in memory; then the
+ * session's bound and work_mem back (docs/operations.md, "Search").
+ * ea_sql_work_mem_below() answers, once per session, whether to raise. */
 #define EA_SEARCH_WORK_MEM "32MB"
-const char *ea_sql_search_begin(apr_pool_t *p, int ms);
-const char *ea_sql_search_end(apr_pool_t *p, int ms);
+const char *ea_sql_work_mem_below(void);
+const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise);
+const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise);
 
 #endif

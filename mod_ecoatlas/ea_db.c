@@ -30,6 +30,7 @@ typedef struct ea_conn_state {
     int configured;          /* session settings applied since (re)connect */
     int lost;                /* failed: the next success is a reconnect (metrics) */
     int backend_pid;         /* the server session they were applied to */
+    int work_mem_low;        /* its work_mem is below a search's (ea_stmt.h) */
 } ea_conn_state;
 
 #define EA_MAX_PREPARED 512
@@ -130,10 +131,13 @@ static void configure_session(ea_req *rq, PGconn *conn, ea_conn_state *st)
 {
     ea_srv_conf *sc = ea_sconf(rq->r->server);
     int ms = ea_srv_get(sc, query_timeout_ms);
-    PGresult *res = PQexec(conn, ea_sql_session_settings(rq->r->pool, ms));
-    if (PQresultStatus(res) == PGRES_COMMAND_OK) {
+    /* the settings, then whether a search must raise work_mem: one round trip */
+    PGresult *res = PQexec(conn, apr_pstrcat(rq->r->pool, ea_sql_session_settings(rq->r->pool, ms), "; ",
+                                             ea_sql_work_mem_below(), NULL));
+    if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
         st->configured = 1;
         st->backend_pid = PQbackendPID(conn);
+        st->work_mem_low = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
     }
     PQclear(res);
 }
@@ -208,11 +212,12 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
          * with them) */
         int session_ms = 0, searching = !rq->in_txn && rq->search_timeout_ms > 0;
         int budget = searching ? search_budget(rq, &session_ms) : 0;
-        if (searching)
-            PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms)));
+        int raise = searching && st->work_mem_low;
+        if (budget || raise)
+            PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms, raise)));
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
-        if (searching && PQstatus(conn) == CONNECTION_OK)
-            PQclear(PQexec(conn, ea_sql_search_end(r->pool, session_ms)));
+        if ((budget || raise) && PQstatus(conn) == CONNECTION_OK)
+            PQclear(PQexec(conn, ea_sql_search_end(r->pool, session_ms, raise)));
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */

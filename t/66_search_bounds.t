@@ -129,7 +129,7 @@ ok $unnamed >= 10, "the searches ran as unnamed statements ($unnamed)";
 ok $fixed >= 1, "a fixed-shape list statement is still prepared ($fixed by name)";
 # Each search raises work_mem for its statement (where the session's is
 # lower: docs/operations.md, "Search") and puts the session's back after it.
-my $raised = grep { /LOG:  statement: SET statement_timeout = \d+; SELECT set_config\('work_mem', '32MB', false\) WHERE/ } @lines;
+my $raised = grep { /LOG:  statement: SET statement_timeout = \d+; SET work_mem = '32MB'$/ } @lines;
 my $reset = grep { /LOG:  statement: SET statement_timeout = \d+; RESET work_mem$/ } @lines;
 ok $raised >= 10 && $raised == $reset, "each search statement ran with work_mem raised, then reset ($raised, $reset)";
 for my $s (qw(jit jit_above_cost jit_optimize_above_cost jit_inline_above_cost jit_dump_bitcode log_statement)) {
