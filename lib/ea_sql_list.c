@@ -410,6 +410,16 @@ static int apply_search(ea_listq *q, const char *value)
                                             EA_SEARCH_MAX_TERMS, terms->nelts));
         return 1;
     }
+    /* With no other condition, the plan of a searched set is the same for
+     * every term: the matches found through the trigram index (a bitmap),
+     * or a scan for a term without a trigram, whose text differs.  Up to
+     * EA_SEARCH_GENERIC_TERMS terms the texts are few (each term long or
+     * short, per ordering), so such a statement is prepared and planned
+     * once, generically (PostgreSQL's own choice would plan it at every
+     * execution: its generic estimate of LIKE $1 is never below the custom
+     * ones).  With filters, how selective each value is decides the plan:
+     * those are planned for their values, like the larger searches. */
+    int alone = q->where.len == 0 && terms->nelts <= EA_SEARCH_GENERIC_TERMS;
     for (int i = 0; i < terms->nelts; i++) {
         const char *term = APR_ARRAY_IDX(terms, i, const char *), *param;
         int idx = q->params->nelts + 1;
@@ -422,7 +432,8 @@ static int apply_search(ea_listq *q, const char *value)
         ea_buf_put(&q->where, cond.data, cond.len);
         q->by_groups = 0;
         q->searched = 1;
-        q->shape_varies = 1;
+        q->shape_varies = !alone;
+        q->plan_generic = alone;
     }
     return 0;
 }

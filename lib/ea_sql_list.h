@@ -94,6 +94,9 @@ typedef struct ea_listq {
     ea_buf errors;         /* 400 body when the build returned 1 */
     int shape_varies;      /* the SQL text grows with the input (search terms):
                               run it once, never keep it prepared */
+    int plan_generic;      /* searched by at most EA_SEARCH_GENERIC_TERMS terms
+                              and nothing else: prepared, and planned once
+                              for every term (docs/operations.md, "Search") */
 } ea_listq;
 
 /* Bounds on the inputs that multiply the work of one request (documented
@@ -102,6 +105,7 @@ typedef struct ea_listq {
 #define EA_SEARCH_MAX_CHARS 200     /* ?search= value, in characters */
 #define EA_SEARCH_MAX_TERMS 10      /* terms after splitting ?search= */
 #define EA_ORDERING_MAX_FIELDS 8    /* comma-separated names in ?ordering= */
+#define EA_SEARCH_GENERIC_TERMS 3   /* up to this many terms alone: one plan for all */
 
 /* Apply django-filter, SearchFilter and OrderingFilter (in that order)
  * to res from the parsed query string.  Returns 0 when valid, 1 when a

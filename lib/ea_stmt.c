@@ -39,13 +39,15 @@ const char *ea_sql_work_mem_below(void)
     return "SELECT pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('" EA_SEARCH_WORK_MEM "')";
 }
 
-const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise)
+const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise, int generic)
 {
-    return apr_psprintf(p, "SET statement_timeout = %d%s", ms,
-                        raise ? "; SET work_mem = '" EA_SEARCH_WORK_MEM "'" : "");
+    return apr_psprintf(p, "SET statement_timeout = %d%s%s", ms,
+                        raise ? "; SET work_mem = '" EA_SEARCH_WORK_MEM "'" : "",
+                        generic ? "; SET plan_cache_mode = force_generic_plan" : "");
 }
 
-const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise)
+const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise, int generic)
 {
-    return apr_psprintf(p, "SET statement_timeout = %d%s", ms, raise ? "; RESET work_mem" : "");
+    return apr_psprintf(p, "SET statement_timeout = %d%s%s", ms, raise ? "; RESET work_mem" : "",
+                        generic ? "; RESET plan_cache_mode" : "");
 }

@@ -54,12 +54,14 @@ const char *ea_sql_set_timeout(apr_pool_t *p, int ms);
 /* Around a searched set's statement: its bound, and work_mem raised to
  * EA_SEARCH_WORK_MEM when the session's is lower (raise: never lowered), so
  * that the bitmap of a common term's matches stays exact (a lossy one
- * rechecks every row of its pages) and the matches stay in memory; then the
- * session's bound and work_mem back (docs/operations.md, "Search").
- * ea_sql_work_mem_below() answers, once per session, whether to raise. */
+ * rechecks every row of its pages) and the matches stay in memory; with
+ * generic, its prepared plan is the generic one (ea_listq.plan_generic);
+ * then the session's bound, work_mem and plan_cache_mode back
+ * (docs/operations.md, "Search").  ea_sql_work_mem_below() answers, once
+ * per session, whether to raise. */
 #define EA_SEARCH_WORK_MEM "32MB"
 const char *ea_sql_work_mem_below(void);
-const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise);
-const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise);
+const char *ea_sql_search_begin(apr_pool_t *p, int ms, int raise, int generic);
+const char *ea_sql_search_end(apr_pool_t *p, int ms, int raise, int generic);
 
 #endif

@@ -213,11 +213,14 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         int session_ms = 0, searching = !rq->in_txn && rq->search_timeout_ms > 0;
         int budget = searching ? search_budget(rq, &session_ms) : 0;
         int raise = searching && st->work_mem_low;
-        if (budget || raise)
-            PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms, raise)));
+        int generic = !rq->in_txn && rq->db_generic && !rq->db_oneshot;
+        if (generic && !budget)
+            session_ms = ea_srv_get(ea_sconf(r->server), query_timeout_ms);
+        if (budget || raise || generic)
+            PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms, raise, generic)));
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
-        if ((budget || raise) && PQstatus(conn) == CONNECTION_OK)
-            PQclear(PQexec(conn, ea_sql_search_end(r->pool, session_ms, raise)));
+        if ((budget || raise || generic) && PQstatus(conn) == CONNECTION_OK)
+            PQclear(PQexec(conn, ea_sql_search_end(r->pool, session_ms, raise, generic)));
         ExecStatusType es = PQresultStatus(res);
         if (es == PGRES_TUPLES_OK || es == PGRES_COMMAND_OK) {
             if (st->lost) {   /* re-established, by us (PQreset) or by mod_dbd's check */

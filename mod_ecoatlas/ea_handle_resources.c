@@ -18,6 +18,7 @@ int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc)
     int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, &lk, q);
     if (b == 0) {
         rq->db_oneshot = q->shape_varies;
+        rq->db_generic = q->plan_generic;
         if (q->searched)
             rq->search_timeout_ms = ea_dir_get(rq->conf, search_timeout_ms);
         return 0;

@@ -58,6 +58,7 @@ struct ea_req {
     int in_txn;                /* a write's transaction is open (ea_db_begin) */
     int txn_cleanup;           /* its rollback-on-exit cleanup is registered */
     int db_oneshot;            /* the set's SQL grows with the input: never prepared */
+    int db_generic;            /* the set's statements take their generic plan (ea_listq.plan_generic) */
     int search_timeout_ms;     /* a searched set: its statements' bound (EcoAtlasSearchTimeout), else 0 */
     int search_timed_out;      /* one of them passed it: 400 on the search parameter */
     int authorized;            /* ea_authorize passed (fixups, or dispatch) */

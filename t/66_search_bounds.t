@@ -17,7 +17,7 @@ use Apache::TestRequest ();
 use Time::HiRes qw(time sleep);
 use EaTest qw(db reset_db seed_fixture get_json);
 
-plan tests => 25;
+plan tests => 27;
 
 reset_db();
 my $f = seed_fixture();
@@ -110,28 +110,39 @@ for (1 .. 6) {
 }
 is bitcode_files(), 0, '... nor on any other pooled connection (lists and actions)';
 
-# Not kept prepared: the text of a search's statements grows with its
-# terms, so they run unnamed (PostgreSQL logs "execute <unnamed>"); a
-# statement of fixed shape is still prepared once ("execute ea_N").
+# A search of more than three terms (or with a filter besides) is not kept
+# prepared: its text grows with its terms, so it runs unnamed (PostgreSQL
+# logs "execute <unnamed>").  One of up to three terms alone is prepared
+# and runs on its generic plan (docs/operations.md, "Search"); a statement
+# of fixed shape is prepared once as ever ("execute ea_N").
 my $log_at = -s "$pgdata/server.log";
 get_json('/api/hydro-sites/?search=' . join('+', @terms[0 .. $_ - 1]) . '&page_size=1') for 1 .. 10;
+get_json('/api/hydro-sites/?search=' . $terms[0] . '&status=identified&page_size=1');
 get_json('/api/hydro-sites/?status=identified&page_size=1') for 1 .. 2;
 open my $lf, '<', "$pgdata/server.log" or die $!;
 seek $lf, $log_at, 0;
 my @lines = <$lf>;
 close $lf;
-my $search_sql = qr/LIKE UPPER\(\$|strpos\(UPPER/;   # a search term's condition
-my $named = grep { /LOG:  execute ea_\d+: .*$search_sql/ } @lines;
-my $unnamed = grep { /LOG:  execute <unnamed>: .*$search_sql/ } @lines;
+my $search_sql = qr/LIKE UPPER\(\$|strpos\(/;   # a search term's condition
+sub terms_of { my ($l) = @_; my %n; $n{$1} = 1 while $l =~ /UPPER\(\$(\d+)\)/g; scalar keys %n }
+my @named = grep { /LOG:  execute ea_\d+: .*$search_sql/ } @lines;
+my @unnamed = grep { /LOG:  execute <unnamed>: .*$search_sql/ } @lines;
 my $fixed = grep { /LOG:  execute ea_\d+: SELECT .*status = / } @lines;
-is $named, 0, 'no search statement was kept prepared (none executed by name)';
-ok $unnamed >= 10, "the searches ran as unnamed statements ($unnamed)";
+is scalar(grep { terms_of($_) > 3 || /status = / } @named), 0,
+   'no search of more than three terms, nor one with a filter, was kept prepared';
+is scalar(@named), 3, 'the searches of one, two and three terms alone ran by name (prepared)';
+is scalar(@unnamed), 8, 'the searches of four to ten terms, and the one with a filter, ran unnamed';
 ok $fixed >= 1, "a fixed-shape list statement is still prepared ($fixed by name)";
 # Each search raises work_mem for its statement (where the session's is
-# lower: docs/operations.md, "Search") and puts the session's back after it.
-my $raised = grep { /LOG:  statement: SET statement_timeout = \d+; SET work_mem = '32MB'$/ } @lines;
-my $reset = grep { /LOG:  statement: SET statement_timeout = \d+; RESET work_mem$/ } @lines;
-ok $raised >= 10 && $raised == $reset, "each search statement ran with work_mem raised, then reset ($raised, $reset)";
+# lower: docs/operations.md, "Search") and puts the session's back after it;
+# a prepared one asks for its generic plan, and the session's mode is back
+# after it.
+my $raised = grep { /LOG:  statement: SET statement_timeout = \d+; SET work_mem = '32MB'(; SET plan_cache_mode = force_generic_plan)?$/ } @lines;
+my $reset = grep { /LOG:  statement: SET statement_timeout = \d+; RESET work_mem(; RESET plan_cache_mode)?$/ } @lines;
+ok $raised >= 11 && $raised == $reset, "each search statement ran with work_mem raised, then reset ($raised, $reset)";
+my $generic = grep { /LOG:  statement: SET .*; SET plan_cache_mode = force_generic_plan$/ } @lines;
+my $back = grep { /LOG:  statement: SET .*; RESET plan_cache_mode$/ } @lines;
+is "$generic $back", "3 3", 'the three prepared searches ran on a generic plan, and the session\'s plan_cache_mode was back after each';
 for my $s (qw(jit jit_above_cost jit_optimize_above_cost jit_inline_above_cost jit_dump_bitcode log_statement)) {
     db()->do(qq{ALTER DATABASE "$dbname" RESET $s});
 }

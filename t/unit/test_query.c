@@ -425,9 +425,28 @@ START_TEST(bounds_search_terms)
     /* commas split terms too */
     ck_assert_int_eq(build("search=a,b,c,d,e,f,g,h,i,j,k,l", &q), 1);
     ck_assert_str_eq(q.errors.data, "{\"search\":[\"Ensure this value has at most 10 search terms (it has 12).\"]}");
+    ck_assert_int_eq(q.plan_generic, 0);
     /* no search: the text does not vary, the statement may be kept */
     ck_assert_int_eq(build("status=study", &q), 0);
     ck_assert_int_eq(q.shape_varies, 0);
+    ck_assert_int_eq(q.plan_generic, 0);
+    /* up to EA_SEARCH_GENERIC_TERMS terms and nothing else: kept, one generic plan */
+    ck_assert_int_eq(build("search=lake", &q), 0);
+    ck_assert_int_eq(q.shape_varies, 0);
+    ck_assert_int_eq(q.plan_generic, 1);
+    ck_assert_int_eq(build("search=lake+ab+gorge", &q), 0);
+    ck_assert_int_eq(q.shape_varies, 0);
+    ck_assert_int_eq(q.plan_generic, 1);
+    /* ordering adds no condition */
+    ck_assert_int_eq(build("search=lake&ordering=-head_m", &q), 0);
+    ck_assert_int_eq(q.plan_generic, 1);
+    /* one term more, or a filter besides: planned for its values, never kept */
+    ck_assert_int_eq(build("search=lake+ab+gorge+dam", &q), 0);
+    ck_assert_int_eq(q.shape_varies, 1);
+    ck_assert_int_eq(q.plan_generic, 0);
+    ck_assert_int_eq(build("search=lake&status=study", &q), 0);
+    ck_assert_int_eq(q.shape_varies, 1);
+    ck_assert_int_eq(q.plan_generic, 0);
 }
 END_TEST
 

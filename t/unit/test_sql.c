@@ -324,10 +324,16 @@ START_TEST(connection_statements)
      * (asked once per session), never lowers it; then back */
     ck_assert_str_eq(ea_sql_work_mem_below(),
                      "SELECT pg_size_bytes(current_setting('work_mem')) < pg_size_bytes('32MB')");
-    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 1), "SET statement_timeout = 900; SET work_mem = '32MB'");
-    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 1), "SET statement_timeout = 30000; RESET work_mem");
-    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 0), "SET statement_timeout = 900");
-    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 0), "SET statement_timeout = 30000");
+    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 1, 0), "SET statement_timeout = 900; SET work_mem = '32MB'");
+    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 1, 0), "SET statement_timeout = 30000; RESET work_mem");
+    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 0, 0), "SET statement_timeout = 900");
+    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 0, 0), "SET statement_timeout = 30000");
+    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 1, 1),
+                     "SET statement_timeout = 900; SET work_mem = '32MB'; SET plan_cache_mode = force_generic_plan");
+    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 1, 1),
+                     "SET statement_timeout = 30000; RESET work_mem; RESET plan_cache_mode");
+    ck_assert_str_eq(ea_sql_search_begin(pool, 900, 0, 1), "SET statement_timeout = 900; SET plan_cache_mode = force_generic_plan");
+    ck_assert_str_eq(ea_sql_search_end(pool, 30000, 0, 1), "SET statement_timeout = 30000; RESET plan_cache_mode");
     flag_as_before(ea_stmt_read(EA_SQL_BEGIN, NULL));
     flag_as_before(ea_stmt_read(EA_SQL_PING, NULL));
     flag_as_before(ea_stmt_write(EA_SQL_COMMIT, NULL));
