@@ -358,6 +358,21 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
+/* A term's test on each search field of res, ORed. */
+static void put_fields_term(ea_buf *b, const ea_resource *res, int short_term, int idx)
+{
+    ea_buf_putc(b, '(');
+    for (const char *const *s = res->search; *s; s++) {
+        if (s != res->search)
+            ea_buf_puts(b, " OR ");
+        if (short_term)
+            ea_buf_printf(b, "strpos(UPPER(%s), UPPER($%d)) > 0", *s, idx);
+        else
+            ea_buf_printf(b, "UPPER(%s) LIKE UPPER($%d)", *s, idx);
+    }
+    ea_buf_putc(b, ')');
+}
+
 void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
                         apr_pool_t *p, const char **param)
 {
@@ -381,16 +396,67 @@ void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int
             ea_buf_printf(b, "(%s LIKE UPPER($%d))", res->search_doc, idx);
         return;
     }
-    ea_buf_putc(b, '(');
-    for (const char *const *s = res->search; *s; s++) {
-        if (s != res->search)
-            ea_buf_puts(b, " OR ");
-        if (short_term)
-            ea_buf_printf(b, "strpos(UPPER(%s), UPPER($%d)) > 0", *s, idx);
-        else
-            ea_buf_printf(b, "UPPER(%s) LIKE UPPER($%d)", *s, idx);
+    put_fields_term(b, res, short_term, idx);
+}
+
+/* "<doc> LIKE UPPER($n))" or "<doc>, UPPER($n)) > 0)" at s, after the
+ * opening "(" or "(strpos(": the placeholder's number, and the end. */
+static int doc_test_at(const char *s, const char *doc, int short_term, int *idx, const char **end)
+{
+    const char *mid = short_term ? ", UPPER($" : " LIKE UPPER($", *tail = short_term ? ")) > 0)" : "))";
+    size_t dl = strlen(doc), ml = strlen(mid);
+    if (strncmp(s, doc, dl) != 0 || strncmp(s + dl, mid, ml) != 0)
+        return 0;
+    const char *d = s + dl + ml;
+    int n = 0, digits = 0;
+    for (; *d >= '0' && *d <= '9' && digits < 6; d++, digits++)
+        n = n * 10 + (*d - '0');
+    if (!digits || strncmp(d, tail, strlen(tail)) != 0)
+        return 0;
+    *idx = n;
+    *end = d + strlen(tail);
+    return 1;
+}
+
+const char *ea_search_doc_fallback(apr_pool_t *p, const char *sql)
+{
+    ea_buf b;
+    int changed = 0;
+    ea_buf_init(&b, p, strlen(sql) + 256);
+    for (const char *s = sql; *s;) {
+        const ea_resource *hit = NULL;
+        const char *end = NULL;
+        int idx = 0, short_term = 0;
+        if (*s == '(') {
+            for (int i = 0; i < ea_nresources && !hit; i++) {
+                const char *doc = ea_resources[i].search_doc;
+                if (!doc)
+                    continue;
+                if (doc_test_at(s + 1, doc, 0, &idx, &end))
+                    hit = &ea_resources[i];
+                else if (strncmp(s, "(strpos(", 8) == 0 && doc_test_at(s + 8, doc, 1, &idx, &end))
+                    hit = &ea_resources[i], short_term = 1;
+            }
+        }
+        if (hit) {
+            put_fields_term(&b, hit, short_term, idx);
+            changed = 1;
+            s = end;
+        } else {
+            ea_buf_putc(&b, *s++);
+        }
     }
-    ea_buf_putc(b, ')');
+    return changed ? b.data : NULL;
+}
+
+int ea_search_doc_named(const char *message)
+{
+    for (int i = 0; message && i < ea_nresources; i++) {
+        const char *doc = ea_resources[i].search_doc, *dot;
+        if (doc && strstr(message, (dot = strchr(doc, '.')) ? dot + 1 : doc))
+            return 1;
+    }
+    return 0;
 }
 
 /* SearchFilter within the bounds of docs/security.md: every term adds a condition

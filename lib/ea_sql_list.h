@@ -159,4 +159,15 @@ char *ea_like_contains(apr_pool_t *p, const char *term);
 void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
                         apr_pool_t *p, const char **param);
 
+/* The search document of migration 0006 may be missing: dropped before a
+ * Django migration of its fields, until `ecoatlas migrate` adds it back
+ * (docs/operations.md, "Search").  ea_search_doc_fallback returns sql with
+ * every term's test on a document, as ea_search_term_sql writes it, made
+ * that term's test on each search field (the same answers, without the
+ * document or its index), or NULL when sql tests no document.
+ * ea_search_doc_named tells whether an error message names a document
+ * column (PostgreSQL's "column t.ecoatlas_search does not exist"). */
+const char *ea_search_doc_fallback(apr_pool_t *p, const char *sql);
+int ea_search_doc_named(const char *message);
+
 #endif

@@ -184,6 +184,30 @@ static int search_budget(ea_req *rq, int *session_ms)
     return rq->search_timeout_ms > 0 && rq->search_timeout_ms < *session_ms ? rq->search_timeout_ms : 0;
 }
 
+/* The search document of migration 0006 may be missing (dropped before a
+ * Django migration of its fields, docs/operations.md, "Search"): the
+ * statement that finds it gone is run again testing each search field, and
+ * so is every search of this process for the next EA_SEARCH_DOC_RECHECK;
+ * then the document is tried again. */
+#define EA_SEARCH_DOC_RECHECK apr_time_from_sec(60)
+
+static int search_doc_gone(server_rec *s)
+{
+    apr_time_t until = __atomic_load_n(&ea_state(s)->search_doc_gone_until, __ATOMIC_RELAXED);
+    return until != 0 && apr_time_now() < until;
+}
+
+static void search_doc_found_gone(request_rec *r, const char *message)
+{
+    apr_time_t now = apr_time_now();
+    apr_time_t was = __atomic_exchange_n(&ea_state(r->server)->search_doc_gone_until, now + EA_SEARCH_DOC_RECHECK,
+                                         __ATOMIC_RELAXED);
+    if (was == 0 || was <= now)   /* a line per window and process, not one per search */
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      EA_LOGNO(00082) "the search document is missing (%s): searches test each field, "
+                      "without its index, until `ecoatlas migrate` adds it back", message);
+}
+
 static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag)
 {
     request_rec *r = rq->r;
@@ -196,6 +220,10 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
     *out = NULL;
     if (!conn)
         return EA_DB_UNAVAILABLE;
+    const char *fields_sql = NULL;
+    int fell_back = 0;
+    if (search_doc_gone(r->server) && (fields_sql = ea_search_doc_fallback(r->pool, sql)))
+        sql = fields_sql, fell_back = 1;
     for (int attempt = 0; attempt < 2; attempt++) {
         ea_conn_state *st = conn_state(dbd);
         /* mod_dbd may have reconnected it (its pool check resets a broken
@@ -255,6 +283,16 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
                           "(SQLSTATE %s, constraint %s)", state, cons ? cons : "?");
             clear_result(res);
             return EA_DB_ERROR;
+        }
+        if (!broken && !fell_back && !rq->in_txn && state && strcmp(state, "42703") == 0
+            && ea_search_doc_named(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+            && (fields_sql = ea_search_doc_fallback(r->pool, sql))) {
+            search_doc_found_gone(r, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            clear_result(res);
+            sql = fields_sql;
+            fell_back = 1;
+            attempt--;       /* the same statement on each field: not a retry of a lost connection */
+            continue;
         }
         if (!broken && !lost_stmt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -443,33 +481,54 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
     PGconn *conn = acquire(rq, &dbd);
     /* Rows go out as fast as the client reads: allow ten query timeouts. */
     set_timeout(r->pool, conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
-    if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00023) "export query not sent: %s", PQerrorMessage(conn));
-        drain(conn);
-        set_timeout(r->pool, conn, ms);
-        return is_connection_failure(conn, NULL) ? EA_DB_UNAVAILABLE : EA_DB_ERROR;
-    }
-    st = EA_DB_OK;
-    while ((res = PQgetResult(conn)) != NULL) {
-        ExecStatusType es = PQresultStatus(res);
-        if (es == PGRES_SINGLE_TUPLE) {
-            int stop = fn(ctx, res);
-            PQclear(res);
-            (*delivered)++;
-            if (stop) {   /* the client went away: stop the query too */
-                cancel_running(conn);
-                break;
+    const char *fields_sql = NULL;
+    int fell_back = 0;
+    if (search_doc_gone(r->server) && (fields_sql = ea_search_doc_fallback(r->pool, sql)))
+        sql = fields_sql, fell_back = 1;
+    int doc_gone;
+    for (;;) {
+        st = EA_DB_OK;
+        doc_gone = 0;
+        if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00023) "export query not sent: %s", PQerrorMessage(conn));
+            drain(conn);
+            set_timeout(r->pool, conn, ms);
+            return is_connection_failure(conn, NULL) ? EA_DB_UNAVAILABLE : EA_DB_ERROR;
+        }
+        while ((res = PQgetResult(conn)) != NULL) {
+            ExecStatusType es = PQresultStatus(res);
+            if (es == PGRES_SINGLE_TUPLE) {
+                int stop = fn(ctx, res);
+                PQclear(res);
+                (*delivered)++;
+                if (stop) {   /* the client went away: stop the query too */
+                    cancel_running(conn);
+                    break;
+                }
+                continue;
             }
-            continue;
+            if (es != PGRES_TUPLES_OK) {
+                const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+                /* the search document missing (above, query()): before any row */
+                if (!*delivered && !fell_back && state && strcmp(state, "42703") == 0
+                    && ea_search_doc_named(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
+                    && (fields_sql = ea_search_doc_fallback(r->pool, sql))) {
+                    search_doc_found_gone(r, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+                    doc_gone = 1;
+                    PQclear(res);
+                    continue;
+                }
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00024) "export query failed (SQLSTATE %s): %s",
+                              state ? state : "?", PQresultErrorMessage(res));
+                st = is_connection_failure(conn, res) ? EA_DB_UNAVAILABLE
+                     : state && strcmp(state, "57014") == 0 ? EA_DB_TIMEOUT : EA_DB_ERROR;
+            }
+            PQclear(res);
         }
-        if (es != PGRES_TUPLES_OK) {
-            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00024) "export query failed (SQLSTATE %s): %s",
-                          state ? state : "?", PQresultErrorMessage(res));
-            st = is_connection_failure(conn, res) ? EA_DB_UNAVAILABLE
-                 : state && strcmp(state, "57014") == 0 ? EA_DB_TIMEOUT : EA_DB_ERROR;
-        }
-        PQclear(res);
+        if (!doc_gone || PQstatus(conn) != CONNECTION_OK)
+            break;
+        sql = fields_sql;     /* once more, testing each field */
+        fell_back = 1;
     }
     if (PQstatus(conn) == CONNECTION_OK)
         set_timeout(r->pool, conn, ms);

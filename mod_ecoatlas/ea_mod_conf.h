@@ -122,6 +122,9 @@ typedef struct ea_module_state {
     void (*dbd_acquire)(void);
     /* lines logged lately in this process (ea_log_once, ea_respond.c) */
     uint64_t logged[256];
+    /* until when this process tests each search field instead of the search
+     * document, found missing (ea_db.c); 0: never found missing */
+    apr_time_t search_doc_gone_until;
 } ea_module_state;
 
 static inline ea_srv_conf *ea_sconf(const server_rec *s)

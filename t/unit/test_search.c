@@ -183,6 +183,53 @@ START_TEST(searched_page_reads_the_matches_once)
 }
 END_TEST
 
+/* Without the document (dropped for a Django migration): every statement
+ * of a searched set tests each field instead, with the same placeholders,
+ * and nothing else in it changes. */
+START_TEST(search_document_fallback_tests_each_field)
+{
+    ea_listq q;
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "status=study&search=ab+lake+x%25y&ordering=name"), no_fk, NULL, &q), 0);
+    const char *sql = ea_listq_select_sql(&q, ea_listq_count_sql(&q), 50, 100);
+    const char *fb = ea_search_doc_fallback(pool, sql);
+    ck_assert_ptr_nonnull(fb);
+    ck_assert_ptr_null(strstr(fb, "ecoatlas_search"));
+    const char *fields2 = "(strpos(UPPER(t.name::text), UPPER($2)) > 0 OR strpos(UPPER(t.notes::text), UPPER($2)) > 0"
+                          " OR strpos(UPPER(t.properties::text), UPPER($2)) > 0)";
+    const char *fields3 = "(UPPER(t.name::text) LIKE UPPER($3) OR UPPER(t.notes::text) LIKE UPPER($3)"
+                          " OR UPPER(t.properties::text) LIKE UPPER($3))";
+    const char *fields4 = "(UPPER(t.name::text) LIKE UPPER($4) OR UPPER(t.notes::text) LIKE UPPER($4)"
+                          " OR UPPER(t.properties::text) LIKE UPPER($4))";
+    char *want = apr_pstrcat(pool, "WHERE t.status = $1 AND ", fields2, " AND ", fields3, " AND ", fields4, ")", NULL);
+    ck_assert_msg(strstr(fb, want) != NULL, "%s", fb);
+    /* the rest is untouched: the same text once the document is put back */
+    char *back = apr_pstrdup(pool, fb);
+    const char *docs[] = { "(strpos(t.ecoatlas_search, UPPER($2)) > 0)", "(t.ecoatlas_search LIKE UPPER($3))",
+                           "(t.ecoatlas_search LIKE UPPER($4))" };
+    const char *fields[] = { fields2, fields3, fields4 };
+    for (int i = 0; i < 3; i++) {
+        char *at = strstr(back, fields[i]);
+        ck_assert_ptr_nonnull(at);
+        back = apr_pstrcat(pool, apr_pstrmemdup(pool, back, (apr_size_t)(at - back)), docs[i],
+                           at + strlen(fields[i]), NULL);
+    }
+    ck_assert_str_eq(back, sql);
+    /* the count statement too; statements without a document: NULL */
+    ck_assert_ptr_null(strstr(ea_search_doc_fallback(pool, ea_listq_count_sql(&q)), "ecoatlas_search"));
+    ck_assert_ptr_null(ea_search_doc_fallback(pool, "SELECT t.ecoatlas_search FROM core_hydrosite t"));
+    ck_assert_ptr_null(ea_search_doc_fallback(pool, "(t.ecoatlas_search LIKE UPPER($))"));
+    ck_assert_ptr_null(ea_search_doc_fallback(pool, "(t.ecoatlas_search LIKE UPPER($1)"));
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_COUNTRY],
+                                    ea_qs_parse(pool, "search=lake"), no_fk, NULL, &q), 0);
+    ck_assert_ptr_null(ea_search_doc_fallback(pool, ea_listq_select_sql(&q, NULL, 50, 0)));
+    /* PostgreSQL's error names the column */
+    ck_assert_int_eq(ea_search_doc_named("ERROR:  column t.ecoatlas_search does not exist\nLINE 1: ..."), 1);
+    ck_assert_int_eq(ea_search_doc_named("ERROR:  column t.nope does not exist"), 0);
+    ck_assert_int_eq(ea_search_doc_named(NULL), 0);
+}
+END_TEST
+
 static Suite *search_suite(void)
 {
     Suite *s = suite_create("search");
@@ -197,6 +244,7 @@ static Suite *search_suite(void)
     tcase_add_test(tc, search_document_only_for_terms_without_line_feeds);
     tcase_add_test(tc, searched_count_counts_the_rows);
     tcase_add_test(tc, searched_page_reads_the_matches_once);
+    tcase_add_test(tc, search_document_fallback_tests_each_field);
     suite_add_tcase(s, tc);
     return s;
 }
