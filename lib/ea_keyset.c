@@ -210,8 +210,12 @@ const char *ea_keyset_select_sql(ea_listq *q, const ea_keyset_order *o, const ch
         ea_buf_puts(&b, " UNION ALL ");
         branch(&b, q, o, apr_psprintf(q->pool, "%s IS NOT NULL", o->col), by_key, lim_p);
     }
-    const char *lp = push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit));
+    int plain = q->where.len == 0 && !q->empty;
+    const char *lp = plain ? apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit)
+                           : push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)limit));
     const char *op = push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)(offset - pos)));
+    if (plain)
+        q->plan_generic = 1;
     ea_buf_printf(&b, ") s ORDER BY s.k%s, s.id%s LIMIT %s::bigint OFFSET %s::bigint) ORDER BY %s",
                   dir, dir, lp, op, q->order_by);
     return b.data;

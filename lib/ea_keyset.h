@@ -62,7 +62,12 @@ int ea_keyset_boundary(apr_pool_t *p, const char *map, size_t len, long long off
 
 /* The page query seeking to the boundary (key, id) at pos: like
  * ea_listq_select_sql (total_sql's value first when given), rows
- * offset .. offset + limit - 1 of the set; run with q->page_params. */
+ * offset .. offset + limit - 1 of the set; run with q->page_params.  For a
+ * set without conditions its plan is the same whatever the boundary (an
+ * index seek, then fewer than K rows skipped), so it sets q->plan_generic
+ * and writes the page size out (a generic plan's estimate of LIMIT $n is a
+ * tenth of the table, which would join the countries and regions by
+ * hashing them whole). */
 const char *ea_keyset_select_sql(ea_listq *q, const ea_keyset_order *o, const char *total_sql,
                                  long long limit, long long offset, long long pos,
                                  const char *key, const char *id);

@@ -94,9 +94,12 @@ typedef struct ea_listq {
     ea_buf errors;         /* 400 body when the build returned 1 */
     int shape_varies;      /* the SQL text grows with the input (search terms):
                               run it once, never keep it prepared */
-    int plan_generic;      /* searched by at most EA_SEARCH_GENERIC_TERMS terms
-                              and nothing else: prepared, and planned once
-                              for every term (docs/operations.md, "Search") */
+    int plan_generic;      /* its statements are planned once, generically,
+                              whatever their values: searched by at most
+                              EA_SEARCH_GENERIC_TERMS terms and nothing else
+                              (docs/operations.md, "Search"), or a page-boundary
+                              seek of a set without conditions
+                              (ea_keyset_select_sql) */
 } ea_listq;
 
 /* Bounds on the inputs that multiply the work of one request (documented

@@ -143,6 +143,7 @@ int ea_handle_list(ea_req *rq)
     const char *sql = deep_page_sql(rq, &q, total, size, (page - 1) * size);
     if (!sql)
         sql = ea_listq_select_sql(&q, total, size, (page - 1) * size);
+    rq->db_generic = q.plan_generic;   /* a boundary seek may have set it */
     if ((st = ea_db_query(rq, ea_stmt_read(sql, q.page_params), &rows)) != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;

@@ -113,10 +113,18 @@ START_TEST(seek_query)
     ck_assert_ptr_nonnull(strstr(sql, "(t.head_m, t.id) <= ($3, $2::bigint)"));
     ck_assert_ptr_null(strstr(sql, "IS NULL"));   /* descending: NULLs lie before the boundary */
     ck_assert_ptr_nonnull(strstr(sql, "LIMIT $5::bigint OFFSET $6::bigint) ORDER BY t.head_m DESC, t.id DESC"));
-    /* ascending from a non-NULL key: the NULLs at the end come too */
+    ck_assert_int_eq(q->plan_generic, 0);   /* filtered: planned for its values */
     q = set_of(EA_RES_HYDROSITE, "ordering=head_m");
     ck_assert_int_eq(ea_keyset_order_of(q, &o), 1);
-    sql = ea_keyset_select_sql(q, &o, NULL, 50, 1000, 1000, "3", "5");
+    ck_assert_int_eq(q->plan_generic, 0);
+    sql = ea_keyset_select_sql(q, &o, NULL, 50, 1020, 1000, "3", "5");
+    /* no condition: one plan for every boundary, the page size written out */
+    ck_assert_int_eq(q->plan_generic, 1);
+    ck_assert_int_eq(q->page_params->nelts, 4);   /* id, key, branch limit, offset */
+    ck_assert_str_eq(APR_ARRAY_IDX(q->page_params, 2, const char *), "70");
+    ck_assert_str_eq(APR_ARRAY_IDX(q->page_params, 3, const char *), "20");
+    ck_assert_ptr_nonnull(strstr(sql, "LIMIT 50::bigint OFFSET $4::bigint) ORDER BY t.head_m, t.id"));
+    /* ascending from a non-NULL key: the NULLs at the end come too */
     ck_assert_ptr_nonnull(strstr(sql, "(t.head_m, t.id) >= ($2, $1::bigint)"));
     ck_assert_ptr_nonnull(strstr(sql, " UNION ALL (SELECT t.id, t.head_m AS k FROM core_hydrosite t WHERE t.head_m IS NULL ORDER BY t.id"));
     /* the map's query */
