@@ -373,6 +373,17 @@ static void put_fields_term(ea_buf *b, const ea_resource *res, int short_term, i
     ea_buf_putc(b, ')');
 }
 
+/* A term's test on a search document, as written and as recognised again
+ * (ea_search_doc_fallback): [0] LIKE, for a term with trigrams; [1] strpos,
+ * for a shorter one.  Each is head, the document, mid, $n, tail. */
+typedef struct doc_form {
+    const char *head, *mid, *tail;
+} doc_form;
+static const doc_form doc_forms[2] = {
+    { "(", " LIKE UPPER($", "))" },
+    { "(strpos(", ", UPPER($", ")) > 0)" },
+};
+
 void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int idx,
                         apr_pool_t *p, const char **param)
 {
@@ -390,31 +401,32 @@ void ea_search_term_sql(ea_buf *b, const ea_resource *res, const char *term, int
      * term: SearchFilter splits at whitespace) is in the document exactly
      * when it is in one of the fields. */
     if (res->search_doc && !strchr(term, '\n')) {
-        if (short_term)
-            ea_buf_printf(b, "(strpos(%s, UPPER($%d)) > 0)", res->search_doc, idx);
-        else
-            ea_buf_printf(b, "(%s LIKE UPPER($%d))", res->search_doc, idx);
+        const doc_form *f = &doc_forms[short_term];
+        ea_buf_printf(b, "%s%s%s%d%s", f->head, res->search_doc, f->mid, idx, f->tail);
         return;
     }
     put_fields_term(b, res, short_term, idx);
 }
 
-/* "<doc> LIKE UPPER($n))" or "<doc>, UPPER($n)) > 0)" at s, after the
- * opening "(" or "(strpos(": the placeholder's number, and the end. */
-static int doc_test_at(const char *s, const char *doc, int short_term, int *idx, const char **end)
+/* Form f of a term's test on doc at s: its placeholder's number, and where
+ * it ends. */
+static int doc_test_at(const char *s, const char *doc, int f, int *idx, const char **end)
 {
-    const char *mid = short_term ? ", UPPER($" : " LIKE UPPER($", *tail = short_term ? ")) > 0)" : "))";
-    size_t dl = strlen(doc), ml = strlen(mid);
-    if (strncmp(s, doc, dl) != 0 || strncmp(s + dl, mid, ml) != 0)
-        return 0;
-    const char *d = s + dl + ml;
+    const char *parts[] = { doc_forms[f].head, doc, doc_forms[f].mid };
+    for (int i = 0; i < 3; i++) {
+        size_t l = strlen(parts[i]);
+        if (strncmp(s, parts[i], l) != 0)
+            return 0;
+        s += l;
+    }
     int n = 0, digits = 0;
-    for (; *d >= '0' && *d <= '9' && digits < 6; d++, digits++)
-        n = n * 10 + (*d - '0');
-    if (!digits || strncmp(d, tail, strlen(tail)) != 0)
+    for (; *s >= '0' && *s <= '9' && digits < 6; s++, digits++)
+        n = n * 10 + (*s - '0');
+    size_t tl = strlen(doc_forms[f].tail);
+    if (!digits || strncmp(s, doc_forms[f].tail, tl) != 0)
         return 0;
     *idx = n;
-    *end = d + strlen(tail);
+    *end = s + tl;
     return 1;
 }
 
@@ -426,20 +438,13 @@ const char *ea_search_doc_fallback(apr_pool_t *p, const char *sql)
     for (const char *s = sql; *s;) {
         const ea_resource *hit = NULL;
         const char *end = NULL;
-        int idx = 0, short_term = 0;
-        if (*s == '(') {
-            for (int i = 0; i < ea_nresources && !hit; i++) {
-                const char *doc = ea_resources[i].search_doc;
-                if (!doc)
-                    continue;
-                if (doc_test_at(s + 1, doc, 0, &idx, &end))
-                    hit = &ea_resources[i];
-                else if (strncmp(s, "(strpos(", 8) == 0 && doc_test_at(s + 8, doc, 1, &idx, &end))
-                    hit = &ea_resources[i], short_term = 1;
-            }
-        }
+        int idx = 0, form = 0;
+        for (int i = 0; *s == '(' && !hit && i < ea_nresources; i++)
+            for (int f = 0; !hit && ea_resources[i].search_doc && f < 2; f++)
+                if (doc_test_at(s, ea_resources[i].search_doc, f, &idx, &end))
+                    hit = &ea_resources[i], form = f;
         if (hit) {
-            put_fields_term(&b, hit, short_term, idx);
+            put_fields_term(&b, hit, form, idx);
             changed = 1;
             s = end;
         } else {

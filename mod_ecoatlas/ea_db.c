@@ -164,24 +164,9 @@ static PGresult *run(PGconn *conn, ea_conn_state *st, const char *sql, int n,
     return PQexecParams(conn, sql, n, NULL, values, NULL, NULL, 0);
 }
 
-/* Run a statement.  With diag non-NULL, integrity violations (SQLSTATE class
- * 23) are expected outcomes: reported through diag, logged at debug only.
- * Inside a transaction a broken connection is not repaired and retried: the
- * transaction is gone with it.  Outside one, a read (as its builder
- * declared it, lib/ea_stmt.h) runs once more on the repaired connection; a
- * write may have been executed before the connection went and is not
- * repeated (the client gets 503 and decides). */
 static void set_timeout(apr_pool_t *p, PGconn *conn, int ms)
 {
     PQclear(PQexec(conn, ea_sql_set_timeout(p, ms)));
-}
-
-/* The bound of a searched set's statements (EcoAtlasSearchTimeout) when it
- * is tighter than the session's (EcoAtlasQueryTimeout); else 0. */
-static int search_budget(ea_req *rq, int *session_ms)
-{
-    *session_ms = ea_srv_get(ea_sconf(rq->r->server), query_timeout_ms);
-    return rq->search_timeout_ms > 0 && rq->search_timeout_ms < *session_ms ? rq->search_timeout_ms : 0;
 }
 
 /* The search document of migration 0006 may be missing (dropped before a
@@ -208,6 +193,37 @@ static void search_doc_found_gone(request_rec *r, const char *message)
                       "without its index, until `ecoatlas migrate` adds it back", message);
 }
 
+/* sql with each field tested instead of the document, while this process
+ * knows the document gone; else sql.  *fell_back says which. */
+static const char *while_doc_gone(request_rec *r, const char *sql, int *fell_back)
+{
+    const char *fields_sql = NULL;
+    *fell_back = search_doc_gone(r->server) && (fields_sql = ea_search_doc_fallback(r->pool, sql)) != NULL;
+    return *fell_back ? fields_sql : sql;
+}
+
+/* After res failed: when it says the document is missing (and sql tested
+ * it), the same statement testing each field, and this process knows the
+ * document gone from now on; else NULL. */
+static const char *doc_missing_retry(request_rec *r, const PGresult *res, const char *sql)
+{
+    const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    const char *msg = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+    const char *fields_sql;
+    if (!state || strcmp(state, "42703") != 0 || !ea_search_doc_named(msg)
+        || !(fields_sql = ea_search_doc_fallback(r->pool, sql)))
+        return NULL;
+    search_doc_found_gone(r, msg);
+    return fields_sql;
+}
+
+/* Run a statement.  With diag non-NULL, integrity violations (SQLSTATE class
+ * 23) are expected outcomes: reported through diag, logged at debug only.
+ * Inside a transaction a broken connection is not repaired and retried: the
+ * transaction is gone with it.  Outside one, a read (as its builder
+ * declared it, lib/ea_stmt.h) runs once more on the repaired connection; a
+ * write may have been executed before the connection went and is not
+ * repeated (the client gets 503 and decides). */
 static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *diag)
 {
     request_rec *r = rq->r;
@@ -220,10 +236,8 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
     *out = NULL;
     if (!conn)
         return EA_DB_UNAVAILABLE;
-    const char *fields_sql = NULL;
-    int fell_back = 0;
-    if (search_doc_gone(r->server) && (fields_sql = ea_search_doc_fallback(r->pool, sql)))
-        sql = fields_sql, fell_back = 1;
+    int fell_back;
+    sql = while_doc_gone(r, sql, &fell_back);
     for (int attempt = 0; attempt < 2; attempt++) {
         ea_conn_state *st = conn_state(dbd);
         /* mod_dbd may have reconnected it (its pool check resets a broken
@@ -238,12 +252,12 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
         /* a search gets its own bound and work_mem for this statement,
          * then the session's are back (the connection returns to the pool
          * with them) */
-        int session_ms = 0, searching = !rq->in_txn && rq->search_timeout_ms > 0;
-        int budget = searching ? search_budget(rq, &session_ms) : 0;
+        int session_ms = ea_srv_get(ea_sconf(r->server), query_timeout_ms);
+        int searching = !rq->in_txn && rq->search_timeout_ms > 0;
+        /* EcoAtlasSearchTimeout where it is tighter than EcoAtlasQueryTimeout */
+        int budget = searching && rq->search_timeout_ms < session_ms ? rq->search_timeout_ms : 0;
         int raise = searching && st->work_mem_low;
         int generic = !rq->in_txn && rq->db_generic && !rq->db_oneshot;
-        if (generic && !budget)
-            session_ms = ea_srv_get(ea_sconf(r->server), query_timeout_ms);
         if (budget || raise || generic)
             PQclear(PQexec(conn, ea_sql_search_begin(r->pool, budget ? budget : session_ms, raise, generic)));
         PGresult *res = run(conn, st, sql, n, values, rq->db_oneshot);
@@ -284,10 +298,8 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
             clear_result(res);
             return EA_DB_ERROR;
         }
-        if (!broken && !fell_back && !rq->in_txn && state && strcmp(state, "42703") == 0
-            && ea_search_doc_named(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
-            && (fields_sql = ea_search_doc_fallback(r->pool, sql))) {
-            search_doc_found_gone(r, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+        const char *fields_sql;
+        if (!broken && !fell_back && !rq->in_txn && (fields_sql = doc_missing_retry(r, res, sql))) {
             clear_result(res);
             sql = fields_sql;
             fell_back = 1;
@@ -481,14 +493,11 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
     PGconn *conn = acquire(rq, &dbd);
     /* Rows go out as fast as the client reads: allow ten query timeouts. */
     set_timeout(r->pool, conn, ms > INT_MAX / 10 ? INT_MAX : ms * 10);
-    const char *fields_sql = NULL;
-    int fell_back = 0;
-    if (search_doc_gone(r->server) && (fields_sql = ea_search_doc_fallback(r->pool, sql)))
-        sql = fields_sql, fell_back = 1;
-    int doc_gone;
+    int fell_back;
+    sql = while_doc_gone(r, sql, &fell_back);
+    const char *fields_sql = NULL;   /* the statement once more, when the document is missing */
     for (;;) {
         st = EA_DB_OK;
-        doc_gone = 0;
         if (!PQsendQueryParams(conn, sql, n, NULL, values, NULL, NULL, 0) || !PQsetSingleRowMode(conn)) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, EA_LOGNO(00023) "export query not sent: %s", PQerrorMessage(conn));
             drain(conn);
@@ -510,11 +519,7 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
             if (es != PGRES_TUPLES_OK) {
                 const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
                 /* the search document missing (above, query()): before any row */
-                if (!*delivered && !fell_back && state && strcmp(state, "42703") == 0
-                    && ea_search_doc_named(PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))
-                    && (fields_sql = ea_search_doc_fallback(r->pool, sql))) {
-                    search_doc_found_gone(r, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
-                    doc_gone = 1;
+                if (!*delivered && !fell_back && !fields_sql && (fields_sql = doc_missing_retry(r, res, sql))) {
                     PQclear(res);
                     continue;
                 }
@@ -525,7 +530,7 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
             }
             PQclear(res);
         }
-        if (!doc_gone || PQstatus(conn) != CONNECTION_OK)
+        if (!fields_sql || fell_back || PQstatus(conn) != CONNECTION_OK)
             break;
         sql = fields_sql;     /* once more, testing each field */
         fell_back = 1;

@@ -426,27 +426,21 @@ START_TEST(bounds_search_terms)
     ck_assert_int_eq(build("search=a,b,c,d,e,f,g,h,i,j,k,l", &q), 1);
     ck_assert_str_eq(q.errors.data, "{\"search\":[\"Ensure this value has at most 10 search terms (it has 12).\"]}");
     ck_assert_int_eq(q.plan_generic, 0);
-    /* no search: the text does not vary, the statement may be kept */
-    ck_assert_int_eq(build("status=study", &q), 0);
-    ck_assert_int_eq(q.shape_varies, 0);
-    ck_assert_int_eq(q.plan_generic, 0);
-    /* up to EA_SEARCH_GENERIC_TERMS terms and nothing else: kept, one generic plan */
-    ck_assert_int_eq(build("search=lake", &q), 0);
-    ck_assert_int_eq(q.shape_varies, 0);
-    ck_assert_int_eq(q.plan_generic, 1);
-    ck_assert_int_eq(build("search=lake+ab+gorge", &q), 0);
-    ck_assert_int_eq(q.shape_varies, 0);
-    ck_assert_int_eq(q.plan_generic, 1);
-    /* ordering adds no condition */
-    ck_assert_int_eq(build("search=lake&ordering=-head_m", &q), 0);
-    ck_assert_int_eq(q.plan_generic, 1);
-    /* one term more, or a filter besides: planned for its values, never kept */
-    ck_assert_int_eq(build("search=lake+ab+gorge+dam", &q), 0);
-    ck_assert_int_eq(q.shape_varies, 1);
-    ck_assert_int_eq(q.plan_generic, 0);
-    ck_assert_int_eq(build("search=lake&status=study", &q), 0);
-    ck_assert_int_eq(q.shape_varies, 1);
-    ck_assert_int_eq(q.plan_generic, 0);
+    /* whether the text varies with the input (never kept prepared) and
+     * whether the statement runs on one generic plan */
+    static const struct { const char *args; int varies, generic; } kinds[] = {
+        { "status=study", 0, 0 },                    /* no search: kept, planned per values */
+        { "search=lake", 0, 1 },                     /* up to EA_SEARCH_GENERIC_TERMS terms alone */
+        { "search=lake+ab+gorge", 0, 1 },
+        { "search=lake&ordering=-head_m", 0, 1 },    /* ordering adds no condition */
+        { "search=lake+ab+gorge+dam", 1, 0 },        /* one term more */
+        { "search=lake&status=study", 1, 0 },        /* a filter besides */
+    };
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        ck_assert_int_eq(build(kinds[i].args, &q), 0);
+        ck_assert_msg(q.shape_varies == kinds[i].varies && q.plan_generic == kinds[i].generic,
+                      "%s: shape_varies %d, plan_generic %d", kinds[i].args, q.shape_varies, q.plan_generic);
+    }
 }
 END_TEST
 
