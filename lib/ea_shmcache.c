@@ -2,7 +2,10 @@
 #include "ea_shmcache.h"
 #include "ea_siphash.h"
 
+#include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #define MAGIC 0x45414332u  /* "EAC2" */
 #define ALIGN64(n) (((n) + 63) & ~(size_t)63)
@@ -171,6 +174,13 @@ static char *slot_key(slot_hdr *s)
     return (char *)(s + 1);
 }
 
+uint64_t ea_shmcache_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
 uint64_t ea_shmcache_generation(ea_shmcache *c, int db)
 {
     return __atomic_load_n(&c->dbs[db].generation, __ATOMIC_ACQUIRE);
@@ -187,6 +197,17 @@ int ea_shmcache_healthy(ea_shmcache *c, int db, uint64_t now_ms)
     return hb != 0 && now_ms < hb + EA_SHMCACHE_STALE_MS;
 }
 
+/* Is there no process pid (any more)?  A process of another user counts as
+ * alive (EPERM). */
+static int process_gone(int32_t pid)
+{
+    if (pid <= 0)
+        return 1;   /* never kill(0 or -1, ...) */
+    int saved = errno, gone = kill((pid_t)pid, 0) == -1 && errno == ESRCH;
+    errno = saved;
+    return gone;
+}
+
 int ea_shmcache_lead(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms)
 {
     db_state *d = &c->dbs[db];
@@ -199,6 +220,8 @@ int ea_shmcache_lead(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms)
         uint64_t cl = __atomic_load_n(&d->claimed_ms, __ATOMIC_ACQUIRE);
         uint64_t last = hb > cl ? hb : cl;
         if (now_ms < last + EA_SHMCACHE_STALE_MS)
+            return 0;
+        if (now_ms < last + EA_SHMCACHE_TAKEOVER_MS && !process_gone(cur))
             return 0;
     }
     if (!__atomic_compare_exchange_n(&d->leader, &cur, pid, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

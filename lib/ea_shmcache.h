@@ -21,6 +21,7 @@
 #define EA_SHMCACHE_DBS 16
 #define EA_SHMCACHE_KEY_MAX 1024
 #define EA_SHMCACHE_STALE_MS 1000   /* listener heartbeat older than this: bypass */
+#define EA_SHMCACHE_TAKEOVER_MS 10000 /* ... and this: another child takes over */
 #define EA_SHMCACHE_MIN_CLASS 1024  /* key + body bytes of the smallest slots */
 
 typedef struct ea_shmcache ea_shmcache;
@@ -38,15 +39,24 @@ unsigned ea_shmcache_nclasses(const ea_shmcache *c);
 /* Class i: key + body bytes of its slots and how many there are. */
 void ea_shmcache_class(const ea_shmcache *c, unsigned i, size_t *cap, unsigned *nslots);
 
+/* The clock every *_ms argument below is read from: CLOCK_MONOTONIC, the
+ * same in every process of the host and never stepped by a clock change. */
+uint64_t ea_shmcache_now_ms(void);
+
 /* ---- generations and the listener election (db < EA_SHMCACHE_DBS) ---- */
 uint64_t ea_shmcache_generation(ea_shmcache *c, int db);
 void ea_shmcache_bump(ea_shmcache *c, int db);
 /* Is the listener of db alive (heartbeat fresh)? */
 int ea_shmcache_healthy(ea_shmcache *c, int db, uint64_t now_ms);
-/* Called by every candidate's loop: returns 1 when pid leads db (taking
- * over a leader whose heartbeat is stale), 0 otherwise. */
+/* Called by every candidate's loop: returns 1 when pid leads db, 0
+ * otherwise.  A leader silent for EA_SHMCACHE_STALE_MS is taken over when
+ * its process is gone; a live one only after EA_SHMCACHE_TAKEOVER_MS, so
+ * that a listener thread starved of CPU for a while catches up with the
+ * notifications waiting on its connection instead of being replaced (a new
+ * leader must forget every entry: it cannot know what it did not hear). */
 int ea_shmcache_lead(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms);
-/* The leader, while its LISTEN connection is healthy. */
+/* The leader, while its LISTEN connection is healthy: every notification
+ * delivered before now_ms has been acted upon. */
 void ea_shmcache_heartbeat(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms);
 /* The leader gives up (connection lost, child exiting). */
 void ea_shmcache_resign(ea_shmcache *c, int db, int32_t pid);

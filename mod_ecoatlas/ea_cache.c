@@ -59,7 +59,7 @@ typedef struct ea_cache_state {
 
 static uint64_t now_ms(void)
 {
-    return (uint64_t)(apr_time_now() / 1000);
+    return ea_shmcache_now_ms();
 }
 
 /* ---- which servers share a database ------------------------------------- */
@@ -250,9 +250,9 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                 ea_shmcache_bump(cache, db);
                 ea_shmcache_bump(cache, AUTH_DB(db));
                 ea_count(L->s, EA_C_CACHE_INVAL_LISTEN);
+                ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
             }
             if (L->conn[db]) {
-                ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
                 fds[n].fd = PQsocket(L->conn[db]);
                 fds[n].events = POLLIN;
                 fds[n].revents = 0;
@@ -267,6 +267,10 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
         for (int i = 0; i < n; i++) {
             int db = which[i];
             PGconn *c = L->conn[db];
+            /* The heartbeat vouches for what had arrived when we read: a
+             * thread held up since its last turn says so only after it has
+             * acted on what came meanwhile. */
+            uint64_t read_at = now_ms();
             if (!PQconsumeInput(c) || PQstatus(c) != CONNECTION_OK) {
                 ap_log_error(APLOG_MARK, APLOG_INFO, 0, L->s,
                              EA_LOGNO(00012) "response cache: change listener of database %d lost; "
@@ -290,7 +294,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
             }
             if (auth_changed)
                 ea_shmcache_bump(cache, AUTH_DB(db));
-            ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
+            ea_shmcache_heartbeat(cache, db, (int32_t)pid, read_at);
         }
     }
     for (int db = 0; db < ndbs; db++)

@@ -125,7 +125,7 @@ static int cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
 {
     ea_module_state *st = ea_state(s);
     ea_shmcache *cache = st->cache;
-    uint64_t now = (uint64_t)(apr_time_now() / 1000);
+    uint64_t now = ea_shmcache_now_ms();
     *slots = cache ? ea_shmcache_nslots(cache) : 0;
     if (!cache)
         return 0;

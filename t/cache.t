@@ -16,8 +16,9 @@ use Time::HiRes qw(time sleep);
 use POSIX ();
 use DBI;
 use EaTest qw(db reset_db get_json decode_json_body pg_stop pg_start country);
+use EaProm ();
 
-plan tests => 91;
+plan tests => 101;
 
 my $C = '/cached/api';
 sub cache_state { my ($res) = @_; return $res->header('X-EcoAtlas-Cache') // 'none' }
@@ -317,4 +318,62 @@ for my $path ('countries/', 'countries/?ordering=-name&page_size=3&page=2', 'sta
     ($reached, $stayed) = settles("$C/countries/?after=1", sub { ($_[0]->content // '') =~ /"After Restart"/ });
     ok $reached, 'after a database restart: changes invalidate the cache again';
     ok $stayed, 'after a database restart: and the old page does not come back';
+}
+
+# ---- the leading child: starved for a while, it keeps the lead; gone, it is replaced ---------
+# docs/operations.md: a listener silent for a second makes the cache bypassed;
+# its child, still running, keeps the lead for 10 s and, caught up, serves
+# the cache as it was; a child that has died is replaced at once (and the
+# cache emptied: the new listener cannot know what it did not hear).
+{
+    my $listen_invals = sub {
+        my ($m) = EaProm::parse(Apache::TestRequest::GET('/metrics')->content // '');
+        return EaProm::value($m, 'ecoatlas_cache_invalidations_total', cause => 'listen') // -1;
+    };
+    my $leader = sub {
+        open my $log, '<', Apache::Test::vars('t_logs') . '/error_log' or die "error_log: $!";
+        my $pid;
+        while (<$log>) { $pid = $1 if /EA00010\b.*database 0\b/ && /\[pid (\d+)/ }
+        return $pid;
+    };
+    # Poll $path until it is no longer bypassed; returns its cache state.
+    my $first_state = sub {
+        my ($path, $secs) = @_;
+        my $deadline = time + $secs;
+        my $state = 'none';
+        while (time < $deadline) {
+            $state = cache_state(Apache::TestRequest::GET($path));
+            return $state if $state ne 'none';
+            sleep 0.05;
+        }
+        return $state;
+    };
+    my $page = "$C/datasets/?leader=1";
+    Apache::TestRequest::GET($page) for 1 .. 2;
+    is cache_state(Apache::TestRequest::GET($page)), 'hit', 'leader: the page is cached';
+    my $pid = $leader->();
+    ok defined $pid && kill(0, $pid), 'leader: the listening child is known from EA00010 and runs';
+    my $n0 = $listen_invals->();
+    ok $n0 >= 1, 'leader: listen invalidations counted';
+
+    kill 'STOP', $pid;
+    sleep 1.6;
+    my $while = cache_state(Apache::TestRequest::GET($page));
+    kill 'CONT', $pid;
+    is $while, 'none', 'leader stopped for 1.6 s: the cache is bypassed';
+    is $first_state->($page, 3), 'hit', 'leader running again: its cache is used again, not emptied';
+    is $listen_invals->(), $n0, 'leader running again: no other child took over';
+
+    kill 'KILL', $pid;
+    my ($deadline, $n) = (time + 5, $n0);
+    while (time < $deadline) {
+        $n = $listen_invals->();
+        last if $n != $n0;
+        sleep 0.05;
+    }
+    is $n, $n0 + 1, 'leader killed: another child took over within 5 s (one takeover)';
+    is $first_state->($page, 3), 'miss', 'leader killed: the cache was emptied';
+    is $listen_invals->(), $n0 + 1, 'leader killed: and no other takeover';
+    my $new = $leader->();
+    ok defined $new && $new != $pid && kill(0, $new), 'leader killed: a running child leads';
 }

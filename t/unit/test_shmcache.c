@@ -68,27 +68,62 @@ START_TEST(put_get_and_generations)
 }
 END_TEST
 
+/* A pid no process has: a child that has been reaped. */
+static int32_t dead_pid(void)
+{
+    pid_t p = fork();
+    ck_assert_int_ge(p, 0);
+    if (p == 0)
+        _exit(0);
+    ck_assert_int_eq(waitpid(p, NULL, 0), p);
+    return (int32_t)p;
+}
+
 START_TEST(listener_election)
 {
     size_t size = 64 * 1024;
     void *m = region(size);
     ea_shmcache *c = ea_shmcache_init(m, size, 1024, key16);
+    const int32_t gone = dead_pid(), alive = (int32_t)getpid(), other = (int32_t)getppid();
     ck_assert_ptr_nonnull(c);
     ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1000), 0);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 11, 1000), 1);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 22, 1100), 0);   /* just claimed */
-    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1100), 0);   /* not listening yet */
-    ea_shmcache_heartbeat(c, 0, 11, 1200);
-    ea_shmcache_heartbeat(c, 0, 22, 1200);                  /* not the leader: ignored */
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, gone, 1000), 1);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 1100), 0);   /* just claimed */
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1100), 0);       /* not listening yet */
+    ea_shmcache_heartbeat(c, 0, gone, 1200);
+    ea_shmcache_heartbeat(c, 0, other, 1200);                   /* not the leader: ignored */
     ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1300), 1);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 22, 1300), 0);
-    /* the leader falls silent: stale, then taken over */
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 1300), 0);
+    /* a leader whose process is gone: bypassed and taken over once stale */
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1199 + EA_SHMCACHE_STALE_MS), 1);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 1199 + EA_SHMCACHE_STALE_MS), 0);
     ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1200 + EA_SHMCACHE_STALE_MS), 0);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 22, 1200 + EA_SHMCACHE_STALE_MS), 1);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 11, 1300 + EA_SHMCACHE_STALE_MS), 0);
-    ea_shmcache_resign(c, 0, 22);
-    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 1300 + EA_SHMCACHE_STALE_MS), 0);
-    ck_assert_int_eq(ea_shmcache_lead(c, 0, 33, 1301 + EA_SHMCACHE_STALE_MS), 1);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, alive, 1200 + EA_SHMCACHE_STALE_MS), 1);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, gone, 1300 + EA_SHMCACHE_STALE_MS), 0);
+    /* a live leader that falls silent (a starved thread): bypassed at once,
+     * but it keeps the lead until EA_SHMCACHE_TAKEOVER_MS ... */
+    ea_shmcache_heartbeat(c, 0, alive, 5000);
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 5000 + EA_SHMCACHE_STALE_MS), 0);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 5000 + EA_SHMCACHE_STALE_MS), 0);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 4999 + EA_SHMCACHE_TAKEOVER_MS), 0);
+    /* ... so that, back, it is healthy again without a new leader */
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, alive, 4000 + EA_SHMCACHE_TAKEOVER_MS), 1);
+    ea_shmcache_heartbeat(c, 0, alive, 4000 + EA_SHMCACHE_TAKEOVER_MS);
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 4001 + EA_SHMCACHE_TAKEOVER_MS), 1);
+    /* silent that long: taken over even though alive */
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 4000 + 2 * EA_SHMCACHE_TAKEOVER_MS - 1), 0);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, other, 4000 + 2 * EA_SHMCACHE_TAKEOVER_MS), 1);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, alive, 4001 + 2 * EA_SHMCACHE_TAKEOVER_MS), 0);
+    /* resigning frees the lead at once */
+    ea_shmcache_resign(c, 0, other);
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 4001 + 2 * EA_SHMCACHE_TAKEOVER_MS), 0);
+    ck_assert_int_eq(ea_shmcache_lead(c, 0, alive, 4002 + 2 * EA_SHMCACHE_TAKEOVER_MS), 1);
+    /* the clock: monotonic milliseconds */
+    uint64_t t0 = ea_shmcache_now_ms();
+    usleep(20000);
+    uint64_t t1 = ea_shmcache_now_ms();
+    ck_assert_uint_ge(t1, t0 + 15);
+    ck_assert_uint_lt(t1, t0 + 5000);
     munmap(m, size);
 }
 END_TEST
