@@ -35,6 +35,8 @@ typedef struct {
     uint64_t used_ms;          /* last hit (or the store): what eviction spares */
     uint32_t db;
     uint32_t blen;
+    uint32_t keep_ms;          /* eviction counts it as read this much later */
+    uint32_t pad;
 } slot_hdr;                    /* then klen key bytes, then blen body bytes */
 
 typedef struct {
@@ -313,10 +315,25 @@ int ea_shmcache_get_alloc(ea_shmcache *c, int db, uint64_t gen, const char *key,
     return lookup(c, db, gen, key, klen, now_ms, max_age_ms, NULL, 0, alloc, ctx, out, len);
 }
 
-/* Can slot s be written now, and how much would losing it cost?  0: free
- * (empty, invalidated, or abandoned by a crashed writer), else its last
- * use plus one; UINT64_MAX: being written. */
-static uint64_t eviction_cost(ea_shmcache *c, slot_hdr *s, uint64_t now_ms)
+/* Does the index still lead to slot ref (stored under hash h)?  A copy
+ * whose key was stored again since (two requests building the same entry)
+ * is no longer reachable: nothing is lost by writing over it. */
+static int reachable(const ea_shmcache *c, uint64_t h, uint32_t ref)
+{
+    const uint64_t *bucket = bucket_of(c, h);
+    for (int w = 0; w < WAYS; w++) {
+        uint64_t e = __atomic_load_n(&bucket[w], __ATOMIC_ACQUIRE);
+        if ((uint32_t)e == ref && (uint32_t)(e >> 32) == tag_of(h))
+            return 1;
+    }
+    return 0;
+}
+
+/* Can slot s (reference ref, 0: do not check reachability) be written now,
+ * and how much would losing it cost?  0: free (empty, invalidated,
+ * unreachable, or abandoned by a crashed writer), else its last use (plus
+ * what it is kept) plus one; UINT64_MAX: being written. */
+static uint64_t eviction_cost(ea_shmcache *c, slot_hdr *s, uint32_t ref, uint64_t now_ms)
 {
     uint32_t seq = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
     if (seq & 1u) {
@@ -326,7 +343,9 @@ static uint64_t eviction_cost(ea_shmcache *c, slot_hdr *s, uint64_t now_ms)
     if (seq == 0 || s->db >= EA_SHMCACHE_DBS
         || s->generation != ea_shmcache_generation(c, (int)s->db))
         return 0;
-    return __atomic_load_n(&s->used_ms, __ATOMIC_RELAXED) + 1;
+    if (ref && !reachable(c, __atomic_load_n(&s->hash, __ATOMIC_RELAXED), ref))
+        return 0;
+    return __atomic_load_n(&s->used_ms, __ATOMIC_RELAXED) + s->keep_ms + 1;
 }
 
 /* Point the key's index entry at ref: the way that already names the key,
@@ -344,7 +363,7 @@ static void publish(ea_shmcache *c, uint64_t h, uint32_t ref)
             break;
         }
         if (stale < 0 && (!s || tag_of(__atomic_load_n(&s->hash, __ATOMIC_RELAXED)) != (uint32_t)(e >> 32)
-                          || eviction_cost(c, s, 0) == 0))
+                          || eviction_cost(c, s, 0, 0) == 0))
             stale = w;
     }
     if (pick < 0)
@@ -354,6 +373,12 @@ static void publish(ea_shmcache *c, uint64_t h, uint32_t ref)
 
 int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     const char *body, size_t len, uint64_t now_ms)
+{
+    return ea_shmcache_put_kept(c, db, gen, key, klen, body, len, now_ms, 0);
+}
+
+int ea_shmcache_put_kept(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
+                         const char *body, size_t len, uint64_t now_ms, uint32_t keep_ms)
 {
     if (klen > EA_SHMCACHE_KEY_MAX || len > c->body_max || c->nslots == 0
         || db < 0 || db >= EA_SHMCACHE_DBS)
@@ -373,7 +398,7 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
     uint64_t best_cost = UINT64_MAX;
     for (unsigned i = 0; i < SAMPLE && i < k->nslots; i++) {
         unsigned idx = (unsigned)(((uint64_t)start + i) % k->nslots);
-        uint64_t cost = eviction_cost(c, slot_at(c, cls, idx), now_ms);
+        uint64_t cost = eviction_cost(c, slot_at(c, cls, idx), (cls << 24 | idx) + 1, now_ms);
         if (cost < best_cost) {
             best = idx;
             best_cost = cost;
@@ -399,6 +424,7 @@ int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_
     s->db = (uint32_t)db;
     s->generation = gen;
     s->stored_ms = now_ms;
+    s->keep_ms = keep_ms;
     __atomic_store_n(&s->used_ms, now_ms, __ATOMIC_RELAXED);
     s->blen = (uint32_t)len;
     memcpy(slot_key(s), key, klen);

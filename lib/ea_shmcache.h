@@ -10,8 +10,9 @@
  * 2 KB, 4 KB, ... up to entry_max plus a key), each class an equal share of
  * the region; a SipHash-keyed index of small buckets points to the slot
  * that holds a key.  A new entry replaces, among a few slots of its class
- * under a clock hand, an empty or invalidated one, else the one read least
- * recently: pages that are read stay. */
+ * under a clock hand, an empty, invalidated or unreachable one (its key's
+ * index entry now names a newer copy), else the one read least recently
+ * (entries stored as kept count as read later): pages that are read stay. */
 #ifndef EA_SHMCACHE_H
 #define EA_SHMCACHE_H
 
@@ -78,6 +79,11 @@ int ea_shmcache_get_alloc(ea_shmcache *c, int db, uint64_t gen, const char *key,
  * in place of another key's live entry (an eviction, for the metrics). */
 int ea_shmcache_put(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
                     const char *body, size_t len, uint64_t now_ms);
+/* The same for an entry that costs much more to make again than a page (a
+ * scan of a whole set): eviction counts it as read keep_ms later than it
+ * was, so that it gives way only to entries read that much more recently. */
+int ea_shmcache_put_kept(ea_shmcache *c, int db, uint64_t gen, const char *key, size_t klen,
+                         const char *body, size_t len, uint64_t now_ms, uint32_t keep_ms);
 
 /* Check the region's structure (for tests): 0 when consistent. */
 int ea_shmcache_validate(const ea_shmcache *c);

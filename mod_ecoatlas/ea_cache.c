@@ -43,6 +43,11 @@ APLOG_USE_MODULE(ecoatlas);
 #define EA_CACHE_MAX_AGE_MS (60 * 1000)
 /* Keyset maps cost a scan of the set: kept longer (a change still drops them). */
 #define EA_AUX_MAX_AGE_MS (10 * 60 * 1000)
+/* ... and spared by eviction: in a class that pages of the same size go
+ * through in well under a second, a map read by every deep page would
+ * otherwise lose to pages just stored, and its set be scanned again by
+ * every request that finds it gone (docs/directives.md, EcoAtlasCacheSize). */
+#define EA_AUX_KEEP_MS (60 * 1000)
 
 /* A failed connection is tried again after 250 ms, doubling to 2 s. */
 #define LISTEN_RETRY_MIN_MS 250
@@ -409,7 +414,7 @@ void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val
     ea_srv_conf *sc = ea_sconf(rq->r->server);
     ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
-        ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
+        ea_shmcache_put_kept(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms(), EA_AUX_KEEP_MS);
 }
 
 size_t ea_cache_key_max(void)

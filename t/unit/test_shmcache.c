@@ -304,6 +304,93 @@ START_TEST(eviction_keeps_what_is_read)
 }
 END_TEST
 
+/* A class that pages go through faster than reads refresh an entry's last
+ * use (the bench's random deep pages: 89 slots of 64 KB, hundreds of pages
+ * stored per second): an entry stored as kept (a page-boundary map) stays,
+ * read or not; a plain one read just as often is lost. */
+START_TEST(kept_entries_outlast_fast_churn)
+{
+    size_t size = 1 << 20;
+    void *m = region(size);
+    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
+    size_t cap;
+    unsigned nslots;
+    ea_shmcache_class(c, 2, &cap, &nslots);
+    char body[3000], out[4000], key[32];
+    size_t len;
+    uint64_t now = 1000;
+    memset(body, 'm', sizeof(body));
+    ck_assert_int_eq(ea_shmcache_put_kept(c, 0, 1, "map", 3, body, sizeof(body), now, 60000), 1);
+    ck_assert_int_eq(ea_shmcache_put(c, 0, 1, "plain", 5, body, sizeof(body), now), 1);
+    int map_hits = 0, plain_hits = 0;
+    for (unsigned k = 1; k <= 20 * nslots; k++) {
+        now += 1;   /* a store per millisecond, reads between */
+        int kl = snprintf(key, sizeof(key), "page-%u", k);
+        ck_assert_int_ne(ea_shmcache_put(c, 0, 1, key, (size_t)kl, body, sizeof(body), now), 0);
+        map_hits += ea_shmcache_get(c, 0, 1, "map", 3, now, 3600000, out, sizeof(out), &len);
+        plain_hits += ea_shmcache_get(c, 0, 1, "plain", 5, now, 3600000, out, sizeof(out), &len);
+    }
+    ck_assert_int_eq(map_hits, (int)(20 * nslots));
+    ck_assert_int_lt(plain_hits, (int)(20 * nslots));
+    /* not read for longer than it is kept: it gives way like any entry */
+    now += 61000;
+    for (unsigned k = 1; k <= 2 * nslots; k++) {
+        int kl = snprintf(key, sizeof(key), "late-%u", k);
+        ck_assert_int_ne(ea_shmcache_put(c, 0, 1, key, (size_t)kl, body, sizeof(body), now + k), 0);
+    }
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "map", 3, now + 3 * nslots, 3600000, out, sizeof(out), &len), 0);
+    ck_assert_int_eq(ea_shmcache_validate(c), 0);
+    munmap(m, size);
+}
+END_TEST
+
+/* The same key stored again (two requests building the same map): the
+ * older copy can no longer be reached, and the next store takes its slot
+ * before any live entry's, even a kept one's, and counts no eviction. */
+START_TEST(unreachable_copies_are_replaced_first)
+{
+    size_t size = 64 * 1024;   /* a top class of at most SAMPLE slots: every store sees them all */
+    void *m = region(size);
+    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
+    ck_assert_ptr_nonnull(c);
+    size_t cap;
+    unsigned nslots;
+    ea_shmcache_class(c, 2, &cap, &nslots);
+    ck_assert_uint_ge(nslots, 3);
+    ck_assert_uint_le(nslots, 8);
+    char body[3000], out[4000], key[32];
+    size_t len;
+    memset(body, 'k', sizeof(body));
+    /* nslots - 2 kept entries and "dup" twice: the class is full, and holds
+     * a copy of dup that nothing leads to any more */
+    for (unsigned k = 0; k + 2 < nslots; k++) {
+        int kl = snprintf(key, sizeof(key), "kept-%u", k);
+        ck_assert_int_eq(ea_shmcache_put_kept(c, 0, 1, key, (size_t)kl, body, sizeof(body), 1000, 60000), 1);
+    }
+    ck_assert_int_eq(ea_shmcache_put_kept(c, 0, 1, "dup", 3, body, sizeof(body), 1001, 60000), 1);
+    memset(body, 'K', sizeof(body));
+    ck_assert_int_eq(ea_shmcache_put_kept(c, 0, 1, "dup", 3, body, sizeof(body), 1002, 60000), 1);
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "dup", 3, 1003, 60000, out, sizeof(out), &len), 1);
+    ck_assert(out[0] == 'K');
+    /* a plain entry, cheaper to lose than any kept one, goes where the
+     * first copy was: no eviction, everything else still there */
+    ck_assert_int_eq(ea_shmcache_put(c, 0, 1, "new", 3, body, sizeof(body), 1004), 1);
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "dup", 3, 1005, 60000, out, sizeof(out), &len), 1);
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "new", 3, 1005, 60000, out, sizeof(out), &len), 1);
+    for (unsigned k = 0; k + 2 < nslots; k++) {
+        int kl = snprintf(key, sizeof(key), "kept-%u", k);
+        ck_assert_int_eq(ea_shmcache_get(c, 0, 1, key, (size_t)kl, 1005, 60000, out, sizeof(out), &len), 1);
+    }
+    /* the class is full of reachable entries now: the next store evicts
+     * the plain one, not a kept one */
+    ck_assert_int_eq(ea_shmcache_put(c, 0, 1, "next", 4, body, sizeof(body), 1006), 2);
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "new", 3, 1007, 60000, out, sizeof(out), &len), 0);
+    ck_assert_int_eq(ea_shmcache_get(c, 0, 1, "dup", 3, 1007, 60000, out, sizeof(out), &len), 1);
+    ck_assert_int_eq(ea_shmcache_validate(c), 0);
+    munmap(m, size);
+}
+END_TEST
+
 START_TEST(invalidated_entries_are_replaced_first)
 {
     size_t size = 1 << 20;
@@ -407,6 +494,8 @@ int main(void)
     tcase_add_test(tc, large_entries_of_every_class);
     tcase_add_test(tc, small_region_skips_what_does_not_fit);
     tcase_add_test(tc, eviction_keeps_what_is_read);
+    tcase_add_test(tc, kept_entries_outlast_fast_churn);
+    tcase_add_test(tc, unreachable_copies_are_replaced_first);
     tcase_add_test(tc, invalidated_entries_are_replaced_first);
     tcase_add_test(tc, invalidation_races_never_serve_old_pages);
     suite_add_tcase(s, tc);
