@@ -215,6 +215,11 @@ static const row rows[] = {
     { EA_C_CACHE_INVAL_LISTEN, "ecoatlas_cache_invalidations_total", "cause=\"listen\"", NULL, NULL },
     { EA_C_CACHE_LISTENER_LOST, "ecoatlas_cache_listener_lost_total", "", "counter",
       "Change listener connections lost" },
+    { EA_C_MAP_BUILT, "ecoatlas_cache_page_maps_total", "result=\"built\"", "counter",
+      "Page-boundary maps a deep page needed and did not find: built by the request, waited for while "
+      "another request built it, or neither (failed: the page read with OFFSET)" },
+    { EA_C_MAP_WAITED, "ecoatlas_cache_page_maps_total", "result=\"waited\"", NULL, NULL },
+    { EA_C_MAP_FAILED, "ecoatlas_cache_page_maps_total", "result=\"failed\"", NULL, NULL },
     { EA_C_RL_ANON_OK, "ecoatlas_ratelimit_decisions_total", "scope=\"anon\",result=\"admitted\"", "counter",
       "Rate-limit decisions by scope (anon, user, login, credentials: failed credentials)" },
     { EA_C_RL_ANON_NO, "ecoatlas_ratelimit_decisions_total", "scope=\"anon\",result=\"refused\"", NULL, NULL },

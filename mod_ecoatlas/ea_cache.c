@@ -417,6 +417,45 @@ void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val
         ea_shmcache_put_kept(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms(), EA_AUX_KEEP_MS);
 }
 
+/* A claim is an entry of its own, the key with "claim" in front: "1" while
+ * held, "0" once released.  NULL when the key leaves no room for it. */
+static char *claim_key(ea_req *rq, const char *key, size_t *len)
+{
+    size_t klen = strlen(key);
+    if (klen + 5 > EA_SHMCACHE_KEY_MAX)
+        return NULL;
+    char *ck = apr_palloc(rq->r->pool, klen + 6);
+    memcpy(ck, "claim", 5);
+    memcpy(ck + 5, key, klen + 1);
+    *len = klen + 5;
+    return ck;
+}
+
+int ea_cache_aux_claim(ea_req *rq, const char *key, uint64_t gen, uint64_t ms)
+{
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
+    size_t klen, len;
+    char *ck, held;
+    if (!cache || sc->cache_db < 0 || !(ck = claim_key(rq, key, &klen)))
+        return 1;   /* nothing to claim with: every request makes it, as without a cache */
+    uint64_t now = now_ms();
+    if (ea_shmcache_get(cache, sc->cache_db, gen, ck, klen, now, ms, &held, 1, &len) == 1 && held == '1')
+        return 0;
+    ea_shmcache_put(cache, sc->cache_db, gen, ck, klen, "1", 1, now);
+    return 1;
+}
+
+void ea_cache_aux_release(ea_req *rq, const char *key, uint64_t gen)
+{
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
+    size_t klen;
+    char *ck;
+    if (cache && sc->cache_db >= 0 && (ck = claim_key(rq, key, &klen)))
+        ea_shmcache_put(cache, sc->cache_db, gen, ck, klen, "0", 1, now_ms());
+}
+
 size_t ea_cache_key_max(void)
 {
     return EA_SHMCACHE_KEY_MAX;

@@ -5,6 +5,7 @@
 #include "ea_mod_respond.h"
 #include "ea_mod_db.h"
 #include "ea_mod_cache.h"
+#include "ea_mod_metrics.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_keyset.h"
@@ -79,8 +80,48 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
 
 /* The page query of a deep page through the set's boundary map, or NULL:
  * OFFSET then.  A missing map is built by a page past
- * EA_KEYSET_BUILD_OFFSET, also while another request builds it: there the
- * scan costs less than OFFSET, and no request waits for another. */
+ * EA_KEYSET_BUILD_OFFSET, by one request at a time; the others that need
+ * it meanwhile wait for it (its scan costs less than an OFFSET that deep,
+ * and a scan each, as before, took every connection of the pool for
+ * seconds under many clients of deep pages). */
+#define MAP_WAIT_STEP apr_time_from_msec(10)
+
+/* The map under key, built by this request or, when another one builds it,
+ * waited for; NULL when it cannot be had (this request's build failed, a
+ * change came, or the wait reached what a build may last: its count and
+ * its scan, each under EcoAtlasQueryTimeout). */
+static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const char *key, uint64_t gen,
+                       size_t *len)
+{
+    int ms = ea_srv_get(ea_sconf(rq->r->server), query_timeout_ms);
+    uint64_t claim_ms = ms > 0 ? 2 * (uint64_t)ms : 60000;
+    apr_time_t until = apr_time_now() + apr_time_from_msec(claim_ms);
+    char *map;
+    uint64_t now_gen;
+    for (;;) {
+        if (ea_cache_aux_claim(rq, key, gen, claim_ms)) {
+            /* released built or not: a waiter that finds no map (gone
+             * already, or never made) then claims it in turn */
+            map = build_keyset_map(rq, q, o, key, gen, len);
+            ea_cache_aux_release(rq, key, gen);
+            ea_count(rq->r->server, map ? EA_C_MAP_BUILT : EA_C_MAP_FAILED);
+            return map;
+        }
+        if (apr_time_now() >= until)
+            break;
+        apr_sleep(MAP_WAIT_STEP);
+        int c = ea_cache_aux_get(rq, key, &map, len, &now_gen);
+        if (c > 0) {
+            ea_count(rq->r->server, EA_C_MAP_WAITED);
+            return map;
+        }
+        if (c < 0 || now_gen != gen)
+            break;   /* the cache went unusable, or a change: OFFSET */
+    }
+    ea_count(rq->r->server, EA_C_MAP_FAILED);
+    return NULL;
+}
+
 static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
                                  long long offset)
 {
@@ -97,7 +138,7 @@ static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, lon
     if (c < 0)
         return NULL;
     if (c == 0) {
-        if (offset < EA_KEYSET_BUILD_OFFSET || !(map = build_keyset_map(rq, q, &o, key, gen, &len)))
+        if (offset < EA_KEYSET_BUILD_OFFSET || !(map = map_built(rq, q, &o, key, gen, &len)))
             return NULL;
     }
     if (ea_keyset_boundary(rq->r->pool, map, len, offset, &pos, &bkey, &bid) != 0)

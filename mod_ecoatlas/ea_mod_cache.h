@@ -20,6 +20,12 @@ void ea_cache_invalidate(request_rec *r);      /* after a write through the API 
  * 0 miss (store under *gen), -1 no usable cache. */
 int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen);
 void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len);
+/* Claim the making of the auxiliary entry key (generation gen) for at most
+ * ms: 1 when this request should make it, 0 when another one claimed it
+ * within the last ms, has not released it, and no change happened since. */
+int ea_cache_aux_claim(ea_req *rq, const char *key, uint64_t gen, uint64_t ms);
+/* A claim given up (the entry could not be made): the next may claim. */
+void ea_cache_aux_release(ea_req *rq, const char *key, uint64_t gen);
 size_t ea_cache_key_max(void);
 /* Credentials: 1 hit (value in out), 0 miss, -1 no usable cache (ask the
  * database, do not store).  *gen is what a miss must be stored under. */

@@ -11,8 +11,10 @@ use lib "$FindBin::Bin/lib";
 use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use EaTest qw(db reset_db get_json raw col);
+use EaProm ();
+use POSIX ();
 
-plan tests => 82;
+plan tests => 86;
 
 my $HP = Apache::TestRequest::hostport();
 my $TS = '2025-01-01 00:00:00+00';
@@ -266,4 +268,38 @@ is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets pag
     ok $settle->($n), "the cached API sees the inserts and deletes ($n sites)";
     is $compare->($n), 'none', 'after inserts and deletes: every page equals OFFSET\'s page';
     is $again->($n), 'none', 'after inserts and deletes, through the rebuilt maps: every page equals OFFSET\'s page';
+
+    # Eight deep pages of a set whose map a change just dropped, at once:
+    # one request builds the map, the others wait for it (a scan each was
+    # the herd of docs/directives.md, EcoAtlasCache), and every page is
+    # still OFFSET's.
+    my $maps = sub {
+        my ($m) = EaProm::parse(Apache::TestRequest::GET('/metrics')->content // '');
+        return map { EaProm::value($m, 'ecoatlas_cache_page_maps_total', result => $_) // 0 } qw(built waited failed);
+    };
+    $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id)
+               VALUES (now(), now(), 'Herd', 'identified', '', '{}', (SELECT id FROM core_country WHERE iso3 = 'D00'))});
+    $n++;
+    ok $settle->($n), "the cached API sees the insert ($n sites)";
+    my @before = $maps->();
+    my @pages = map { 52 + 3 * $_ } 0 .. 7;   # rows 10,200 to 14,600
+    my %want = map { $_ => raw("/api/hydro-sites/?page=$_&page_size=$size&ordering=-name") } @pages;
+    my @kids;
+    for my $p (@pages) {
+        my $pid = fork // die "fork: $!";
+        if ($pid == 0) {
+            (my $got = raw("$C/hydro-sites/?page=$p&page_size=$size&ordering=-name&herd=1")) =~ s{/cached/api/}{/api/}g;
+            $got =~ s{([?&])herd=1&?}{$1}g;
+            $got =~ s{[?&]"}{"}g;
+            POSIX::_exit($got eq $want{$p} ? 0 : 1);
+        }
+        push @kids, $pid;
+    }
+    my $bad = 0;
+    for (@kids) { waitpid($_, 0); $bad++ if $? != 0 }
+    is $bad, 0, 'eight deep pages at once, the map just dropped: each equals OFFSET\'s page';
+    my @after = $maps->();
+    my ($built, $waited, $failed) = map { $after[$_] - $before[$_] } 0 .. 2;
+    ok $built >= 1 && $built <= 2, "the map built once (twice at most, two claims racing): built $built";
+    is $failed, 0, "none read with OFFSET (the others: waited $waited, found it built)";
 }
