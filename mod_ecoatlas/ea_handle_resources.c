@@ -81,7 +81,8 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
 /* The page query of a deep page through the set's boundary map, or NULL:
  * OFFSET then.  A missing map is built by a page past
  * EA_KEYSET_BUILD_OFFSET, by one request at a time; the others that need
- * it meanwhile wait for it (its scan costs less than an OFFSET that deep,
+ * it meanwhile wait for it, unless they hold a connection (map_built), (its
+ * scan costs less than an OFFSET that deep,
  * and a scan each, as before, took every connection of the pool for
  * seconds under many clients of deep pages). */
 #define MAP_WAIT_STEP apr_time_from_msec(10)
@@ -99,11 +100,16 @@ static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const 
     char *map;
     uint64_t now_gen;
     for (;;) {
-        if (ea_cache_aux_claim(rq, key, gen, claim_ms)) {
+        /* A request that holds a pooled connection (it counted the set
+         * first, or looked up credentials) never waits: the builder could
+         * be waiting for that very connection.  It builds the map itself. */
+        int claimed = ea_cache_aux_claim(rq, key, gen, claim_ms);
+        if (claimed || rq->db) {
+            map = build_keyset_map(rq, q, o, key, gen, len);
             /* released built or not: a waiter that finds no map (gone
              * already, or never made) then claims it in turn */
-            map = build_keyset_map(rq, q, o, key, gen, len);
-            ea_cache_aux_release(rq, key, gen);
+            if (claimed)
+                ea_cache_aux_release(rq, key, gen);
             ea_count(rq->r->server, map ? EA_C_MAP_BUILT : EA_C_MAP_FAILED);
             return map;
         }
