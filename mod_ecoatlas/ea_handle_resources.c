@@ -78,13 +78,6 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
     return map;
 }
 
-/* The page query of a deep page through the set's boundary map, or NULL:
- * OFFSET then.  A missing map is built by a page past
- * EA_KEYSET_BUILD_OFFSET, by one request at a time; the others that need
- * it meanwhile wait for it, unless they hold a connection (map_built), (its
- * scan costs less than an OFFSET that deep,
- * and a scan each, as before, took every connection of the pool for
- * seconds under many clients of deep pages). */
 #define MAP_WAIT_STEP apr_time_from_msec(10)
 
 /* The map under key, built by this request or, when another one builds it,
@@ -128,6 +121,12 @@ static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const 
     return NULL;
 }
 
+/* The page query of a deep page through the set's boundary map, or NULL:
+ * OFFSET then.  A missing map is built by a page past
+ * EA_KEYSET_BUILD_OFFSET, by one request at a time, and waited for by the
+ * others that need it meanwhile (map_built): its scan costs less than an
+ * OFFSET that deep, and a scan by each of them, as before, held every
+ * connection of the pool for seconds under many clients of deep pages. */
 static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
                                  long long offset)
 {
