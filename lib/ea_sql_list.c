@@ -12,6 +12,10 @@
 
 #define COUNTRY_BY_ISO3 "(SELECT id FROM core_country WHERE iso3 = ?)"
 #define REGIONS_BY_NAME "ANY (ARRAY(SELECT id FROM core_region WHERE name = ?))"
+/* ... and the same looked up first (ea_filter.ref_sql) */
+#define COUNTRY_IDS "SELECT id FROM core_country WHERE iso3 = $1 ORDER BY id"
+#define REGION_IDS "SELECT id FROM core_region WHERE name = $1 ORDER BY id"
+#define NO_REF NULL, NULL, NULL
 
 /* The models' choices (docs/decisions.md §1), shared with validation and imports. */
 const char *const ea_status_choices[] = {
@@ -37,8 +41,8 @@ static const ea_field country_fields[] = {
     { "updated_at", EA_F_TS, TS("t.updated_at") },
 };
 static const ea_filter country_filters[] = {
-    { "iso2", EA_FILT_STR, "t.iso2 = ?", NULL, NULL, NULL },
-    { "iso3", EA_FILT_STR, "t.iso3 = ?", NULL, NULL, NULL },
+    { "iso2", EA_FILT_STR, "t.iso2 = ?", NULL, NULL, NULL, NO_REF },
+    { "iso3", EA_FILT_STR, "t.iso3 = ?", NULL, NULL, NULL, NO_REF },
 };
 static const char *const country_search[] = { "t.name::text", NULL };
 static const ea_order country_orderings[] = {
@@ -57,8 +61,9 @@ static const ea_field region_fields[] = {
     { "updated_at", EA_F_TS, TS("t.updated_at") },
 };
 static const ea_filter region_filters[] = {
-    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
-    { "level", EA_FILT_STR, "t.level = ?", NULL, NULL, NULL },
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL,
+      COUNTRY_IDS, "t.country_id", NULL },
+    { "level", EA_FILT_STR, "t.level = ?", NULL, NULL, NULL, NO_REF },
 };
 static const char *const region_search[] = { "t.name::text", NULL };
 static const ea_order region_orderings[] = {
@@ -79,7 +84,7 @@ static const ea_field dataset_fields[] = {
     { "metadata", EA_F_JSON, "t.metadata" },
 };
 static const ea_filter dataset_filters[] = {
-    { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, ea_dataset_type_choices, NULL },
+    { "dataset_type", EA_FILT_CHOICE, "t.dataset_type = ?", NULL, ea_dataset_type_choices, NULL, NO_REF },
 };
 static const char *const dataset_search[] = { "t.name::text", "t.source::text", NULL };
 static const ea_order dataset_orderings[] = {
@@ -109,11 +114,13 @@ static const ea_field site_fields[] = {
 };
 static const ea_filter site_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
-      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
+      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL,
+      COUNTRY_IDS, "t.country_id", "g.country_id" },
     { "region__name", EA_FILT_STR, "t.region_id = " REGIONS_BY_NAME,
-      "g.region_id = " REGIONS_BY_NAME, NULL, NULL },
-    { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", ea_status_choices, NULL },
-    { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset" },
+      "g.region_id = " REGIONS_BY_NAME, NULL, NULL,
+      REGION_IDS, "t.region_id", "g.region_id" },
+    { "status", EA_FILT_CHOICE, "t.status = ?", "g.status = ?", ea_status_choices, NULL, NO_REF },
+    { "dataset", EA_FILT_FK, "t.dataset_id = ?", "g.dataset_id = ?", NULL, "core_energydataset", NO_REF },
 };
 static const char *const site_search[] = { "t.name::text", "t.notes::text", "t.properties::text", NULL };
 static const ea_order site_orderings[] = {
@@ -140,10 +147,11 @@ static const ea_field metric_fields[] = {
 };
 static const ea_filter metric_filters[] = {
     { "resource_type", EA_FILT_CHOICE, "t.resource_type = ?", "g.resource_type = ?",
-      ea_resource_type_choices, NULL },
+      ea_resource_type_choices, NULL, NO_REF },
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
-      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL },
-    { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL },
+      "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL,
+      COUNTRY_IDS, "t.country_id", "g.country_id" },
+    { "year", EA_FILT_NUMBER, "t.year = ?", "g.year = ?", NULL, NULL, NO_REF },
 };
 static const char *const metric_search[] = { "t.metric::text", NULL };
 static const ea_order metric_orderings[] = {
@@ -165,9 +173,10 @@ static const ea_field climate_fields[] = {
     { "site", EA_F_INT, "t.site_id" },
 };
 static const ea_filter climate_filters[] = {
-    { "variable", EA_FILT_STR, "t.variable = ?", NULL, NULL, NULL },
-    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL },
-    { "site", EA_FILT_FK, "t.site_id = ?", NULL, NULL, "core_hydrosite" },
+    { "variable", EA_FILT_STR, "t.variable = ?", NULL, NULL, NULL, NO_REF },
+    { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3, NULL, NULL, NULL,
+      COUNTRY_IDS, "t.country_id", NULL },
+    { "site", EA_FILT_FK, "t.site_id = ?", NULL, NULL, "core_hydrosite", NO_REF },
 };
 static const char *const climate_search[] = { "t.variable::text", NULL };
 static const ea_order climate_orderings[] = {
@@ -271,7 +280,7 @@ static const char *strip_ws(apr_pool_t *p, const char *v)
 
 /* One django-filter field.  Returns 0 (applied or empty), 1 (invalid), -1. */
 static int apply_filter(ea_listq *q, const ea_filter *f, const char *raw,
-                        ea_fk_exists_fn fk_exists, void *ctx)
+                        ea_fk_exists_fn fk_exists, ea_ref_ids_fn ref_ids, void *ctx)
 {
     const char *v = raw;
     long long n;
@@ -326,10 +335,27 @@ static int apply_filter(ea_listq *q, const ea_filter *f, const char *raw,
         break;
     }
     }
+    const char *cond = f->cond, *group_cond = f->group_cond;
+    if (f->ref_sql && ref_ids) {
+        size_t len;
+        if (!(v = ref_ids(ctx, f->ref_sql, v)) || (len = strlen(v)) < 2 || v[0] != '{' || v[len - 1] != '}')
+            return -1;
+        const char *op = " = ANY (?::bigint[])";
+        if (strcmp(v, "{}") == 0) {
+            q->empty = 1;   /* the key names nothing */
+            return 0;
+        }
+        if (!strchr(v, ',')) {   /* "{id}" */
+            v = apr_pstrmemdup(q->pool, v + 1, len - 2);
+            op = " = ?::bigint";
+        }
+        cond = apr_pstrcat(q->pool, f->ref_col, op, NULL);
+        group_cond = f->ref_group_col ? apr_pstrcat(q->pool, f->ref_group_col, op, NULL) : NULL;
+    }
     int idx = ea_listq_param(q, v);
-    add_cond(&q->where, f->cond, idx);
-    if (f->group_cond)
-        add_cond(&q->group_where, f->group_cond, idx);
+    add_cond(&q->where, cond, idx);
+    if (group_cond)
+        add_cond(&q->group_where, group_cond, idx);
     else
         q->by_groups = 0;
     return 0;
@@ -582,7 +608,7 @@ static int apply_ordering(ea_listq *q, const char *param)
 
 int ea_listq_build(apr_pool_t *p, const ea_resource *res,
                    const apr_array_header_t *qs,
-                   ea_fk_exists_fn fk_exists, void *ctx, ea_listq *q)
+                   ea_fk_exists_fn fk_exists, ea_ref_ids_fn ref_ids, void *ctx, ea_listq *q)
 {
     int invalid = 0;
     memset(q, 0, sizeof(*q));
@@ -596,7 +622,7 @@ int ea_listq_build(apr_pool_t *p, const ea_resource *res,
 
     for (int i = 0; i < res->nfilters; i++) {
         int rc = apply_filter(q, &res->filters[i], ea_qs_get(qs, res->filters[i].param),
-                              fk_exists, ctx);
+                              fk_exists, ref_ids, ctx);
         if (rc < 0)
             return -1;
         invalid |= rc;
@@ -614,12 +640,16 @@ int ea_listq_build(apr_pool_t *p, const ea_resource *res,
     return 0;
 }
 
-/* The one place that knows an empty set's condition (false). */
+/* The one place that knows an empty set's condition (false).  The other
+ * conditions stay behind it: PostgreSQL folds them away, but they still
+ * name every parameter of the statement (a parameter that nothing names
+ * has no type, and the statement fails). */
 static const char *conditions(const ea_listq *q, const char *word, int groups)
 {
     const ea_buf *w = groups ? &q->group_where : &q->where;
     if (q->empty)
-        return apr_pstrcat(q->pool, word, "false", NULL);
+        return w->len ? apr_pstrcat(q->pool, word, "false AND (", w->data, ")", NULL)
+                      : apr_pstrcat(q->pool, word, "false", NULL);
     return w->len ? apr_pstrcat(q->pool, word, w->data, NULL) : "";
 }
 
@@ -637,7 +667,8 @@ const char *ea_listq_count_sql(ea_listq *q)
 {
     const ea_resource *res = q->res;
     if (q->empty)
-        return "SELECT 0::bigint";
+        return q->where.len ? apr_psprintf(q->pool, "SELECT count(*) FROM %s t%s", res->table, ea_listq_where(q, 0))
+                            : "SELECT 0::bigint";
     if (!q->where.len)
         return apr_psprintf(q->pool,
                             "SELECT coalesce((SELECT n FROM ecoatlas_rowcount WHERE tbl = '%s'), 0)",

@@ -26,6 +26,16 @@ typedef struct ea_filter {
     const char *group_cond;  /* the same on the group-count table g, or NULL */
     const char *const *choices;  /* EA_FILT_CHOICE: NULL-terminated */
     const char *fk_table;    /* EA_FILT_FK: table whose id must exist */
+    /* A filter by another table's natural key (country__iso3): the ids it
+     * names, one $1, one column.  Where they are looked up first, the
+     * condition is on ref_col (and ref_group_col) with those ids written in
+     * as a parameter: PostgreSQL then plans for the rows they name, not for
+     * an average value hidden in a subquery (a country of 981 sites and one
+     * of 66,187 need different plans); one id is an equality (an index on
+     * (country, ordering) serves it in order), none an empty set. */
+    const char *ref_sql;
+    const char *ref_col;
+    const char *ref_group_col;
 } ea_filter;
 
 typedef struct ea_order {
@@ -71,6 +81,10 @@ const ea_resource *ea_resource_by_prefix(const char *seg, size_t len);
 /* Asked while validating FK filters: does id exist in table?  Returns 1
  * yes, 0 no, -1 on a database error (the build then fails with -1). */
 typedef int (*ea_fk_exists_fn)(void *ctx, const char *table, long long id);
+/* Asked for a filter with ref_sql: the ids ref_sql finds for value, as a
+ * PostgreSQL array literal ("{3}", "{}" when none); NULL on a database
+ * error (the build then fails with -1). */
+typedef const char *(*ea_ref_ids_fn)(void *ctx, const char *ref_sql, const char *value);
 
 /* One ORDER BY key: expression and direction. */
 typedef struct ea_order_key {
@@ -113,10 +127,11 @@ typedef struct ea_listq {
 /* Apply django-filter, SearchFilter and OrderingFilter (in that order)
  * to res from the parsed query string.  Returns 0 when valid, 1 when a
  * filter value is invalid or a bound above is passed (q->errors holds the
- * JSON body), -1 when fk_exists failed. */
+ * JSON body), -1 when fk_exists or ref_ids failed.  ref_ids may be NULL:
+ * filters by a natural key then look it up in a subquery. */
 int ea_listq_build(apr_pool_t *p, const ea_resource *res,
                    const apr_array_header_t *qs,
-                   ea_fk_exists_fn fk_exists, void *ctx, ea_listq *q);
+                   ea_fk_exists_fn fk_exists, ea_ref_ids_fn ref_ids, void *ctx, ea_listq *q);
 
 /* Add a parameter and return its placeholder number. */
 int ea_listq_param(ea_listq *q, const char *value);

@@ -417,6 +417,14 @@ void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val
         ea_shmcache_put_kept(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms(), EA_AUX_KEEP_MS);
 }
 
+void ea_cache_aux_memo(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
+{
+    ea_srv_conf *sc = ea_sconf(rq->r->server);
+    ea_shmcache *cache = sc->st->cache;
+    if (cache && sc->cache_db >= 0)
+        ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
+}
+
 /* A claim is an entry of its own, the key with "claim" in front: "1" while
  * held, "0" once released.  NULL when the key leaves no room for it. */
 static char *claim_key(ea_req *rq, const char *key, size_t *len)

@@ -13,10 +13,48 @@
 
 APLOG_USE_MODULE(ecoatlas);
 
+/* The ids a filter by a natural key names (ea_ref_ids_fn): from the cache
+ * while no change came since they were looked up, else from the database
+ * (and kept for the next request).  A value nothing names is kept too: it
+ * costs the same lookup. */
+static const char *ref_ids(void *ctx, const char *ref_sql, const char *value)
+{
+    ea_db_lookup *lk = ctx;
+    ea_req *rq = lk->rq;
+    apr_pool_t *p = rq->r->pool;
+    const char *key = apr_pstrcat(p, "ref\x1f", ref_sql, "\x1f", value, NULL);
+    char *ids;
+    size_t len;
+    uint64_t gen;
+    int c = strlen(key) <= ea_cache_key_max() ? ea_cache_aux_get(rq, key, &ids, &len, &gen) : -1;
+    if (c > 0)
+        return apr_pstrmemdup(p, ids, len);
+    apr_array_header_t *params = apr_array_make(p, 1, sizeof(const char *));
+    APR_ARRAY_PUSH(params, const char *) = value;
+    PGresult *res;
+    ea_db_status st = ea_db_query(rq, ea_stmt_read(ref_sql, params), &res);
+    if (st != EA_DB_OK) {
+        lk->failure = st;
+        return NULL;
+    }
+    ea_buf b;
+    ea_buf_init(&b, p, 32);
+    ea_buf_putc(&b, '{');
+    for (int i = 0; i < PQntuples(res); i++) {
+        if (i)
+            ea_buf_putc(&b, ',');
+        ea_buf_puts(&b, PQgetvalue(res, i, 0));
+    }
+    ea_buf_putc(&b, '}');
+    if (c == 0)
+        ea_cache_aux_memo(rq, key, gen, b.data, b.len);
+    return b.data;
+}
+
 int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc)
 {
     ea_db_lookup lk = { rq, EA_DB_OK };
-    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, &lk, q);
+    int b = ea_listq_build(rq->r->pool, res, rq->qs, ea_db_fk_exists, ref_ids, &lk, q);
     if (b == 0) {
         rq->db_oneshot = q->shape_varies;
         rq->db_generic = q->plan_generic;

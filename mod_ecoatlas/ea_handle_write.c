@@ -95,7 +95,7 @@ static int send_object(ea_req *rq, const ea_resource *res, const char *id, int s
     ea_buf b;
 
     ea_db_lookup lk = { rq, EA_DB_OK };
-    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, &lk, &q) != 0)
+    if (ea_listq_build(rq->r->pool, res, none, ea_db_fk_exists, NULL, &lk, &q) != 0)
         return fail_db(rq, EA_DB_ERROR);
     ea_db_status st = ea_db_query(rq, ea_stmt_read(ea_listq_detail_sql(&q, id), q.params), &rows);
     if (st != EA_DB_OK)

@@ -20,6 +20,8 @@ void ea_cache_invalidate(request_rec *r);      /* after a write through the API 
  * 0 miss (store under *gen), -1 no usable cache. */
 int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint64_t *gen);
 void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len);
+/* The same for an entry cheap to make again (a lookup): evicted like a page. */
+void ea_cache_aux_memo(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len);
 /* Claim the making of the auxiliary entry key (generation gen) for at most
  * ms: 1 when this request should make it, 0 when another one claimed it
  * within the last ms, has not released it, and no change happened since. */

@@ -11,7 +11,7 @@ use Apache::Test qw(-withtestmore);
 use Apache::TestRequest ();
 use EaTest qw(db reset_db get_json country region dataset site metric climate raw);
 
-plan tests => 103;
+plan tests => 111;
 
 # ids of a list (in order), or "HTTP <code> <body>"
 sub ids {
@@ -211,3 +211,31 @@ db()->do('UPDATE core_hydrosite SET status = ? WHERE id = ?', undef, 'operationa
 is ids('/api/hydro-sites/?status=operational'), "$charlie,$delta", 'filter sees an update immediately';
 db()->do('UPDATE core_country SET iso3 = ? WHERE id = ?', undef, 'NIG', $ner);
 is ids('/api/hydro-sites/?country__iso3=NIG'), "$echo", 'country__iso3 follows the related row';
+
+# ---- a country's code or a region's name is looked up first -----------------------
+# (docs/operations.md, section 4): where the cache is on, the ids it names are
+# kept until the next change; a code that names nothing is an empty set, also
+# with other parameters beside it.
+is ids('/api/hydro-sites/?country__iso3=XXX&search=a'), '', 'unknown country + search → empty, not an error';
+is raw('/api/resource-metrics/?year=99999999999999999999&search=a') =~ s/,.*//sr, '200 {"count":0',
+    'a year no row can hold + search → empty, not an error';
+is raw('/api/resource-metrics/timeseries/?year=99999999999999999999&country__iso3=BEN'), '200 {"results":[]}',
+    'timeseries: a year no row can hold + country → empty results';
+is ids('/api/hydro-sites/?region__name=Nowhere&status=study'), '', 'unknown region + status → empty';
+{
+    my $C = '/cached/api';
+    my $settles = sub {
+        my ($path, $want) = @_;
+        for (1 .. 150) {
+            my $got = ids("$path&t=" . rand());
+            return $got if $got eq $want;
+            select undef, undef, undef, 0.02;
+        }
+        return ids("$path&t=" . rand());
+    };
+    is $settles->("$C/hydro-sites/?country__iso3=NIG", "$echo"), "$echo", 'cached API: country__iso3=NIG';
+    is ids("$C/hydro-sites/?country__iso3=NIG&again=1"), "$echo", 'cached API: again (the ids kept)';
+    db()->do('UPDATE core_country SET iso3 = ? WHERE id = ?', undef, 'NGR', $ner);
+    is $settles->("$C/hydro-sites/?country__iso3=NGR", "$echo"), "$echo", 'cached API: the new code finds its sites once the change is heard';
+    is ids("$C/hydro-sites/?country__iso3=NIG&after=1"), '', 'cached API: and the old code finds none';
+}

@@ -33,7 +33,7 @@ static int no_fk(void *ctx, const char *table, long long id)
 static ea_listq *set_of(ea_res_id res, const char *args)
 {
     ea_listq *q = apr_pcalloc(pool, sizeof(*q));
-    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[res], ea_qs_parse(pool, args), no_fk, NULL, q), 0);
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[res], ea_qs_parse(pool, args), no_fk, NULL, NULL, q), 0);
     return q;
 }
 

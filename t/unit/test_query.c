@@ -406,7 +406,7 @@ static int no_fk(void *ctx, const char *table, long long id)
 /* ea_listq_build over the hydro sites: its return, and the set in q. */
 static int build(const char *args, ea_listq *q)
 {
-    return ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE], ea_qs_parse(pool, args), no_fk, NULL, q);
+    return ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE], ea_qs_parse(pool, args), no_fk, NULL, NULL, q);
 }
 
 START_TEST(bounds_search_terms)

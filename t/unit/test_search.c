@@ -34,7 +34,7 @@ static const char *built(ea_res_id res, const char *args)
 {
     ea_listq q;
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[res], ea_qs_parse(pool, args),
-                                    no_fk, NULL, &q), 0);
+                                    no_fk, NULL, NULL, &q), 0);
     char *out = apr_pstrcat(pool, q.where.data, "|", NULL);
     for (int i = 0; i < q.params->nelts; i++)
         out = apr_pstrcat(pool, out, APR_ARRAY_IDX(q.params, i, const char *), "|", NULL);
@@ -132,7 +132,7 @@ START_TEST(searched_count_counts_the_rows)
 {
     ea_listq q;
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
-                                    ea_qs_parse(pool, "status=study&search=lake"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "status=study&search=lake"), no_fk, NULL, NULL, &q), 0);
     ck_assert_str_eq(ea_listq_count_sql(&q),
                      "SELECT count(*) FROM core_hydrosite t WHERE t.status = $1 AND "
                      "(t.ecoatlas_search LIKE UPPER($2))");
@@ -145,7 +145,7 @@ START_TEST(searched_page_reads_the_matches_once)
 {
     ea_listq q;
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_REGION],
-                                    ea_qs_parse(pool, "level=x&search=lit"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "level=x&search=lit"), no_fk, NULL, NULL, &q), 0);
     ck_assert_str_eq(ea_listq_select_sql(&q, ea_listq_count_sql(&q), 10, 20),
         "WITH m AS MATERIALIZED (SELECT t.id AS id, c.name AS k1, t.name AS k2, t.id AS k3"
         " FROM core_region t JOIN core_country c ON c.id = t.country_id"
@@ -160,7 +160,7 @@ START_TEST(searched_page_reads_the_matches_once)
     ck_assert_str_eq(APR_ARRAY_IDX(q.page_params, 3, const char *), "20");
 
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
-                                    ea_qs_parse(pool, "search=ab&ordering=-head_m,name"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "search=ab&ordering=-head_m,name"), no_fk, NULL, NULL, &q), 0);
     const char *sql = ea_listq_select_sql(&q, NULL, 50, 0);
     ck_assert_msg(strstr(sql, "WITH m AS MATERIALIZED (SELECT t.id AS id, t.head_m AS k1, t.name AS k2, t.id AS k3"
                               " FROM core_hydrosite t WHERE (strpos(") == sql, "%s", sql);
@@ -172,12 +172,12 @@ START_TEST(searched_page_reads_the_matches_once)
 
     /* default orders with DESC; unsearched lists keep their plain SELECT */
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_METRIC],
-                                    ea_qs_parse(pool, "search=pot"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "search=pot"), no_fk, NULL, NULL, &q), 0);
     sql = ea_listq_select_sql(&q, NULL, 50, 0);
     ck_assert_msg(strstr(sql, "t.created_at AS k1, t.id AS k2 FROM") != NULL, "%s", sql);
     ck_assert_msg(strstr(sql, "ORDER BY p.k1 DESC, p.k2 DESC") != NULL, "%s", sql);
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_METRIC],
-                                    ea_qs_parse(pool, "year=2020"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "year=2020"), no_fk, NULL, NULL, &q), 0);
     sql = ea_listq_select_sql(&q, NULL, 50, 0);
     ck_assert_msg(strncmp(sql, "SELECT t.id, ", 13) == 0, "%s", sql);
 }
@@ -190,7 +190,7 @@ START_TEST(search_document_fallback_tests_each_field)
 {
     ea_listq q;
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
-                                    ea_qs_parse(pool, "status=study&search=ab+lake+x%25y&ordering=name"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "status=study&search=ab+lake+x%25y&ordering=name"), no_fk, NULL, NULL, &q), 0);
     const char *sql = ea_listq_select_sql(&q, ea_listq_count_sql(&q), 50, 100);
     const char *fb = ea_search_doc_fallback(pool, sql);
     ck_assert_ptr_nonnull(fb);
@@ -221,7 +221,7 @@ START_TEST(search_document_fallback_tests_each_field)
     ck_assert_ptr_null(ea_search_doc_fallback(pool, "(t.ecoatlas_search LIKE UPPER($))"));
     ck_assert_ptr_null(ea_search_doc_fallback(pool, "(t.ecoatlas_search LIKE UPPER($1)"));
     ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_COUNTRY],
-                                    ea_qs_parse(pool, "search=lake"), no_fk, NULL, &q), 0);
+                                    ea_qs_parse(pool, "search=lake"), no_fk, NULL, NULL, &q), 0);
     ck_assert_ptr_null(ea_search_doc_fallback(pool, ea_listq_select_sql(&q, NULL, 50, 0)));
     /* PostgreSQL's error names the column */
     ck_assert_int_eq(ea_search_doc_named("ERROR:  column t.ecoatlas_search does not exist\nLINE 1: ..."), 1);

@@ -41,7 +41,7 @@ static int fk_yes(void *ctx, const char *table, long long id)
 
 static ea_listq *set_of(ea_res_id res, const char *args)
 {
-    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[res], ea_qs_parse(pool, args), fk_yes, NULL, &q), 0);
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[res], ea_qs_parse(pool, args), fk_yes, NULL, NULL, &q), 0);
     return &q;
 }
 
@@ -115,6 +115,85 @@ START_TEST(where_of_a_set)
     ck_assert_str_eq(ea_listq_where(&q, 0), " WHERE false");
     ck_assert_str_eq(ea_listq_where(&q, 1), " WHERE false");
     ck_assert_str_eq(ea_listq_and(&q), " AND false");
+    /* ... with a search besides: its parameter is still named (PostgreSQL
+     * cannot type a parameter that nothing names), behind the false */
+    set_of(EA_RES_METRIC, "year=99999999999999999999&search=pot");
+    ck_assert_int_eq(q.empty, 1);
+    ck_assert_str_eq(ea_listq_where(&q, 0), " WHERE false AND ((UPPER(t.metric::text) LIKE UPPER($1)))");
+    ck_assert_str_eq(ea_listq_count_sql(&q), "SELECT count(*) FROM core_resourcemetric t"
+                                             " WHERE false AND ((UPPER(t.metric::text) LIKE UPPER($1)))");
+    const char *page = ea_listq_select_sql(&q, ea_listq_count_sql(&q), 50, 0);
+    placeholders_match(ea_stmt_read(page, q.page_params));
+}
+END_TEST
+
+/* Filters by a natural key, looked up first (ea_ref_ids_fn): the ids they
+ * name are a parameter, on the rows and on the group counts alike; a failed
+ * lookup fails the build; without the callback, the subquery form. */
+static const char *asked_sql, *asked_value;
+static const char *ids_of(void *ctx, const char *ref_sql, const char *value)
+{
+    (void)ctx;
+    asked_sql = ref_sql;
+    asked_value = value;
+    return strcmp(value, "BEN") == 0 ? "{7}" : strcmp(value, "Twice") == 0 ? "{7,9}"
+         : strcmp(value, "Bad") == 0 ? "7" : "{}";
+}
+static const char *lookup_fails(void *ctx, const char *ref_sql, const char *value)
+{
+    (void)ctx; (void)ref_sql; (void)value;
+    return NULL;
+}
+
+START_TEST(natural_keys_looked_up_first)
+{
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "country__iso3=%20BEN%20&status=study"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_str_eq(asked_sql, "SELECT id FROM core_country WHERE iso3 = $1 ORDER BY id");
+    ck_assert_str_eq(asked_value, "BEN");   /* stripped, as the subquery's value is */
+    /* one id: an equality, on the rows and on the group counts alike */
+    ck_assert_str_eq(ea_listq_count_sql(&q), "SELECT coalesce(sum(g.n), 0)::bigint FROM ecoatlas_hydrosite_count g"
+                                             " WHERE g.country_id = $1::bigint AND g.status = $2");
+    ck_assert_str_eq(q.where.data, "t.country_id = $1::bigint AND t.status = $2");
+    ck_assert_str_eq(APR_ARRAY_IDX(q.params, 0, const char *), "7");
+    ck_assert_int_eq(q.empty, 0);
+    /* several: any of them */
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "region__name=Twice"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_str_eq(asked_sql, "SELECT id FROM core_region WHERE name = $1 ORDER BY id");
+    ck_assert_str_eq(q.where.data, "t.region_id = ANY ($1::bigint[])");
+    ck_assert_str_eq(q.group_where.data, "g.region_id = ANY ($1::bigint[])");
+    ck_assert_str_eq(APR_ARRAY_IDX(q.params, 0, const char *), "{7,9}");
+    /* none: an empty set, nothing to ask */
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "region__name=Nowhere"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_int_eq(q.empty, 1);
+    ck_assert_int_eq(q.params->nelts, 0);
+    ck_assert_str_eq(ea_listq_count_sql(&q), "SELECT 0::bigint");
+    ck_assert_str_eq(ea_listq_where(&q, 0), " WHERE false");
+    /* regions and climate series have no group counts: rows only */
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_REGION],
+                                    ea_qs_parse(pool, "country__iso3=BEN"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_str_eq(q.where.data, "t.country_id = $1::bigint");
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_METRIC],
+                                    ea_qs_parse(pool, "country__iso3=BEN"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_str_eq(q.group_where.data, "g.country_id = $1::bigint");
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_CLIMATE],
+                                    ea_qs_parse(pool, "country__iso3=BEN"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_str_eq(q.where.data, "t.country_id = $1::bigint");
+    /* an empty value is no filter: nothing looked up */
+    asked_value = NULL;
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "country__iso3=%20"), fk_yes, ids_of, NULL, &q), 0);
+    ck_assert_ptr_null(asked_value);
+    /* a failed lookup, or an answer that is no array: the build fails */
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "country__iso3=BEN"), fk_yes, lookup_fails, NULL, &q), -1);
+    ck_assert_int_eq(ea_listq_build(pool, &ea_resources[EA_RES_HYDROSITE],
+                                    ea_qs_parse(pool, "country__iso3=Bad"), fk_yes, ids_of, NULL, &q), -1);
+    /* no callback: the subquery */
+    set_of(EA_RES_HYDROSITE, "country__iso3=BEN");
+    ck_assert_str_eq(q.where.data, "t.country_id = (SELECT id FROM core_country WHERE iso3 = $1)");
 }
 END_TEST
 
@@ -163,7 +242,9 @@ START_TEST(timeseries_adds_the_views_conditions)
     set_of(EA_RES_METRIC, "year=99999999999999999999");
     ea_stmt s = ea_sql_timeseries(&q, "BEN");
     ck_assert_str_eq(s.sql, "SELECT g.year, sum(g.total), sum(g.n) FROM ecoatlas_resourcemetric_count g"
-                            " WHERE false GROUP BY g.year ORDER BY g.year");
+                            " WHERE false AND (g.year >= 0 AND g.country_id IN (SELECT id FROM core_country"
+                            " WHERE upper(iso3) = upper($1))) GROUP BY g.year ORDER BY g.year");
+    placeholders_match(s);   /* the view's parameter is still named: it has a type */
 }
 END_TEST
 
@@ -375,6 +456,7 @@ static Suite *sql_suite(void)
     TCase *tc = tcase_create("builders");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, where_of_a_set);
+    tcase_add_test(tc, natural_keys_looked_up_first);
     tcase_add_test(tc, summary_from_groups_or_rows);
     tcase_add_test(tc, timeseries_adds_the_views_conditions);
     tcase_add_test(tc, timeline_limits_the_points);
