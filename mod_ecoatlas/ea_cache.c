@@ -409,20 +409,24 @@ int ea_cache_aux_get(ea_req *rq, const char *key, char **val, size_t *len, uint6
                                  pool_alloc, r->pool, val, len);
 }
 
-void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
+/* Every auxiliary entry is stored here: maps kept, the rest plain. */
+static void aux_store(ea_req *rq, const char *key, size_t klen, uint64_t gen, const char *val, size_t len,
+                      uint32_t keep_ms)
 {
     ea_srv_conf *sc = ea_sconf(rq->r->server);
     ea_shmcache *cache = sc->st->cache;
     if (cache && sc->cache_db >= 0)
-        ea_shmcache_put_kept(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms(), EA_AUX_KEEP_MS);
+        ea_shmcache_put_kept(cache, sc->cache_db, gen, key, klen, val, len, now_ms(), keep_ms);
+}
+
+void ea_cache_aux_put(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
+{
+    aux_store(rq, key, strlen(key), gen, val, len, EA_AUX_KEEP_MS);
 }
 
 void ea_cache_aux_memo(ea_req *rq, const char *key, uint64_t gen, const char *val, size_t len)
 {
-    ea_srv_conf *sc = ea_sconf(rq->r->server);
-    ea_shmcache *cache = sc->st->cache;
-    if (cache && sc->cache_db >= 0)
-        ea_shmcache_put(cache, sc->cache_db, gen, key, strlen(key), val, len, now_ms());
+    aux_store(rq, key, strlen(key), gen, val, len, 0);
 }
 
 /* A claim is an entry of its own, the key with "claim" in front: "1" while
@@ -450,18 +454,16 @@ int ea_cache_aux_claim(ea_req *rq, const char *key, uint64_t gen, uint64_t ms)
     uint64_t now = now_ms();
     if (ea_shmcache_get(cache, sc->cache_db, gen, ck, klen, now, ms, &held, 1, &len) == 1 && held == '1')
         return 0;
-    ea_shmcache_put(cache, sc->cache_db, gen, ck, klen, "1", 1, now);
+    aux_store(rq, ck, klen, gen, "1", 1, 0);
     return 1;
 }
 
 void ea_cache_aux_release(ea_req *rq, const char *key, uint64_t gen)
 {
-    ea_srv_conf *sc = ea_sconf(rq->r->server);
-    ea_shmcache *cache = sc->st->cache;
     size_t klen;
-    char *ck;
-    if (cache && sc->cache_db >= 0 && (ck = claim_key(rq, key, &klen)))
-        ea_shmcache_put(cache, sc->cache_db, gen, ck, klen, "0", 1, now_ms());
+    char *ck = claim_key(rq, key, &klen);
+    if (ck)
+        aux_store(rq, ck, klen, gen, "0", 1, 0);
 }
 
 size_t ea_cache_key_max(void)

@@ -304,6 +304,17 @@ START_TEST(eviction_keeps_what_is_read)
 }
 END_TEST
 
+/* A cache in m for bodies of at most 4,000 bytes: three classes, the top
+ * one (index 2) holding bodies of 3,000; *nslots its slots. */
+static ea_shmcache *top_class_cache(void *m, size_t size, unsigned *nslots)
+{
+    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
+    size_t cap;
+    ck_assert_ptr_nonnull(c);
+    ea_shmcache_class(c, 2, &cap, nslots);
+    return c;
+}
+
 /* A class that pages go through faster than reads refresh an entry's last
  * use (the bench's random deep pages: 89 slots of 64 KB, hundreds of pages
  * stored per second): an entry stored as kept (a page-boundary map) stays,
@@ -312,10 +323,8 @@ START_TEST(kept_entries_outlast_fast_churn)
 {
     size_t size = 1 << 20;
     void *m = region(size);
-    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
-    size_t cap;
     unsigned nslots;
-    ea_shmcache_class(c, 2, &cap, &nslots);
+    ea_shmcache *c = top_class_cache(m, size, &nslots);
     char body[3000], out[4000], key[32];
     size_t len;
     uint64_t now = 1000;
@@ -351,11 +360,8 @@ START_TEST(unreachable_copies_are_replaced_first)
 {
     size_t size = 64 * 1024;   /* a top class of at most SAMPLE slots: every store sees them all */
     void *m = region(size);
-    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
-    ck_assert_ptr_nonnull(c);
-    size_t cap;
     unsigned nslots;
-    ea_shmcache_class(c, 2, &cap, &nslots);
+    ea_shmcache *c = top_class_cache(m, size, &nslots);
     ck_assert_uint_ge(nslots, 3);
     ck_assert_uint_le(nslots, 8);
     char body[3000], out[4000], key[32];
@@ -395,10 +401,8 @@ START_TEST(invalidated_entries_are_replaced_first)
 {
     size_t size = 1 << 20;
     void *m = region(size);
-    ea_shmcache *c = ea_shmcache_init(m, size, 4000, key16);
-    size_t cap;
     unsigned nslots;
-    ea_shmcache_class(c, 2, &cap, &nslots);
+    ea_shmcache *c = top_class_cache(m, size, &nslots);
     char body[3000], out[4000], key[32];
     size_t len;
     memset(body, 'x', sizeof(body));
