@@ -494,6 +494,21 @@ void ea_metrics_write(const ea_metrics *m, const ea_metrics_scrape *s, ea_buf *b
         ea_buf_printf(&tmp, "database=\"%d\"", d);
         sample(b, "ecoatlas_cache_listener_up", tmp.data, s->listener_up[d] ? 1 : 0);
     }
+    family(b, "ecoatlas_cache_listener_pid", "gauge",
+           "Process id of the httpd child listening for changes of the database (0: none)");
+    for (int d = 0; d < s->ndbs && d < EA_METRICS_DBS; d++) {
+        ea_buf_reset(&tmp);
+        ea_buf_printf(&tmp, "database=\"%d\"", d);
+        sample(b, "ecoatlas_cache_listener_pid", tmp.data,
+               s->listener_pid[d] > 0 ? (uint64_t)s->listener_pid[d] : 0);
+    }
+    family(b, "ecoatlas_cache_listener_starts_total", "counter",
+           "Times a child started listening for changes of the database (each start empties its cache)");
+    for (int d = 0; d < s->ndbs && d < EA_METRICS_DBS; d++) {
+        ea_buf_reset(&tmp);
+        ea_buf_printf(&tmp, "database=\"%d\"", d);
+        sample(b, "ecoatlas_cache_listener_starts_total", tmp.data, s->listener_starts[d]);
+    }
     write_tasks(m, s, b, &tmp);
     write_exports(m, b, &tmp);
     write_broker(s, b, &tmp);

@@ -106,6 +106,8 @@ typedef struct ea_metrics_scrape {
     int ntasks;
     int ndbs;                   /* databases with a cache listener */
     int listener_up[EA_METRICS_DBS];
+    long long listener_pid[EA_METRICS_DBS];        /* the leading child, 0: none */
+    uint64_t listener_starts[EA_METRICS_DBS];      /* listens started (each empties the cache) */
     uint64_t cache_slots;
     int broker;                 /* -1 none configured, 0 unreachable, 1 answered */
     long long queue[4];         /* ready, processing, delayed, dead */

@@ -15,10 +15,12 @@ typedef struct {
     uint64_t generation;
     uint64_t heartbeat_ms;     /* last time the leader was listening */
     uint64_t claimed_ms;       /* when the current leader took over */
+    uint64_t listens;          /* times a leader started listening */
     int32_t leader;
     int32_t pad;
-    uint64_t pad2[4];          /* one cache line per database */
+    uint64_t pad2[3];          /* one cache line per database */
 } db_state;
+_Static_assert(sizeof(db_state) == 64, "one cache line per database");
 
 #define CLASSES_MAX 32
 #define WAYS 8               /* index entries per bucket: two cache lines */
@@ -236,6 +238,21 @@ void ea_shmcache_heartbeat(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms)
 {
     if (__atomic_load_n(&c->dbs[db].leader, __ATOMIC_ACQUIRE) == pid)
         __atomic_store_n(&c->dbs[db].heartbeat_ms, now_ms, __ATOMIC_RELEASE);
+}
+
+void ea_shmcache_listening(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms)
+{
+    if (__atomic_load_n(&c->dbs[db].leader, __ATOMIC_ACQUIRE) != pid)
+        return;
+    __atomic_add_fetch(&c->dbs[db].listens, 1, __ATOMIC_ACQ_REL);
+    __atomic_store_n(&c->dbs[db].heartbeat_ms, now_ms, __ATOMIC_RELEASE);
+}
+
+int32_t ea_shmcache_leader(ea_shmcache *c, int db, uint64_t *listens)
+{
+    if (listens)
+        *listens = __atomic_load_n(&c->dbs[db].listens, __ATOMIC_ACQUIRE);
+    return __atomic_load_n(&c->dbs[db].leader, __ATOMIC_ACQUIRE);
 }
 
 void ea_shmcache_resign(ea_shmcache *c, int db, int32_t pid)

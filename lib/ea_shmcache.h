@@ -59,6 +59,12 @@ int ea_shmcache_lead(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms);
 /* The leader, while its LISTEN connection is healthy: every notification
  * delivered before now_ms has been acted upon. */
 void ea_shmcache_heartbeat(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms);
+/* The leader has just started listening (its first heartbeat): counted,
+ * per database, for the operator (a start empties the cache). */
+void ea_shmcache_listening(ea_shmcache *c, int db, int32_t pid, uint64_t now_ms);
+/* The process leading db (0: none) and, when listens is not NULL, how many
+ * times a leader started listening since the region was made. */
+int32_t ea_shmcache_leader(ea_shmcache *c, int db, uint64_t *listens);
 /* The leader gives up (connection lost, child exiting). */
 void ea_shmcache_resign(ea_shmcache *c, int db, int32_t pid);
 

@@ -255,7 +255,7 @@ static void *APR_THREAD_FUNC listener_main(apr_thread_t *t, void *data)
                 ea_shmcache_bump(cache, db);
                 ea_shmcache_bump(cache, AUTH_DB(db));
                 ea_count(L->s, EA_C_CACHE_INVAL_LISTEN);
-                ea_shmcache_heartbeat(cache, db, (int32_t)pid, now_ms());
+                ea_shmcache_listening(cache, db, (int32_t)pid, now_ms());
             }
             if (L->conn[db]) {
                 fds[n].fd = PQsocket(L->conn[db]);

@@ -120,19 +120,22 @@ static void *aligned_base(apr_shm_t *m)
 }
 
 /* The response cache's change listeners (the cache's region, read here):
- * their number, each one's health in up[], and the cache's slots. */
-static int cache_listeners(server_rec *s, int *up, int max, unsigned *slots)
+ * their number and, in sc, each one's health, leading child and starts,
+ * and the cache's slots. */
+static int cache_listeners(server_rec *s, ea_metrics_scrape *sc)
 {
     ea_module_state *st = ea_state(s);
     ea_shmcache *cache = st->cache;
     uint64_t now = ea_shmcache_now_ms();
-    *slots = cache ? ea_shmcache_nslots(cache) : 0;
+    sc->cache_slots = cache ? ea_shmcache_nslots(cache) : 0;
     if (!cache)
         return 0;
-    int ndbs = st->cache_ndbs;
-    for (int db = 0; db < ndbs && db < max; db++)
-        up[db] = ea_shmcache_healthy(cache, db, now);
-    return ndbs < max ? ndbs : max;
+    int ndbs = st->cache_ndbs < EA_METRICS_DBS ? st->cache_ndbs : EA_METRICS_DBS;
+    for (int db = 0; db < ndbs; db++) {
+        sc->listener_up[db] = ea_shmcache_healthy(cache, db, now);
+        sc->listener_pid[db] = ea_shmcache_leader(cache, db, &sc->listener_starts[db]);
+    }
+    return ndbs;
 }
 
 int ea_metrics_post_config(apr_pool_t *pconf, server_rec *s, const ea_route *(*route_at)(int i))
@@ -240,7 +243,6 @@ int ea_metrics_handler(request_rec *r)
 {
     ea_metrics_scrape sc;
     ea_buf b;
-    unsigned slots = 0;
     ea_module_state *st = ea_state(r->server);
     const ea_metrics_state *ms = st->metrics_st;
     ea_metrics *shm = st->metrics;
@@ -256,8 +258,7 @@ int ea_metrics_handler(request_rec *r)
     sc.nroutes = ms->nroute_names;
     sc.tasks = ms->task_names;
     sc.ntasks = ms->ntask_names;
-    sc.ndbs = cache_listeners(r->server, sc.listener_up, EA_METRICS_DBS, &slots);
-    sc.cache_slots = slots;
+    sc.ndbs = cache_listeners(r->server, &sc);
     scrape_broker(r, &sc);
     ea_buf_init(&b, r->pool, 64 * 1024);
     ea_metrics_write(shm, &sc, &b);
@@ -276,11 +277,11 @@ static int status_section(request_rec *r, int flags)
     ea_metrics *shm = ea_state(r->server)->metrics;
     if (!shm || !(flags & AP_STATUS_EXTENDED))
         return OK;
-    int up[EA_METRICS_DBS];
-    unsigned slots;
-    int ndbs = cache_listeners(r->server, up, EA_METRICS_DBS, &slots), nup = 0;
+    ea_metrics_scrape sc;
+    memset(&sc, 0, sizeof(sc));
+    int ndbs = cache_listeners(r->server, &sc), nup = 0;
     for (int i = 0; i < ndbs; i++)
-        nup += up[i] != 0;
+        nup += sc.listener_up[i] != 0;
     struct { const char *key, *label; uint64_t v; } f[] = {
         { "EcoAtlasRequests", "API requests", ea_metrics_requests(shm, -1, 0) },
         { "EcoAtlasRequests4xx", "4xx answers", ea_metrics_requests(shm, -1, 4) },

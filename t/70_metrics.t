@@ -21,7 +21,7 @@ use Time::HiRes qw(time sleep);
 use EaProm ();
 use EaTest qw(db reset_db seed_fixture decode_json_body pg_stop pg_start staff_token auth_header);
 
-plan tests => 81;
+plan tests => 83;
 
 my $build = $ENV{EA_BUILD} or die 'EA_BUILD';
 my $sock = $ENV{EA_REDIS_SOCKET} or die 'EA_REDIS_SOCKET';
@@ -114,6 +114,9 @@ is req(m_(), 'Country List', '2xx'), req($m1, 'Country List', '2xx'), 'EcoAtlasM
 $m = wait_for(10, sub { v($_[0], 'ecoatlas_cache_listener_up', database => '0') == 1 });
 is v($m, 'ecoatlas_cache_listener_up', database => '0'), 1, 'the change listener is up';
 ok v($m, 'ecoatlas_cache_slots') > 0, 'the cache has slots';
+my $lpid = v($m, 'ecoatlas_cache_listener_pid', database => '0');
+ok $lpid > 0 && kill(0, $lpid), 'the listening child is named and runs';
+ok v($m, 'ecoatlas_cache_listener_starts_total', database => '0') >= 1, 'its start is counted';
 my $path = "/cached/api/countries/$fx->{country}/";
 is $ua->get(url('default', $path))->header('X-EcoAtlas-Cache'), 'miss', 'a cached route: miss';
 is $ua->get(url('default', $path))->header('X-EcoAtlas-Cache'), 'hit', '... then hit';

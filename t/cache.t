@@ -326,20 +326,20 @@ for my $path ('countries/', 'countries/?ordering=-name&page_size=3&page=2', 'sta
 # the cache as it was; a child that has died is replaced at once (and the
 # cache emptied: the new listener cannot know what it did not hear).
 {
-    my $listen_invals = sub {
+    # The child leading database 0 and how many listeners database 0 has
+    # started (each start empties the cache), from /metrics.
+    my $listener = sub {
         my ($m) = EaProm::parse(Apache::TestRequest::GET('/metrics')->content // '');
-        return EaProm::value($m, 'ecoatlas_cache_invalidations_total', cause => 'listen') // -1;
+        return (EaProm::value($m, 'ecoatlas_cache_listener_pid', database => '0') // 0,
+                EaProm::value($m, 'ecoatlas_cache_listener_starts_total', database => '0') // -1);
     };
-    # The children that started listening to database 0, in order (EA00010):
-    # one line per takeover of that database.  (The metric below counts the
-    # takeovers of every database: the leader of 0 may lead 1 as well.)
-    my $listeners = sub {
-        open my $log, '<', Apache::Test::vars('t_logs') . '/error_log' or die "error_log: $!";
-        my @pids;
-        while (<$log>) { push @pids, $1 if /EA00010\b.*database 0\b/ && /\[pid (\d+)/ }
-        return @pids;
+    # A process that runs (not gone, not a zombie waiting to be reaped).
+    my $running = sub {
+        my ($p) = @_;
+        open my $f, '<', "/proc/$p/stat" or return 0;
+        my $st = <$f> // '';
+        return $st =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 !~ /[ZX]/;
     };
-    my $leader = sub { return ($listeners->())[-1] };
     # Poll $path until it is no longer bypassed; returns its cache state.
     my $first_state = sub {
         my ($path, $secs) = @_;
@@ -355,32 +355,41 @@ for my $path ('countries/', 'countries/?ordering=-name&page_size=3&page=2', 'sta
     my $page = "$C/datasets/?leader=1";
     Apache::TestRequest::GET($page) for 1 .. 2;
     is cache_state(Apache::TestRequest::GET($page)), 'hit', 'leader: the page is cached';
-    my $pid = $leader->();
-    ok defined $pid && kill(0, $pid), 'leader: the listening child is known from EA00010 and runs';
-    my $n0 = $listen_invals->();
-    ok $n0 >= 1, 'leader: listen invalidations counted';
+    my ($pid, $s0) = $listener->();
+    ok $pid > 0 && $running->($pid), 'leader: the listening child is in the metrics and runs';
+    ok $s0 >= 1, 'leader: its start is counted';
 
-    kill 'STOP', $pid;
-    sleep 1.6;
-    my $while = cache_state(Apache::TestRequest::GET($page));
-    kill 'CONT', $pid;
+    # The MPM may retire an idle child (the leader too) at any time: an
+    # attempt counts only if the stopped child still runs afterwards.
+    my ($while, $after, $pid_after, $s_after, $valid);
+    for my $attempt (1 .. 3) {
+        ($pid, $s0) = $listener->();
+        next unless $pid > 0 && $running->($pid);
+        kill 'STOP', $pid;
+        sleep 1.6;
+        $while = cache_state(Apache::TestRequest::GET($page));
+        kill 'CONT', $pid;
+        $after = $first_state->($page, 3);
+        ($pid_after, $s_after) = $listener->();
+        if ($running->($pid)) { $valid = 1; last }
+        diag "leader $pid exited during attempt $attempt (retired by the MPM): again";
+        Apache::TestRequest::GET($page) for 1 .. 2;
+    }
+    ok $valid, 'leader stopped: a leading child lived through the test';
     is $while, 'none', 'leader stopped for 1.6 s: the cache is bypassed';
-    is $first_state->($page, 3), 'hit', 'leader running again: its cache is used again, not emptied';
-    is $listen_invals->(), $n0, 'leader running again: no other child took over';
+    is $after, 'hit', 'leader running again: its cache is used again, not emptied';
+    is $pid_after, $pid, 'leader running again: it still leads';
+    is $s_after, $s0, 'leader running again: no listener started meanwhile';
 
-    my $k0 = () = $listeners->();
+    ($pid, $s0) = $listener->();
     kill 'KILL', $pid;
-    my ($deadline, $k, $n) = (time + 5, $k0, $n0);
+    my ($deadline, $new, $s) = (time + 5, $pid, $s0);
     while (time < $deadline) {
-        $k = () = $listeners->();
-        $n = $listen_invals->();
-        last if $k != $k0 && $n > $n0;
+        ($new, $s) = $listener->();
+        last if $new != $pid && $new > 0 && $s > $s0;
         sleep 0.05;
     }
-    is $k, $k0 + 1, 'leader killed: another child took over database 0 within 5 s (one takeover)';
-    ok $n > $n0, 'leader killed: the takeover is counted';
+    ok $new != $pid && $new > 0 && $running->($new), 'leader killed: another running child leads within 5 s';
+    is $s, $s0 + 1, 'leader killed: one listener started';
     is $first_state->($page, 3), 'miss', 'leader killed: the cache was emptied';
-    is scalar(() = $listeners->()), $k0 + 1, 'leader killed: and no other takeover of database 0';
-    my $new = $leader->();
-    ok defined $new && $new != $pid && kill(0, $new), 'leader killed: a running child leads';
 }

@@ -106,7 +106,11 @@ START_TEST(exposition_is_well_formed)
     const char *fields[] = { "generate_metric_snapshot|succeeded", "generate_metric_snapshot|duration_us",
                              "nonsense|succeeded" };
     const long long values[] = { 4, 2500000, 9 };
-    ea_metrics_scrape s = { routes, 4, tasks, 2, 1, { 1 }, 128, 1, { 3, 1, 0, 2 }, 2, 3, fields, values };
+    ea_metrics_scrape s = { .routes = routes, .nroutes = 4, .tasks = tasks, .ntasks = 2,
+                            .ndbs = 2, .listener_up = { 1, 0 }, .listener_pid = { 4242, 0 },
+                            .listener_starts = { 3, 7 }, .cache_slots = 128, .broker = 1,
+                            .queue = { 3, 1, 0, 2 }, .workers = 2, .nworker = 3,
+                            .worker_field = fields, .worker_value = values };
     ea_buf b;
     ea_buf_init(&b, p, 1024);
     ea_metrics_write(m, &s, &b);
@@ -120,6 +124,10 @@ START_TEST(exposition_is_well_formed)
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_http_request_duration_seconds_count{route=\"Country List\"} 3\n"));
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_http_request_duration_seconds_sum{route=\"Country List\"} 20.002050\n"));
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_cache_evictions_total 5\n"));
+    ck_assert_ptr_nonnull(strstr(t, "ecoatlas_cache_listener_up{database=\"1\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(t, "ecoatlas_cache_listener_pid{database=\"0\"} 4242\n"));
+    ck_assert_ptr_nonnull(strstr(t, "ecoatlas_cache_listener_pid{database=\"1\"} 0\n"));
+    ck_assert_ptr_nonnull(strstr(t, "ecoatlas_cache_listener_starts_total{database=\"1\"} 7\n"));
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_task_queue_length{state=\"dead\"} 2\n"));
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_worker_tasks_total{task=\"generate_metric_snapshot\",outcome=\"succeeded\"} 4\n"));
     ck_assert_ptr_nonnull(strstr(t, "ecoatlas_worker_task_duration_seconds_sum{task=\"generate_metric_snapshot\"} 2.500000\n"));

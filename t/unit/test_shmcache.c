@@ -118,6 +118,20 @@ START_TEST(listener_election)
     ea_shmcache_resign(c, 0, other);
     ck_assert_int_eq(ea_shmcache_healthy(c, 0, 4001 + 2 * EA_SHMCACHE_TAKEOVER_MS), 0);
     ck_assert_int_eq(ea_shmcache_lead(c, 0, alive, 4002 + 2 * EA_SHMCACHE_TAKEOVER_MS), 1);
+    /* who leads, and how many listens started: only the leader's count */
+    uint64_t listens = 99;
+    ck_assert_int_eq(ea_shmcache_leader(c, 0, &listens), alive);
+    ck_assert_uint_eq(listens, 0);
+    ea_shmcache_listening(c, 0, other, 4003 + 2 * EA_SHMCACHE_TAKEOVER_MS);   /* not the leader */
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 4004 + 2 * EA_SHMCACHE_TAKEOVER_MS), 0);
+    ea_shmcache_listening(c, 0, alive, 4003 + 2 * EA_SHMCACHE_TAKEOVER_MS);
+    ck_assert_int_eq(ea_shmcache_healthy(c, 0, 4004 + 2 * EA_SHMCACHE_TAKEOVER_MS), 1);
+    ck_assert_int_eq(ea_shmcache_leader(c, 0, &listens), alive);
+    ck_assert_uint_eq(listens, 1);
+    ck_assert_int_eq(ea_shmcache_leader(c, 1, NULL), 0);
+    ea_shmcache_resign(c, 0, alive);
+    ck_assert_int_eq(ea_shmcache_leader(c, 0, &listens), 0);
+    ck_assert_uint_eq(listens, 1);
     /* the clock: monotonic milliseconds */
     uint64_t t0 = ea_shmcache_now_ms();
     usleep(20000);
