@@ -3,10 +3,11 @@
 #include "ea_buf.h"
 
 #include <apr_strings.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MAP_MAGIC "EAKS1 "
+#define MAP_MAGIC "EAKS2 "   /* then "every n complete\n" */
 
 static int is_ident(const char *s, size_t n)
 {
@@ -68,7 +69,19 @@ static const char *push(ea_listq *q, const char *v)
     return apr_psprintf(q->pool, "$%d", q->page_params->nelts);
 }
 
-const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long every)
+long long ea_keyset_cover(long long every, long long offset, long long limit, long long had)
+{
+    const long long cap = LLONG_MAX / 8;   /* more than any set: no overflow below */
+    long long reach = offset >= 0 && limit >= 0 && offset <= cap - limit ? offset + limit : cap;
+    long long want = reach > cap / EA_KEYSET_COVER_FACTOR ? cap : EA_KEYSET_COVER_FACTOR * reach;
+    if (had > 0 && had <= cap / 2 && 2 * had > want)
+        want = 2 * had;
+    if (every < 1)
+        every = 1;
+    return (want + every - 1) / every * every;
+}
+
+const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long every, long long cover)
 {
     ea_buf b;
     ea_buf_init(&b, q->pool, 512);
@@ -77,16 +90,23 @@ const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long e
                       "(ORDER BY %s) AS rn FROM %s t", o->col, q->order_by, q->res->table);
     if (q->where.len)
         ea_buf_printf(&b, " WHERE %s", q->where.data);
+    /* The window numbers rows in the order the scan yields them, so that
+     * the LIMIT stops an index scan early (and the numbers are those of the
+     * whole set: its first rows are the same). */
+    if (cover > 0)
+        ea_buf_printf(&b, " ORDER BY %s LIMIT %s::bigint", q->order_by,
+                      push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)cover)));
     const char *every_p = push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)every));
     ea_buf_printf(&b, ") s WHERE s.rn %% %s::bigint = 1 ORDER BY s.rn", every_p);
     return b.data;
 }
 
-char *ea_keyset_encode(apr_pool_t *p, long long every, int n, const char *const *vals, size_t *len)
+char *ea_keyset_encode(apr_pool_t *p, long long every, int n, const char *const *vals, int complete,
+                       size_t *len)
 {
     ea_buf b;
     ea_buf_init(&b, p, 64 + (size_t)n * 48);
-    ea_buf_printf(&b, MAP_MAGIC "%lld %d\n", every, n);
+    ea_buf_printf(&b, MAP_MAGIC "%lld %d %d\n", every, n, complete ? 1 : 0);
     for (int i = 0; i < n; i++) {
         const char *key = vals[2 * i], *id = vals[2 * i + 1];
         if (key) {
@@ -114,22 +134,44 @@ static int read_num(const char **s, const char *end, long long *v)
     return 0;
 }
 
+/* The map's header: spacing, boundaries, complete; *s then at the first
+ * boundary. */
+static int read_header(const char **s, const char *end, long long *every, long long *n, int *complete)
+{
+    size_t ml = strlen(MAP_MAGIC);
+    long long c;
+    if ((size_t)(end - *s) < ml || memcmp(*s, MAP_MAGIC, ml) != 0)
+        return -1;
+    *s += ml;
+    if (read_num(s, end, every) != 0 || *every < 1 || read_num(s, end, n) != 0 || *n < 1)
+        return -1;
+    if (*s >= end || (**s != '0' && **s != '1') || *s + 1 >= end || (*s)[1] != '\n')
+        return -1;
+    c = **s == '1';
+    *s += 2;
+    if (complete)
+        *complete = (int)c;
+    return 0;
+}
+
+int ea_keyset_covers(const char *map, size_t len, long long offset, long long *reach)
+{
+    const char *s = map;
+    long long every, n;
+    int complete;
+    if (read_header(&s, map + len, &every, &n, &complete) != 0)
+        return -1;
+    *reach = n > LLONG_MAX / every ? LLONG_MAX : n * every;
+    return complete || offset < *reach;
+}
+
 int ea_keyset_boundary(apr_pool_t *p, const char *map, size_t len, long long offset,
                        long long *pos, const char **key, const char **id)
 {
     const char *s = map, *end = map + len;
     long long every, n, j;
-    size_t ml = strlen(MAP_MAGIC);
-    if (len < ml || memcmp(s, MAP_MAGIC, ml) != 0)
+    if (read_header(&s, end, &every, &n, NULL) != 0)
         return -1;
-    s += ml;
-    if (read_num(&s, end, &every) != 0 || every < 1)
-        return -1;
-    char *stop;
-    n = strtoll(s, &stop, 10);
-    if (stop >= end || *stop != '\n' || n < 1)
-        return -1;
-    s = stop + 1;
     j = offset / every;
     if (j < 1 || n < 2)
         return -1;

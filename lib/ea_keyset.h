@@ -1,9 +1,11 @@
 /* ea_keyset: deep list pages without reading every row before them.
  *
  * For a filtered set in one ordering, a map of page-boundary keys holds
- * the sort key and id of the rows at positions 0, K, 2K, ... (built once
- * by one scan, kept in the shared response cache and dropped with it by
- * the same NOTIFY).  Page N at offset O then reads from the boundary at
+ * the sort key and id of the rows at positions 0, K, 2K, ... (built by one
+ * scan, kept in the shared response cache and dropped with it by the same
+ * NOTIFY).  A map may cover the first rows of the set only (its scan
+ * stopped at a multiple of K): a page past them builds a longer one, so
+ * that pages near the start of a big set never pay for scanning all of it.  Page N at offset O then reads from the boundary at
  * position B = O - O % K onwards: an index seek to (key, id), OFFSET O - B
  * (< K rows), LIMIT page_size.  The rows and their order are exactly those
  * of ORDER BY ... OFFSET O, provided the map is of the current data.
@@ -43,16 +45,30 @@ int ea_keyset_order_of(const ea_listq *q, ea_keyset_order *o);
 /* The spacing of boundaries for a set of count rows. */
 long long ea_keyset_every(long long count);
 
+/* A map covering offset (and the page of limit rows there) reads this
+ * many rows of the set: EA_KEYSET_COVER_FACTOR times as far, at least
+ * twice what a shorter map had read (had), a multiple of every. */
+#define EA_KEYSET_COVER_FACTOR 4
+long long ea_keyset_cover(long long every, long long offset, long long limit, long long had);
+
 /* The map's identity in the cache: table, conditions, their values and
  * the order.  NULL when longer than maxlen. */
 const char *ea_keyset_map_key(ea_listq *q, size_t maxlen);
 
 /* SQL listing (sort key as text or NULL, id) of the rows at positions
- * 0, every, 2*every, ... in order; run with q->params. */
-const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long every);
+ * 0, every, 2*every, ... in order, among the first cover rows of the set
+ * (cover <= 0: all of them); run with q->page_params, which it sets. */
+const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long every, long long cover);
 
-/* The map as bytes: vals holds n pairs (key or NULL, id). */
-char *ea_keyset_encode(apr_pool_t *p, long long every, int n, const char *const *vals, size_t *len);
+/* The map as bytes: vals holds n pairs (key or NULL, id); complete when
+ * its scan read the whole set, not only its first rows. */
+char *ea_keyset_encode(apr_pool_t *p, long long every, int n, const char *const *vals, int complete,
+                       size_t *len);
+
+/* Does the map serve offset with fewer than `every` rows skipped?  1 yes,
+ * 0 no (a map of the first rows only, ending before offset: *reach is how
+ * many rows it covers), -1 malformed. */
+int ea_keyset_covers(const char *map, size_t len, long long offset, long long *reach);
 
 /* The boundary at or before offset: its position (*pos), sort key (*key,
  * NULL for SQL NULL) and id.  0 when found, -1 when the map is malformed

@@ -93,16 +93,20 @@ static ea_db_status query_count(ea_req *rq, ea_listq *q, long long *count)
     return st;
 }
 
-/* Build the boundary map of q's set in ordering o and keep it under key
- * (generation gen).  NULL when it cannot be built now. */
+/* Build the boundary map of q's set in ordering o, far enough to serve
+ * the page of limit rows at offset (a shorter map had covered had rows),
+ * and keep it under key (generation gen).  NULL when it cannot be built
+ * now. */
 static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const char *key,
-                              uint64_t gen, size_t *len)
+                              uint64_t gen, long long offset, long long limit, long long had, size_t *len)
 {
     long long count;
     PGresult *rows;
     if (query_count(rq, q, &count) != EA_DB_OK)
         return NULL;
-    const char *sql = ea_keyset_map_sql(q, o, ea_keyset_every(count));   /* sets q->page_params */
+    long long every = ea_keyset_every(count), cover = ea_keyset_cover(every, offset, limit, had);
+    int complete = cover >= count;
+    const char *sql = ea_keyset_map_sql(q, o, every, complete ? 0 : cover);   /* sets q->page_params */
     if (ea_db_query(rq, ea_stmt_read(sql, q->page_params), &rows) != EA_DB_OK)
         return NULL;
     int n = PQntuples(rows);
@@ -111,7 +115,7 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
         vals[2 * i] = PQgetisnull(rows, i, 0) ? NULL : PQgetvalue(rows, i, 0);
         vals[2 * i + 1] = PQgetvalue(rows, i, 1);
     }
-    char *map = ea_keyset_encode(rq->r->pool, ea_keyset_every(count), n, vals, len);
+    char *map = ea_keyset_encode(rq->r->pool, every, n, vals, complete, len);
     ea_cache_aux_put(rq, key, gen, map, *len);
     return map;
 }
@@ -123,7 +127,7 @@ static char *build_keyset_map(ea_req *rq, ea_listq *q, const ea_keyset_order *o,
  * change came, or the wait reached what a build may last: its count and
  * its scan, each under EcoAtlasQueryTimeout). */
 static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const char *key, uint64_t gen,
-                       size_t *len)
+                       long long offset, long long limit, long long had, size_t *len)
 {
     int ms = ea_srv_get(ea_sconf(rq->r->server), query_timeout_ms);
     uint64_t claim_ms = ms > 0 ? 2 * (uint64_t)ms : 60000;
@@ -136,7 +140,7 @@ static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const 
          * be waiting for that very connection.  It builds the map itself. */
         int claimed = ea_cache_aux_claim(rq, key, gen, claim_ms);
         if (claimed || rq->db) {
-            map = build_keyset_map(rq, q, o, key, gen, len);
+            map = build_keyset_map(rq, q, o, key, gen, offset, limit, had, len);
             /* released built or not: a waiter that finds no map (gone
              * already, or never made) then claims it in turn */
             if (claimed)
@@ -148,23 +152,27 @@ static char *map_built(ea_req *rq, ea_listq *q, const ea_keyset_order *o, const 
             break;
         apr_sleep(MAP_WAIT_STEP);
         int c = ea_cache_aux_get(rq, key, &map, len, &now_gen);
-        if (c > 0) {
-            ea_count(rq->r->server, EA_C_MAP_WAITED);
-            return map;
-        }
         if (c < 0 || now_gen != gen)
             break;   /* the cache went unusable, or a change: OFFSET */
+        if (c > 0 && ea_keyset_covers(map, *len, offset, &had) == 1) {
+            ea_count(rq->r->server, EA_C_MAP_WAITED);
+            return map;
+        }   /* none yet, or the shorter one still: claim again */
     }
     ea_count(rq->r->server, EA_C_MAP_FAILED);
     return NULL;
 }
 
 /* The page query of a deep page through the set's boundary map, or NULL:
- * OFFSET then.  A missing map is built by a page past
- * EA_KEYSET_BUILD_OFFSET, by one request at a time, and waited for by the
- * others that need it meanwhile (map_built): its scan costs less than an
- * OFFSET that deep, and a scan by each of them, as before, held every
- * connection of the pool for seconds under many clients of deep pages. */
+ * OFFSET then.  A missing map, or a map of the set's first rows only that
+ * ends before offset, is built by a page past EA_KEYSET_BUILD_OFFSET, by one
+ * request at a time, and waited for by the others that need it meanwhile
+ * (map_built): its scan costs less than an OFFSET that deep, and a scan by
+ * each of them, as before, held every connection of the pool for seconds
+ * under many clients of deep pages.  The scan reads the set only a few
+ * times as far as offset (ea_keyset_cover), so that deep pages near the
+ * start of a big set (a status of most sites, pages up to a thousand)
+ * never wait for all of it to be read. */
 static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, long long size,
                                  long long offset)
 {
@@ -178,12 +186,17 @@ static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, lon
         || !(key = ea_keyset_map_key(q, ea_cache_key_max())))
         return NULL;
     int c = ea_cache_aux_get(rq, key, &map, &len, &gen);
+    long long had = 0;
     if (c < 0)
         return NULL;
-    if (c == 0) {
-        if (offset < EA_KEYSET_BUILD_OFFSET || !(map = map_built(rq, q, &o, key, gen, &len)))
-            return NULL;
+    if ((c == 0 || ea_keyset_covers(map, len, offset, &had) != 1) && offset >= EA_KEYSET_BUILD_OFFSET) {
+        size_t blen;
+        char *built = map_built(rq, q, &o, key, gen, offset, size, had, &blen);
+        if (built)
+            map = built, len = blen, c = 1;
     }
+    if (c == 0)
+        return NULL;   /* (a shorter map still serves: from its last boundary) */
     if (ea_keyset_boundary(rq->r->pool, map, len, offset, &pos, &bkey, &bid) != 0)
         return NULL;
     return ea_keyset_select_sql(q, &o, total, size, offset, pos, bkey, bid);

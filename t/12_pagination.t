@@ -14,7 +14,7 @@ use EaTest qw(db reset_db get_json raw col);
 use EaProm ();
 use POSIX ();
 
-plan tests => 86;
+plan tests => 95;
 
 my $HP = Apache::TestRequest::hostport();
 my $TS = '2025-01-01 00:00:00+00';
@@ -302,4 +302,53 @@ is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets pag
     my ($built, $waited, $failed) = map { $after[$_] - $before[$_] } 0 .. 2;
     ok $built >= 1 && $built <= 2, "the map built once (twice at most, two claims racing): built $built";
     is $failed, 0, "none read with OFFSET (the others: waited $waited, found it built)";
+}
+
+# ---- a map of the first rows of a big set ---------------------------------------------
+# A deep page builds the map only a few times as far as it needs
+# (lib/ea_keyset.h, ea_keyset_cover: 4 x (10,000 + 100) rows, rounded to the
+# 500 rows between boundaries: 40,500); pages within it use it as it is,
+# the first page past it builds a longer one (here: the whole set), and
+# every page is OFFSET's.
+{
+    my $C = '/cached/api';
+    $dbh->do(q{INSERT INTO core_hydrosite (created_at, updated_at, name, status, notes, properties, country_id, head_m)
+               SELECT now(), now(), 'P' || i, 'study', '', '{}',
+                      (SELECT id FROM core_country WHERE iso3 = 'D' || lpad((i % 30)::text, 2, '0')),
+                      CASE WHEN i % 9 = 0 THEN NULL ELSE i % 17 END
+               FROM generate_series(1, 45000) AS i ORDER BY random()});
+    my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM core_hydrosite WHERE status = 'study'});
+    my $built = sub {
+        my ($m) = EaProm::parse(Apache::TestRequest::GET('/metrics')->content // '');
+        return EaProm::value($m, 'ecoatlas_cache_page_maps_total', result => 'built') // 0;
+    };
+    my $tag = 0;
+    # "" when the cached API's page equals OFFSET's, else what differs
+    my $same = sub {
+        my ($p) = @_;
+        my $q = "?status=study&ordering=-head_m&page_size=100&page=$p";
+        my $want = raw("/api/hydro-sites/$q");
+        $tag++;
+        (my $got = raw("$C/hydro-sites/$q&t=$tag")) =~ s{/cached/api/}{/api/}g;
+        $got =~ s{([?&])t=$tag&?}{$1}g;
+        $got =~ s{[?&]"}{"}g;
+        return $got eq $want ? '' : "page $p differs";
+    };
+    for (1 .. 200) {
+        my ($res, $d) = get_json("$C/hydro-sites/?status=study&page_size=1&settle=" . rand());
+        last if ref $d eq 'HASH' && $d->{count} == $n;
+        select undef, undef, undef, 0.02;
+    }
+    is $n, 45000, 'a set of 45,000 sites';
+    my $b0 = $built->();
+    is $same->(101), '', 'row 10,000: equals OFFSET\'s page';
+    is $built->() - $b0, 1, 'row 10,000: a map built';
+    my @within = map { $same->($_) } 102, 150, 257, 300, 404, 405;
+    is join(', ', grep { $_ } @within), '', 'pages up to row 40,499: each equals OFFSET\'s page';
+    is $built->() - $b0, 1, 'pages up to row 40,499: served by that map, none built';
+    is $same->(406), '', 'row 40,500: equals OFFSET\'s page';
+    is $built->() - $b0, 2, 'row 40,500: past the map, a longer one built';
+    my @rest = map { $same->($_) } 407, 420, 449, 450, 451;
+    is join(', ', grep { $_ } @rest), '', 'to the last page and past it: each equals OFFSET\'s';
+    is $built->() - $b0, 2, 'the longer map covers the whole set: none built';
 }
