@@ -758,6 +758,17 @@ static const char *searched_select_sql(ea_listq *q, int with_count, long long li
     return b.data;
 }
 
+/* Is every ORDER BY key a column of the main table (none of a joined one)? */
+static int order_on_table(const ea_listq *q)
+{
+    if (!q->order_keys)
+        return 0;
+    for (int i = 0; i < q->order_keys->nelts; i++)
+        if (strncmp(APR_ARRAY_IDX(q->order_keys, i, ea_order_key).sql, "t.", 2) != 0)
+            return 0;
+    return q->order_keys->nelts > 0;
+}
+
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset)
 {
@@ -770,6 +781,13 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     if (total_sql)
         ea_buf_printf(&b, "(%s), ", total_sql);
     put_columns(&b, q->res);
+    if (offset >= EA_LIST_IDS_FIRST_OFFSET && limit >= 0 && order_on_table(q)) {
+        ea_buf_printf(&b, " FROM %s WHERE t.id IN (SELECT t.id FROM %s t%s ORDER BY %s", q->res->from_sql,
+                      q->res->table, ea_listq_where(q, 0), q->order_by);
+        put_limit(q, &b, limit, offset);
+        ea_buf_printf(&b, ") ORDER BY %s", q->order_by);
+        return b.data;
+    }
     ea_buf_printf(&b, " FROM %s%s", q->res->from_sql, ea_listq_where(q, 0));
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
     put_limit(q, &b, limit, offset);

@@ -154,7 +154,13 @@ const char *ea_listq_count_sql(ea_listq *q);
  * LIMIT and OFFSET are parameters, so every page of a list shares one
  * prepared statement: run it with q->page_params.  A searched set is read
  * once (ids and ORDER BY keys of every matching row), and both the page and
- * the count come from that (the count then replaces total_sql). */
+ * the count come from that (the count then replaces total_sql).  From
+ * offset EA_LIST_IDS_FIRST_OFFSET on, with an order on the main table's
+ * columns, the page's ids are found first over the main table alone (an
+ * index-only scan where an index holds the order and the conditions'
+ * columns: migration 0007), and only the page's rows are read and joined:
+ * the rows skipped are never read from the table. */
+#define EA_LIST_IDS_FIRST_OFFSET 100
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset);
 

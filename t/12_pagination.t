@@ -14,7 +14,7 @@ use EaTest qw(db reset_db get_json raw col);
 use EaProm ();
 use POSIX ();
 
-plan tests => 95;
+plan tests => 97;
 
 my $HP = Apache::TestRequest::hostport();
 my $TS = '2025-01-01 00:00:00+00';
@@ -238,6 +238,27 @@ is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets pag
         return 0;
     };
     ok $settle->(12000), 'the cached API sees the 12,000 sites';
+    # /api itself, whose pages past the first rows find their ids first
+    # (lib/ea_sql_list.h): each page's ids are those of PostgreSQL's own
+    # ORDER BY ... LIMIT ... OFFSET over the table.
+    my %sql_of = ('' => 'ORDER BY name, id', 'ordering=-head_m' => 'ORDER BY head_m DESC, id DESC',
+                  'ordering=storage_capacity_mwh' => 'ORDER BY storage_capacity_mwh, id',
+                  'ordering=-name' => 'ORDER BY name DESC, id DESC',
+                  'status=identified&ordering=head_m' => "WHERE status = 'identified' ORDER BY head_m, id");
+    my $truth = sub {
+        my ($n) = @_;
+        my @diff;
+        for my $o (@orders) {
+            for my $p (1, 2, 3, 7, 30, int(($n + $size - 1) / $size)) {
+                my $want = join ',', @{ $dbh->selectcol_arrayref(
+                    "SELECT id FROM core_hydrosite $sql_of{$o} LIMIT $size OFFSET " . ($p - 1) * $size) };
+                my $got = col("/api/hydro-sites/?page=$p&page_size=$size" . ($o ? "&$o" : ''), 'id');
+                if ($got ne $want) { push @diff, "$o: page $p"; last }
+            }
+        }
+        return join('; ', @diff) || 'none';
+    };
+    is $truth->(12000), 'none', '/api: each page\'s rows are those of ORDER BY ... OFFSET';
     is $compare->(12000), 'none', 'every page (size 200) in 5 orderings equals OFFSET\'s page';
     # again, through the maps the pages past row 10,000 built (a new query
     # parameter each time, so that no page comes from the response cache)
@@ -266,6 +287,7 @@ is page('/small/api/datasets/?page=2'), "200 12 2 - $S/datasets/", 'datasets pag
     $dbh->do(q{DELETE FROM core_hydrosite WHERE id % 9 = 0 AND name LIKE 'S%'});
     my ($n) = $dbh->selectrow_array(q{SELECT count(*) FROM core_hydrosite});
     ok $settle->($n), "the cached API sees the inserts and deletes ($n sites)";
+    is $truth->($n), 'none', 'after inserts and deletes, /api: each page\'s rows are those of ORDER BY ... OFFSET';
     is $compare->($n), 'none', 'after inserts and deletes: every page equals OFFSET\'s page';
     is $again->($n), 'none', 'after inserts and deletes, through the rebuilt maps: every page equals OFFSET\'s page';
 

@@ -450,6 +450,43 @@ START_TEST(first_unfiltered_page_without_parameters)
 }
 END_TEST
 
+/* Pages from EA_LIST_IDS_FIRST_OFFSET on find their ids over the main
+ * table first, in the set's order, then read and join those rows only;
+ * an order on a joined table's column keeps the plain form. */
+START_TEST(deeper_pages_find_their_ids_first)
+{
+    set_of(EA_RES_HYDROSITE, "status=study&ordering=-head_m");
+    const char *sql = ea_listq_select_sql(&q, "SELECT 7", 50, EA_LIST_IDS_FIRST_OFFSET);
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+    ck_assert_ptr_nonnull(strstr(sql, "SELECT (SELECT 7), t.id, t.name,"));
+    ck_assert_ptr_nonnull(strstr(sql, " FROM core_hydrosite t JOIN core_country c ON c.id = t.country_id"
+                                      " LEFT JOIN core_region r ON r.id = t.region_id WHERE t.id IN (SELECT t.id"
+                                      " FROM core_hydrosite t WHERE t.status = $1 ORDER BY t.head_m DESC, t.id DESC"
+                                      " LIMIT $2::bigint OFFSET $3::bigint) ORDER BY t.head_m DESC, t.id DESC"));
+    ck_assert_ptr_nonnull(strstr(text(ea_stmt_read(sql, q.page_params)), "|study|50|100|"));
+    /* before it: the plain form */
+    set_of(EA_RES_HYDROSITE, "status=study&ordering=-head_m");
+    sql = ea_listq_select_sql(&q, NULL, 50, EA_LIST_IDS_FIRST_OFFSET - 1);
+    ck_assert_ptr_null(strstr(sql, "t.id IN"));
+    ck_assert_ptr_nonnull(strstr(sql, " WHERE t.status = $1 ORDER BY t.head_m DESC, t.id DESC LIMIT $2::bigint OFFSET $3::bigint"));
+    /* without conditions */
+    set_of(EA_RES_HYDROSITE, "");
+    sql = ea_listq_select_sql(&q, NULL, 50, 5000);
+    ck_assert_ptr_nonnull(strstr(sql, "WHERE t.id IN (SELECT t.id FROM core_hydrosite t ORDER BY t.name, t.id LIMIT $1::bigint OFFSET $2::bigint) ORDER BY t.name, t.id"));
+    /* regions in their default order, by their country's name: plain */
+    set_of(EA_RES_REGION, "");
+    sql = ea_listq_select_sql(&q, NULL, 50, 5000);
+    ck_assert_ptr_null(strstr(sql, "t.id IN"));
+    ck_assert_ptr_nonnull(strstr(sql, "ORDER BY c.name, t.name, t.id LIMIT $1::bigint OFFSET $2::bigint"));
+    /* no row can match: still every parameter named */
+    set_of(EA_RES_METRIC, "year=99999999999999999999&resource_type=solar&ordering=value");
+    ck_assert_int_eq(q.empty, 1);
+    sql = ea_listq_select_sql(&q, NULL, 50, 5000);
+    ck_assert_ptr_nonnull(strstr(sql, "t.id IN (SELECT t.id FROM core_resourcemetric t WHERE false AND"));
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+}
+END_TEST
+
 static Suite *sql_suite(void)
 {
     Suite *s = suite_create("sql");
@@ -468,6 +505,7 @@ static Suite *sql_suite(void)
     tcase_add_test(tc, auth_statements);
     tcase_add_test(tc, connection_statements);
     tcase_add_test(tc, first_unfiltered_page_without_parameters);
+    tcase_add_test(tc, deeper_pages_find_their_ids_first);
     suite_add_tcase(s, tc);
     return s;
 }
