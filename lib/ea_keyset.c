@@ -86,13 +86,14 @@ const char *ea_keyset_map_sql(ea_listq *q, const ea_keyset_order *o, long long e
     ea_buf b;
     ea_buf_init(&b, q->pool, 512);
     q->page_params = apr_array_copy(q->pool, q->params);
-    ea_buf_printf(&b, "SELECT s.k, s.id FROM (SELECT %s::text AS k, t.id, row_number() OVER "
+    /* (the key becomes text at the boundaries only, not at every row) */
+    ea_buf_printf(&b, "SELECT s.k::text, s.id FROM (SELECT %s AS k, t.id, row_number() OVER "
                       "(ORDER BY %s) AS rn FROM %s t", o->col, q->order_by, q->res->table);
     if (q->where.len)
         ea_buf_printf(&b, " WHERE %s", q->where.data);
-    /* The window numbers rows in the order the scan yields them, so that
-     * the LIMIT stops an index scan early (and the numbers are those of the
-     * whole set: its first rows are the same). */
+    /* The window numbers the rows in the set's order and the LIMIT keeps
+     * the first of them in that same order: an index scan stops there, and
+     * the numbers are those the rows have in the whole set. */
     if (cover > 0)
         ea_buf_printf(&b, " ORDER BY %s LIMIT %s::bigint", q->order_by,
                       push(q, apr_psprintf(q->pool, "%" APR_INT64_T_FMT, (apr_int64_t)cover)));

@@ -164,6 +164,7 @@ START_TEST(seek_query)
     sql = ea_keyset_map_sql(q, &o, 500, 0);
     ck_assert_ptr_nonnull(strstr(sql, "row_number() OVER (ORDER BY t.head_m, t.id)"));
     ck_assert_ptr_null(strstr(sql, "LIMIT"));
+    ck_assert_ptr_nonnull(strstr(sql, "SELECT s.k::text, s.id FROM (SELECT t.head_m AS k, t.id, "));
     ck_assert_int_eq(q->page_params->nelts, 1);
     ck_assert_str_eq(APR_ARRAY_IDX(q->page_params, 0, const char *), "500");
     /* ... or its first rows, numbered in the same order */
