@@ -476,6 +476,18 @@ static void write_broker(const ea_metrics_scrape *s, ea_buf *b, ea_buf *tmp)
     }
 }
 
+/* One family with a sample per database (label database="<index>"). */
+static void per_database(ea_buf *b, ea_buf *tmp, int ndbs, const char *name, const char *type,
+                         const char *help, const uint64_t *v)
+{
+    family(b, name, type, help);
+    for (int d = 0; d < ndbs && d < EA_METRICS_DBS; d++) {
+        ea_buf_reset(tmp);
+        ea_buf_printf(tmp, "database=\"%d\"", d);
+        sample(b, name, tmp->data, v[d]);
+    }
+}
+
 void ea_metrics_write(const ea_metrics *m, const ea_metrics_scrape *s, ea_buf *b)
 {
     ea_buf tmp;
@@ -487,28 +499,18 @@ void ea_metrics_write(const ea_metrics *m, const ea_metrics_scrape *s, ea_buf *b
     write_counters(m, b);
     family(b, "ecoatlas_cache_slots", "gauge", "Entries the response cache can hold");
     sample(b, "ecoatlas_cache_slots", "", s->cache_slots);
-    family(b, "ecoatlas_cache_listener_up", "gauge",
-           "1 while the change listener of the database is healthy (the cache is used only then)");
+    uint64_t up[EA_METRICS_DBS], pid[EA_METRICS_DBS];
     for (int d = 0; d < s->ndbs && d < EA_METRICS_DBS; d++) {
-        ea_buf_reset(&tmp);
-        ea_buf_printf(&tmp, "database=\"%d\"", d);
-        sample(b, "ecoatlas_cache_listener_up", tmp.data, s->listener_up[d] ? 1 : 0);
+        up[d] = s->listener_up[d] ? 1 : 0;
+        pid[d] = s->listener_pid[d] > 0 ? (uint64_t)s->listener_pid[d] : 0;
     }
-    family(b, "ecoatlas_cache_listener_pid", "gauge",
-           "Process id of the httpd child listening for changes of the database (0: none)");
-    for (int d = 0; d < s->ndbs && d < EA_METRICS_DBS; d++) {
-        ea_buf_reset(&tmp);
-        ea_buf_printf(&tmp, "database=\"%d\"", d);
-        sample(b, "ecoatlas_cache_listener_pid", tmp.data,
-               s->listener_pid[d] > 0 ? (uint64_t)s->listener_pid[d] : 0);
-    }
-    family(b, "ecoatlas_cache_listener_starts_total", "counter",
-           "Times a child started listening for changes of the database (each start empties its cache)");
-    for (int d = 0; d < s->ndbs && d < EA_METRICS_DBS; d++) {
-        ea_buf_reset(&tmp);
-        ea_buf_printf(&tmp, "database=\"%d\"", d);
-        sample(b, "ecoatlas_cache_listener_starts_total", tmp.data, s->listener_starts[d]);
-    }
+    per_database(b, &tmp, s->ndbs, "ecoatlas_cache_listener_up", "gauge",
+                 "1 while the change listener of the database is healthy (the cache is used only then)", up);
+    per_database(b, &tmp, s->ndbs, "ecoatlas_cache_listener_pid", "gauge",
+                 "Process id of the httpd child listening for changes of the database (0: none)", pid);
+    per_database(b, &tmp, s->ndbs, "ecoatlas_cache_listener_starts_total", "counter",
+                 "Times a child started listening for changes of the database (each start empties its cache)",
+                 s->listener_starts);
     write_tasks(m, s, b, &tmp);
     write_exports(m, b, &tmp);
     write_broker(s, b, &tmp);

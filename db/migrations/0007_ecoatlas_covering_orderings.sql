@@ -16,15 +16,18 @@
 -- writes to core_hydrosite wait meanwhile (a few seconds per index for
 -- 1,000,000 sites); reads go on.
 
-DROP INDEX IF EXISTS ecoatlas_hydrosite_name;
-CREATE INDEX ecoatlas_hydrosite_name ON core_hydrosite (name, id)
-    INCLUDE (status, country_id, region_id, dataset_id);
-DROP INDEX IF EXISTS ecoatlas_hydrosite_head;
-CREATE INDEX ecoatlas_hydrosite_head ON core_hydrosite (head_m, id)
-    INCLUDE (status, country_id, region_id, dataset_id);
-DROP INDEX IF EXISTS ecoatlas_hydrosite_storage;
-CREATE INDEX ecoatlas_hydrosite_storage ON core_hydrosite (storage_capacity_mwh, id)
-    INCLUDE (status, country_id, region_id, dataset_id);
-DROP INDEX IF EXISTS ecoatlas_hydrosite_turbine;
-CREATE INDEX ecoatlas_hydrosite_turbine ON core_hydrosite (turbine_capacity_mw, id)
-    INCLUDE (status, country_id, region_id, dataset_id);
+DO $$
+DECLARE
+    ix record;
+BEGIN
+    FOR ix IN VALUES ('ecoatlas_hydrosite_name',    'name'),
+                     ('ecoatlas_hydrosite_head',    'head_m'),
+                     ('ecoatlas_hydrosite_storage', 'storage_capacity_mwh'),
+                     ('ecoatlas_hydrosite_turbine', 'turbine_capacity_mw')
+    LOOP
+        EXECUTE format('DROP INDEX IF EXISTS %I', ix.column1);
+        EXECUTE format('CREATE INDEX %I ON core_hydrosite (%I, id) '
+                       'INCLUDE (status, country_id, region_id, dataset_id)', ix.column1, ix.column2);
+    END LOOP;
+END
+$$;
