@@ -217,7 +217,6 @@ const char *ea_keyset_select_sql(ea_listq *q, const ea_keyset_order *o, const ch
                                  long long limit, long long offset, long long pos,
                                  const char *key, const char *id)
 {
-    const ea_resource *res = q->res;
     ea_buf b;
     ea_buf_init(&b, q->pool, 2048);
     q->page_params = apr_array_copy(q->pool, q->params);
@@ -231,9 +230,8 @@ const char *ea_keyset_select_sql(ea_listq *q, const ea_keyset_order *o, const ch
     ea_buf_puts(&b, "SELECT ");
     if (total_sql)
         ea_buf_printf(&b, "(%s), ", total_sql);
-    for (int i = 0; i < res->nfields; i++)
-        ea_buf_printf(&b, "%s%s", i ? ", " : "", res->fields[i].sql);
-    ea_buf_printf(&b, " FROM %s WHERE t.id IN (SELECT s.id FROM (", res->from_sql);
+    ea_listq_put_columns(&b, q);
+    ea_buf_printf(&b, " FROM %s WHERE t.id IN (SELECT s.id FROM (", ea_listq_from(q));
     /* Rows from (key, id) on, in ORDER BY's order: NULLs come last when
      * ascending, first when descending. */
     if (key && !o->desc) {

@@ -112,6 +112,9 @@ static const ea_field site_fields[] = {
     { "created_at", EA_F_TS, TS("t.created_at") },
     { "updated_at", EA_F_TS, TS("t.updated_at") },
 };
+static const ea_name_field site_names[] = {
+    { 3, EA_NAMES_COUNTRY, 2 }, { 5, EA_NAMES_REGION, 4 },
+};
 static const ea_filter site_filters[] = {
     { "country__iso3", EA_FILT_STR, "t.country_id = " COUNTRY_BY_ISO3,
       "g.country_id = " COUNTRY_BY_ISO3, NULL, NULL,
@@ -144,6 +147,9 @@ static const ea_field metric_fields[] = {
     { "year", EA_F_INT, "t.year" },
     { "created_at", EA_F_TS, TS("t.created_at") },
     { "updated_at", EA_F_TS, TS("t.updated_at") },
+};
+static const ea_name_field metric_names[] = {
+    { 3, EA_NAMES_COUNTRY, 2 }, { 5, EA_NAMES_REGION, 4 },
 };
 static const ea_filter metric_filters[] = {
     { "resource_type", EA_FILT_CHOICE, "t.resource_type = ?", "g.resource_type = ?",
@@ -189,32 +195,32 @@ const ea_resource ea_resources[] = {
     [EA_RES_COUNTRY] = { "countries", "Country", "Country", "core_country",
         "core_country t",
         country_fields, N(country_fields), country_filters, N(country_filters),
-        country_search, country_orderings, N(country_orderings), "t.name", NULL, NULL },
+        country_search, country_orderings, N(country_orderings), "t.name", NULL, NULL, NULL, NULL, 0 },
     [EA_RES_REGION] = { "regions", "Region", "Region", "core_region",
         "core_region t JOIN core_country c ON c.id = t.country_id",
         region_fields, N(region_fields), region_filters, N(region_filters),
-        region_search, region_orderings, N(region_orderings), "c.name, t.name", NULL, NULL },
+        region_search, region_orderings, N(region_orderings), "c.name, t.name", NULL, NULL, NULL, NULL, 0 },
     [EA_RES_DATASET] = { "datasets", "EnergyDataset", "Energy Dataset", "core_energydataset",
         "core_energydataset t",
         dataset_fields, N(dataset_fields), dataset_filters, N(dataset_filters),
-        dataset_search, dataset_orderings, N(dataset_orderings), "t.name", NULL, NULL },
+        dataset_search, dataset_orderings, N(dataset_orderings), "t.name", NULL, NULL, NULL, NULL, 0 },
     [EA_RES_HYDROSITE] = { "hydro-sites", "HydroSite", "Hydro Site", "core_hydrosite",
         "core_hydrosite t JOIN core_country c ON c.id = t.country_id"
         " LEFT JOIN core_region r ON r.id = t.region_id",
         site_fields, N(site_fields), site_filters, N(site_filters),
         site_search, site_orderings, N(site_orderings), "t.name",
-        "ecoatlas_hydrosite_count", "t.ecoatlas_search" },
+        "ecoatlas_hydrosite_count", "t.ecoatlas_search", "core_hydrosite t", site_names, N(site_names) },
     [EA_RES_METRIC] = { "resource-metrics", "ResourceMetric", "Resource Metric",
         "core_resourcemetric",
         "core_resourcemetric t JOIN core_country c ON c.id = t.country_id"
         " LEFT JOIN core_region r ON r.id = t.region_id",
         metric_fields, N(metric_fields), metric_filters, N(metric_filters),
         metric_search, metric_orderings, N(metric_orderings), "t.created_at DESC",
-        "ecoatlas_resourcemetric_count", NULL },
+        "ecoatlas_resourcemetric_count", NULL, "core_resourcemetric t", metric_names, N(metric_names) },
     [EA_RES_CLIMATE] = { "climate-series", "ClimateSeries", "Climate Series",
         "core_climateseries", "core_climateseries t",
         climate_fields, N(climate_fields), climate_filters, N(climate_filters),
-        climate_search, climate_orderings, N(climate_orderings), "t.created_at DESC", NULL, NULL },
+        climate_search, climate_orderings, N(climate_orderings), "t.created_at DESC", NULL, NULL, NULL, NULL, 0 },
 };
 const int ea_nresources = N(ea_resources);
 
@@ -680,13 +686,52 @@ const char *ea_listq_count_sql(ea_listq *q)
     return apr_psprintf(q->pool, "SELECT count(*) FROM %s t WHERE %s", res->table, q->where.data);
 }
 
-static void put_columns(ea_buf *b, const ea_resource *res)
+static int is_name_field(const ea_resource *res, int i)
 {
+    for (int k = 0; k < res->nname_fields; k++)
+        if (res->name_fields[k].field == i)
+            return 1;
+    return 0;
+}
+
+void ea_listq_put_columns(ea_buf *b, const ea_listq *q)
+{
+    const ea_resource *res = q->res;
     for (int i = 0; i < res->nfields; i++) {
         if (i)
             ea_buf_puts(b, ", ");
-        ea_buf_puts(b, res->fields[i].sql);
+        ea_buf_puts(b, q->lean && is_name_field(res, i) ? "NULL" : res->fields[i].sql);
     }
+    if (q->lean)
+        ea_buf_puts(b, ", " EA_NAMES_VERSION_SQL);
+}
+
+const char *ea_listq_from(const ea_listq *q)
+{
+    return q->lean ? q->res->lean_from : q->res->from_sql;
+}
+
+const char *ea_names_load_sql(void)
+{
+#define NAMES_STR_(x) #x
+#define NAMES_STR(x) NAMES_STR_(x)
+#define NAMES_OF(kind, table) \
+    "(SELECT '" kind "', id::text, name FROM " table " LIMIT " NAMES_STR(EA_NAMES_MAX) " + 1)"
+    return "SELECT " EA_NAMES_VERSION_SQL "::text, NULL, NULL"
+           " UNION ALL " NAMES_OF("c", "core_country") " UNION ALL " NAMES_OF("r", "core_region");
+#undef NAMES_OF
+#undef NAMES_STR
+#undef NAMES_STR_
+}
+
+int ea_names_version_named(const char *message)
+{
+    return message && strstr(message, "\"ecoatlas_names_version\"") != NULL;
+}
+
+const char *ea_names_present_sql(void)
+{
+    return "SELECT to_regclass('ecoatlas_names_version') IS NOT NULL";
 }
 
 /* LIMIT and OFFSET, as parameters.  A first page of a set without any
@@ -749,8 +794,8 @@ static const char *searched_select_sql(ea_listq *q, int with_count, long long li
         ea_buf_printf(&b, " FROM %s t WHERE %s) SELECT ", q->res->table, q->where.data);
     if (with_count)
         ea_buf_puts(&b, "(SELECT count(*) FROM m), ");
-    put_columns(&b, q->res);
-    ea_buf_printf(&b, " FROM %s JOIN (SELECT * FROM m", q->res->from_sql);
+    ea_listq_put_columns(&b, q);
+    ea_buf_printf(&b, " FROM %s JOIN (SELECT * FROM m", ea_listq_from(q));
     put_key_order(&b, q, "");
     put_limit(q, &b, limit, offset);
     ea_buf_puts(&b, ") p ON p.id = t.id");
@@ -769,6 +814,11 @@ static int order_on_table(const ea_listq *q)
     return q->order_keys->nelts > 0;
 }
 
+int ea_listq_lean_ok(const ea_listq *q)
+{
+    return q->res->lean_from != NULL && order_on_table(q);
+}
+
 const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
                                 long long limit, long long offset)
 {
@@ -780,15 +830,15 @@ const char *ea_listq_select_sql(ea_listq *q, const char *total_sql,
     ea_buf_puts(&b, "SELECT ");
     if (total_sql)
         ea_buf_printf(&b, "(%s), ", total_sql);
-    put_columns(&b, q->res);
+    ea_listq_put_columns(&b, q);
     if (offset >= EA_LIST_IDS_FIRST_OFFSET && limit >= 0 && order_on_table(q)) {
-        ea_buf_printf(&b, " FROM %s WHERE t.id IN (SELECT t.id FROM %s t%s ORDER BY %s", q->res->from_sql,
+        ea_buf_printf(&b, " FROM %s WHERE t.id IN (SELECT t.id FROM %s t%s ORDER BY %s", ea_listq_from(q),
                       q->res->table, ea_listq_where(q, 0), q->order_by);
         put_limit(q, &b, limit, offset);
         ea_buf_printf(&b, ") ORDER BY %s", q->order_by);
         return b.data;
     }
-    ea_buf_printf(&b, " FROM %s%s", q->res->from_sql, ea_listq_where(q, 0));
+    ea_buf_printf(&b, " FROM %s%s", ea_listq_from(q), ea_listq_where(q, 0));
     ea_buf_printf(&b, " ORDER BY %s", q->order_by);
     put_limit(q, &b, limit, offset);
     return b.data;
@@ -800,8 +850,8 @@ const char *ea_listq_detail_sql(ea_listq *q, const char *id)
     int idx = ea_listq_param(q, id);
     ea_buf_init(&b, q->pool, 1024);
     ea_buf_puts(&b, "SELECT ");
-    put_columns(&b, q->res);
-    ea_buf_printf(&b, " FROM %s WHERE t.id = $%d%s", q->res->from_sql, idx, ea_listq_and(q));
+    ea_listq_put_columns(&b, q);
+    ea_buf_printf(&b, " FROM %s WHERE t.id = $%d%s", ea_listq_from(q), idx, ea_listq_and(q));
     return b.data;
 }
 

@@ -17,6 +17,16 @@ typedef struct ea_field {
     const char *sql;     /* select expression */
 } ea_field;
 
+/* A field that is the name of a row's country or region (a column of a
+ * joined table): where a list reads the names a process keeps instead of
+ * joining (ea_listq.lean), the field at id_field holds the id to look up. */
+typedef enum { EA_NAMES_COUNTRY, EA_NAMES_REGION } ea_names_kind;
+typedef struct ea_name_field {
+    int field;           /* the name's index in fields */
+    ea_names_kind kind;
+    int id_field;        /* the index of the field holding the id */
+} ea_name_field;
+
 typedef enum { EA_FILT_STR, EA_FILT_CHOICE, EA_FILT_FK, EA_FILT_NUMBER } ea_filtkind;
 
 typedef struct ea_filter {
@@ -61,6 +71,10 @@ typedef struct ea_resource {
     const char *search_doc;    /* the upper-cased search fields joined by line
                                 * feeds, stored by PostgreSQL (migration 0006),
                                 * or NULL: each field is tested instead */
+    const char *lean_from;     /* from_sql without the joins of its name fields,
+                                * or NULL: always joined */
+    const ea_name_field *name_fields;  /* the fields lean_from leaves NULL */
+    int nname_fields;
 } ea_resource;
 
 extern const ea_resource ea_resources[];
@@ -114,6 +128,10 @@ typedef struct ea_listq {
                               (docs/operations.md, "Search"), or a page-boundary
                               seek of a set without conditions
                               (ea_keyset_select_sql) */
+    int lean;              /* the page's statements leave the name fields NULL,
+                              read from res->lean_from, and end each row with
+                              the names' version (EA_NAMES_VERSION_SQL): set
+                              by the caller, where ea_listq_lean_ok */
 } ea_listq;
 
 /* Bounds on the inputs that multiply the work of one request (documented
@@ -132,6 +150,30 @@ typedef struct ea_listq {
 int ea_listq_build(apr_pool_t *p, const ea_resource *res,
                    const apr_array_header_t *qs,
                    ea_fk_exists_fn fk_exists, ea_ref_ids_fn ref_ids, void *ctx, ea_listq *q);
+
+/* The version of the names of countries and regions (migration 0008), read
+ * in the same statement as a lean page's rows; the statement that reads
+ * the names themselves with it, one snapshot: rows of (version, NULL,
+ * NULL), then ('c' or 'r', id, name), at most EA_NAMES_MAX + 1 of each
+ * kind; and whether migration 0008 is there (one boolean). */
+#define EA_NAMES_VERSION_SQL "(SELECT v FROM ecoatlas_names_version)"
+#define EA_NAMES_MAX 20000
+const char *ea_names_load_sql(void);
+const char *ea_names_present_sql(void);
+/* Does an error message (PostgreSQL's, of a missing relation) name the
+ * names' version table? */
+int ea_names_version_named(const char *message);
+
+/* Can q's page be read lean: res has lean_from and every ORDER BY key is a
+ * column of its main table (conditions are always on it). */
+int ea_listq_lean_ok(const ea_listq *q);
+
+/* q's FROM: res->from_sql, or res->lean_from when q->lean. */
+const char *ea_listq_from(const ea_listq *q);
+
+/* The serializer columns of q's resource, as a SELECT list (lean: the name
+ * fields NULL and the names' version last). */
+void ea_listq_put_columns(ea_buf *b, const ea_listq *q);
 
 /* Add a parameter and return its placeholder number. */
 int ea_listq_param(ea_listq *q, const char *value);

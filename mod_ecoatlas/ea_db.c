@@ -306,6 +306,17 @@ static ea_db_status query(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *
             attempt--;       /* the same statement on each field: not a retry of a lost connection */
             continue;
         }
+        if (!broken && !lost_stmt && state && strcmp(state, "42P01") == 0 && ea_names_version_named(
+                PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY))) {
+            /* a lean list page, and migration 0008's table gone: the
+             * caller reads the page joined (ea_names.c) */
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          EA_LOGNO(00083) "the names' version is missing (%s): list pages join countries and "
+                          "regions until `ecoatlas migrate` adds it back",
+                          PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+            clear_result(res);
+            return EA_DB_ERROR;
+        }
         if (!broken && !lost_stmt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           EA_LOGNO(00018) "query failed (SQLSTATE %s): %s", state ? state : "?",
@@ -446,7 +457,7 @@ int ea_db_fk_exists(void *ctx, const char *table, long long id)
     return PQntuples(res) > 0;
 }
 
-const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n)
+const char **ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n)
 {
     const char **v = apr_palloc(rq->r->pool, sizeof(*v) * (size_t)n);
     for (int i = 0; i < n; i++)

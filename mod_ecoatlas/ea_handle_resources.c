@@ -6,6 +6,7 @@
 #include "ea_mod_db.h"
 #include "ea_mod_cache.h"
 #include "ea_mod_metrics.h"
+#include "ea_mod_names.h"
 #include "apr_strings.h"
 #include "ea_json.h"
 #include "ea_keyset.h"
@@ -202,6 +203,28 @@ static const char *deep_page_sql(ea_req *rq, ea_listq *q, const char *total, lon
     return ea_keyset_select_sql(q, &o, total, size, offset, pos, bkey, bid);
 }
 
+/* The rows of the page at offset (through the set's boundary map where
+ * there is one, else OFFSET). */
+static ea_db_status page_rows(ea_req *rq, ea_listq *q, const char *total, long long size, long long offset,
+                              PGresult **rows)
+{
+    const char *sql = deep_page_sql(rq, q, total, size, offset);
+    if (!sql)
+        sql = ea_listq_select_sql(q, total, size, offset);
+    rq->db_generic = q->plan_generic;   /* a boundary seek may have set it */
+    return ea_db_query(rq, ea_stmt_read(sql, q->page_params), rows);
+}
+
+/* Does names have the country and region of every row of a lean page?
+ * (It does when its version is the page's: the rows' keys reference them.) */
+static int names_fit(ea_req *rq, const ea_names *names, const ea_resource *res, PGresult *rows, int off)
+{
+    for (int i = 0; i < PQntuples(rows); i++)
+        if (ea_names_fill(names, res, ea_row_values(rq, rows, i, off, res->nfields)) != 0)
+            return 0;
+    return 1;
+}
+
 static void put_link(ea_buf *b, const char *key, const char *url)
 {
     ea_buf_printf(b, ",\"%s\":", key);
@@ -235,15 +258,35 @@ int ea_handle_list(ea_req *rq)
     if (page < 1 || page > (LLONG_MAX / size))
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
 
-    /* The exact count rides along with the page: one round trip. */
+    /* The exact count rides along with the page: one round trip.  Where
+     * the set allows it, the page leaves out the names of countries and
+     * regions, which this process keeps: they are used when the page's
+     * own statement says they are those of its snapshot (ea_names.c). */
     const char *total = count < 0 ? ea_listq_count_sql(&q) : NULL;
-    const char *sql = deep_page_sql(rq, &q, total, size, (page - 1) * size);
-    if (!sql)
-        sql = ea_listq_select_sql(&q, total, size, (page - 1) * size);
-    rq->db_generic = q.plan_generic;   /* a boundary seek may have set it */
-    if ((st = ea_db_query(rq, ea_stmt_read(sql, q.page_params), &rows)) != EA_DB_OK)
+    ea_names *names = ea_listq_lean_ok(&q) ? ea_names_get(rq) : NULL;
+    q.lean = names != NULL;
+    st = page_rows(rq, &q, total, size, (page - 1) * size, &rows);
+    if (st == EA_DB_ERROR && q.lean) {
+        /* the version's table gone since the names were read (the
+         * database restored without migration 0008): joined from now on */
+        ea_names_off(rq);
+        q.lean = 0;
+        st = page_rows(rq, &q, total, size, (page - 1) * size, &rows);
+    }
+    if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
+    if (q.lean && nrows > 0) {
+        const char *v = PQgetisnull(rows, 0, off + res->nfields) ? "" : PQgetvalue(rows, 0, off + res->nfields);
+        if (strcmp(v, ea_names_version(names)) != 0)
+            names = ea_names_at(rq, v);
+        if (!names || !names_fit(rq, names, res, rows, off)) {
+            q.lean = 0;   /* a change came in between: the page joined */
+            if ((st = page_rows(rq, &q, total, size, (page - 1) * size, &rows)) != EA_DB_OK)
+                return ea_db_fail(rq, st);
+            nrows = PQntuples(rows);
+        }
+    }
     if (count < 0) {
         if (nrows > 0)
             count = atoll(PQgetvalue(rows, 0, 0));
@@ -272,7 +315,10 @@ int ea_handle_list(ea_req *rq)
     for (int i = 0; i < nrows; i++) {
         if (i)
             ea_buf_putc(&b, ',');
-        if (ea_serialize(&b, res, ea_row_values(rq, rows, i, off, res->nfields)) != 0)
+        const char **vals = ea_row_values(rq, rows, i, off, res->nfields);
+        if (q.lean)
+            ea_names_fill(names, res, vals);   /* every id is there (names_fit) */
+        if (ea_serialize(&b, res, vals) != 0)
             return ea_send_server_error(rq, "invalid JSON in a row");
     }
     ea_buf_puts(&b, "]}");

@@ -122,6 +122,8 @@ typedef struct ea_module_state {
     void (*dbd_acquire)(void);
     /* lines logged lately in this process (ea_log_once, ea_respond.c) */
     uint64_t logged[256];
+    /* the names of countries and regions this process keeps (ea_names.c) */
+    struct ea_names_state *names;
     /* until when this process tests each search field instead of the search
      * document, found missing (ea_db.c); 0: never found missing */
     apr_time_t search_doc_gone_until;

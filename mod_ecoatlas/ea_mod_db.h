@@ -50,6 +50,7 @@ void ea_db_rollback(ea_req *rq);
  * response is sent and the handler's return value stored in *rc. */
 int ea_build_set(ea_req *rq, const ea_resource *res, ea_listq *q, int *rc);
 /* Row i of res as an array of strings (NULL for SQL NULL), from column off. */
-const char *const *ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n);
+const char **ea_row_values(ea_req *rq, PGresult *res, int row, int off, int n);
+
 
 #endif

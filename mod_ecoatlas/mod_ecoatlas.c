@@ -11,6 +11,7 @@
 #include "ea_mod_edge.h"
 #include "ea_mod_tasks.h"
 #include "ea_mod_metrics.h"
+#include "ea_mod_names.h"
 #include "ea_version.h"
 
 /* header_parser: match the route once; later phases and the handler use it. */
@@ -89,6 +90,7 @@ static void ea_child_init(apr_pool_t *pchild, server_rec *s)
 {
     ea_cache_child_init(pchild, s);
     ea_limits_child_init(pchild, s);
+    ea_names_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)

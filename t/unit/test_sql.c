@@ -10,6 +10,7 @@
 #include "ea_sql_stats.h"
 #include "ea_sql_write.h"
 #include "ea_stmt.h"
+#include "ea_keyset.h"
 
 #include <apr_general.h>
 #include <apr_strings.h>
@@ -487,6 +488,73 @@ START_TEST(deeper_pages_find_their_ids_first)
 }
 END_TEST
 
+/* A lean page (ea_listq.lean) leaves the names of countries and regions
+ * NULL, reads the main table without joining theirs, and ends each row
+ * with the names' version; only where every ORDER BY key is a column of
+ * the main table and the resource has a lean FROM. */
+START_TEST(lean_pages_leave_the_names_out)
+{
+    const char *cols = "t.country_id, NULL, t.region_id, NULL, t.dataset_id";
+    const char *version = ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t ";
+    set_of(EA_RES_HYDROSITE, "");
+    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
+    q.lean = 1;
+    const char *sql = ea_listq_select_sql(&q, "SELECT 7", 50, 0);
+    ck_assert_ptr_nonnull(strstr(sql, cols));
+    ck_assert_ptr_nonnull(strstr(sql, version));
+    ck_assert_ptr_null(strstr(sql, "JOIN"));
+    ck_assert_ptr_null(strstr(sql, "c.name"));
+    /* a deeper page: the ids first, then the rows, still unjoined */
+    sql = ea_listq_select_sql(&q, NULL, 50, 5000);
+    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t WHERE t.id IN (SELECT t.id"));
+    ck_assert_ptr_null(strstr(sql, "JOIN"));
+    /* a searched set */
+    set_of(EA_RES_HYDROSITE, "search=lake&ordering=-head_m");
+    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
+    q.lean = 1;
+    sql = ea_listq_select_sql(&q, "SELECT 7", 50, 0);
+    ck_assert_ptr_nonnull(strstr(sql, cols));
+    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t JOIN (SELECT * FROM m"));
+    ck_assert_ptr_null(strstr(sql, "c.id"));
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+    /* a page through a boundary map */
+    set_of(EA_RES_HYDROSITE, "status=study&ordering=head_m");
+    q.lean = 1;
+    ea_keyset_order o;
+    ck_assert_int_eq(ea_keyset_order_of(&q, &o), 1);
+    sql = ea_keyset_select_sql(&q, &o, NULL, 50, 5000, 4950, "12.5", "7");
+    ck_assert_ptr_nonnull(strstr(sql, cols));
+    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t WHERE t.id IN"));
+    ck_assert_ptr_null(strstr(sql, "JOIN"));
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+    /* not lean: as before */
+    set_of(EA_RES_HYDROSITE, "");
+    sql = ea_listq_select_sql(&q, NULL, 50, 0);
+    ck_assert_ptr_nonnull(strstr(sql, "t.country_id, c.name, t.region_id, r.name"));
+    ck_assert_ptr_null(strstr(sql, "ecoatlas_names_version"));
+    /* resource metrics too; regions (ordered by their country's name),
+     * countries, datasets and climate series never */
+    set_of(EA_RES_METRIC, "ordering=value");
+    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
+    q.lean = 1;
+    ck_assert_ptr_nonnull(strstr(ea_listq_select_sql(&q, NULL, 50, 0),
+                                 "t.country_id, NULL, t.region_id, NULL, t.resource_type"));
+    ck_assert_int_eq(ea_listq_lean_ok(set_of(EA_RES_REGION, "")), 0);
+    ck_assert_int_eq(ea_listq_lean_ok(set_of(EA_RES_COUNTRY, "")), 0);
+    ck_assert_int_eq(ea_listq_lean_ok(set_of(EA_RES_DATASET, "")), 0);
+    ck_assert_int_eq(ea_listq_lean_ok(set_of(EA_RES_CLIMATE, "")), 0);
+    /* the error of a lean page once migration 0008's table is gone */
+    ck_assert_int_eq(ea_names_version_named("relation \"ecoatlas_names_version\" does not exist"), 1);
+    ck_assert_int_eq(ea_names_version_named("relation \"core_region\" does not exist"), 0);
+    ck_assert_int_eq(ea_names_version_named(NULL), 0);
+    /* the names and their version in one statement, bounded */
+    ck_assert_str_eq(ea_names_load_sql(),
+                     "SELECT (SELECT v FROM ecoatlas_names_version)::text, NULL, NULL"
+                     " UNION ALL (SELECT 'c', id::text, name FROM core_country LIMIT 20000 + 1)"
+                     " UNION ALL (SELECT 'r', id::text, name FROM core_region LIMIT 20000 + 1)");
+}
+END_TEST
+
 static Suite *sql_suite(void)
 {
     Suite *s = suite_create("sql");
@@ -506,6 +574,7 @@ static Suite *sql_suite(void)
     tcase_add_test(tc, connection_statements);
     tcase_add_test(tc, first_unfiltered_page_without_parameters);
     tcase_add_test(tc, deeper_pages_find_their_ids_first);
+    tcase_add_test(tc, lean_pages_leave_the_names_out);
     suite_add_tcase(s, tc);
     return s;
 }
