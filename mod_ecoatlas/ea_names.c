@@ -5,11 +5,11 @@
  * Kept per database (the server's DBDParams: no connection is taken to
  * find it, so that a request that only reads kept names can still wait for
  * a page-boundary map instead of building it) with the version they were
- * read at.  A lean page reads the version in the same
- * statement as its rows, so the names kept are used only when they are
- * those of the page's own snapshot; else they are read again (one
- * statement: names and version in one snapshot) and, when a change came
- * in between, the page is read joined (ea_handle_list).  A set of names is
+ * read at.  A lean page reads the version in the same statement as its
+ * rows, so the names kept are used only when they are those of the page's
+ * own snapshot; else they are read again (one statement: names and version
+ * in one snapshot) and, when a change came in between, the page is read
+ * joined (ea_handle_list).  A set of names is
  * immutable once read: a request holds the one it uses until it ends, and
  * the last holder of a replaced set frees it. */
 #include "ea_mod_conf.h"
@@ -93,19 +93,31 @@ static names_db *db_of(ea_names_state *ns, const char *id)
     return d;
 }
 
+/* Read the names of rq's database now and keep them in place of those
+ * kept; the set read, held by rq, or NULL. */
+/* A statement of its own, not of the request's set: prepared, planned as
+ * usual, under the session's bound (whatever the set's statements get). */
+static ea_db_status names_query(ea_req *rq, const char *sql, PGresult **res)
+{
+    int oneshot = rq->db_oneshot, generic = rq->db_generic, search_ms = rq->search_timeout_ms;
+    rq->db_oneshot = rq->db_generic = rq->search_timeout_ms = 0;
+    ea_db_status st = ea_db_query(rq, ea_stmt_read(sql, NULL), res);
+    rq->db_oneshot = oneshot;
+    rq->db_generic = generic;
+    rq->search_timeout_ms = search_ms;
+    return st;
+}
 
-/* Read the names of rq's database now and keep them (unless newer ones
- * are kept already); the set read, held by rq, or NULL. */
 static ea_names *load(ea_req *rq, ea_names_state *ns, const char *id)
 {
     PGresult *res;
-    if (ea_db_query(rq, ea_stmt_read(ea_names_present_sql(), NULL), &res) != EA_DB_OK)
+    if (names_query(rq, ea_names_present_sql(), &res) != EA_DB_OK)
         return NULL;
     if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
         ea_names_off(rq);
         return NULL;
     }
-    if (ea_db_query(rq, ea_stmt_read(ea_names_load_sql(), NULL), &res) != EA_DB_OK)
+    if (names_query(rq, ea_names_load_sql(), &res) != EA_DB_OK)
         return NULL;
     apr_pool_t *p;
     if (apr_pool_create(&p, NULL) != APR_SUCCESS)
