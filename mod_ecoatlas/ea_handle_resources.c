@@ -215,14 +215,21 @@ static ea_db_status page_rows(ea_req *rq, ea_listq *q, const char *total, long l
     return ea_db_query(rq, ea_stmt_read(sql, q->page_params), rows);
 }
 
-/* Does names have the country and region of every row of a lean page?
- * (It does when its version is the page's: the rows' keys reference them.) */
-static int names_fit(ea_req *rq, const ea_names *names, const ea_resource *res, PGresult *rows, int off)
+/* The page's rows as values (ea_row_values), each name field filled from
+ * names when q is lean; NULL when a row's country or region is not among
+ * them (it is when their version is the page's: the rows' keys reference
+ * them). */
+static const char ***page_values(ea_req *rq, const ea_listq *q, const ea_names *names, PGresult *rows, int off)
 {
-    for (int i = 0; i < PQntuples(rows); i++)
-        if (ea_names_fill(names, res, ea_row_values(rq, rows, i, off, res->nfields)) != 0)
-            return 0;
-    return 1;
+    const ea_resource *res = q->res;
+    int n = PQntuples(rows);
+    const char ***vals = apr_palloc(rq->r->pool, sizeof(*vals) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        vals[i] = ea_row_values(rq, rows, i, off, res->nfields);
+        if (q->lean && ea_names_fill(names, res, vals[i]) != 0)
+            return NULL;
+    }
+    return vals;
 }
 
 static void put_link(ea_buf *b, const char *key, const char *url)
@@ -276,17 +283,22 @@ int ea_handle_list(ea_req *rq)
     if (st != EA_DB_OK)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
+    const char ***vals = NULL;
     if (q.lean && nrows > 0) {
         const char *v = PQgetisnull(rows, 0, off + res->nfields) ? "" : PQgetvalue(rows, 0, off + res->nfields);
         if (strcmp(v, ea_names_version(names)) != 0)
             names = ea_names_at(rq, v);
-        if (!names || !names_fit(rq, names, res, rows, off)) {
+        if (names)
+            vals = page_values(rq, &q, names, rows, off);
+        if (!vals) {
             q.lean = 0;   /* a change came in between: the page joined */
             if ((st = page_rows(rq, &q, total, size, (page - 1) * size, &rows)) != EA_DB_OK)
                 return ea_db_fail(rq, st);
             nrows = PQntuples(rows);
         }
     }
+    if (!vals)
+        vals = page_values(rq, &q, NULL, rows, off);
     if (count < 0) {
         if (nrows > 0)
             count = atoll(PQgetvalue(rows, 0, 0));
@@ -315,10 +327,7 @@ int ea_handle_list(ea_req *rq)
     for (int i = 0; i < nrows; i++) {
         if (i)
             ea_buf_putc(&b, ',');
-        const char **vals = ea_row_values(rq, rows, i, off, res->nfields);
-        if (q.lean)
-            ea_names_fill(names, res, vals);   /* every id is there (names_fit) */
-        if (ea_serialize(&b, res, vals) != 0)
+        if (ea_serialize(&b, res, vals[i]) != 0)
             return ea_send_server_error(rq, "invalid JSON in a row");
     }
     ea_buf_puts(&b, "]}");

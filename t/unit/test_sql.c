@@ -488,45 +488,55 @@ START_TEST(deeper_pages_find_their_ids_first)
 }
 END_TEST
 
+/* The set of res for args, read lean (which it may be). */
+static ea_listq *lean_set_of(ea_res_id res, const char *args)
+{
+    set_of(res, args);
+    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
+    q.lean = 1;
+    return &q;
+}
+
+/* sql, a lean page of hydro sites: the name columns NULL, the names'
+ * version last, then FROM core_hydrosite t and from, neither names' table
+ * read, every placeholder a parameter. */
+static void lean_sites_page(const char *sql, const char *from)
+{
+    ck_assert_ptr_nonnull(strstr(sql, "t.country_id, NULL, t.region_id, NULL, t.dataset_id"));
+    ck_assert_ptr_nonnull(strstr(sql, apr_pstrcat(pool, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t ",
+                                                  from, NULL)));
+    ck_assert_ptr_null(strstr(sql, "core_country"));
+    ck_assert_ptr_null(strstr(sql, "core_region"));
+    placeholders_match(ea_stmt_read(sql, q.page_params));
+}
+
 /* A lean page (ea_listq.lean) leaves the names of countries and regions
  * NULL, reads the main table without joining theirs, and ends each row
  * with the names' version; only where every ORDER BY key is a column of
  * the main table and the resource has a lean FROM. */
 START_TEST(lean_pages_leave_the_names_out)
 {
-    const char *cols = "t.country_id, NULL, t.region_id, NULL, t.dataset_id";
-    const char *version = ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t ";
-    set_of(EA_RES_HYDROSITE, "");
-    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
-    q.lean = 1;
+    lean_set_of(EA_RES_HYDROSITE, "");
     const char *sql = ea_listq_select_sql(&q, "SELECT 7", 50, 0);
-    ck_assert_ptr_nonnull(strstr(sql, cols));
-    ck_assert_ptr_nonnull(strstr(sql, version));
+    lean_sites_page(sql, "ORDER BY");
     ck_assert_ptr_null(strstr(sql, "JOIN"));
     ck_assert_ptr_null(strstr(sql, "c.name"));
     /* a deeper page: the ids first, then the rows, still unjoined */
     sql = ea_listq_select_sql(&q, NULL, 50, 5000);
-    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t WHERE t.id IN (SELECT t.id"));
+    lean_sites_page(sql, "WHERE t.id IN (SELECT t.id");
     ck_assert_ptr_null(strstr(sql, "JOIN"));
     /* a searched set */
-    set_of(EA_RES_HYDROSITE, "search=lake&ordering=-head_m");
-    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
-    q.lean = 1;
+    lean_set_of(EA_RES_HYDROSITE, "search=lake&ordering=-head_m");
     sql = ea_listq_select_sql(&q, "SELECT 7", 50, 0);
-    ck_assert_ptr_nonnull(strstr(sql, cols));
-    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t JOIN (SELECT * FROM m"));
+    lean_sites_page(sql, "JOIN (SELECT * FROM m");
     ck_assert_ptr_null(strstr(sql, "c.id"));
-    placeholders_match(ea_stmt_read(sql, q.page_params));
     /* a page through a boundary map */
-    set_of(EA_RES_HYDROSITE, "status=study&ordering=head_m");
-    q.lean = 1;
+    lean_set_of(EA_RES_HYDROSITE, "status=study&ordering=head_m");
     ea_keyset_order o;
     ck_assert_int_eq(ea_keyset_order_of(&q, &o), 1);
     sql = ea_keyset_select_sql(&q, &o, NULL, 50, 5000, 4950, "12.5", "7");
-    ck_assert_ptr_nonnull(strstr(sql, cols));
-    ck_assert_ptr_nonnull(strstr(sql, ", (SELECT v FROM ecoatlas_names_version) FROM core_hydrosite t WHERE t.id IN"));
+    lean_sites_page(sql, "WHERE t.id IN");
     ck_assert_ptr_null(strstr(sql, "JOIN"));
-    placeholders_match(ea_stmt_read(sql, q.page_params));
     /* not lean: as before */
     set_of(EA_RES_HYDROSITE, "");
     sql = ea_listq_select_sql(&q, NULL, 50, 0);
@@ -534,9 +544,7 @@ START_TEST(lean_pages_leave_the_names_out)
     ck_assert_ptr_null(strstr(sql, "ecoatlas_names_version"));
     /* resource metrics too; regions (ordered by their country's name),
      * countries, datasets and climate series never */
-    set_of(EA_RES_METRIC, "ordering=value");
-    ck_assert_int_eq(ea_listq_lean_ok(&q), 1);
-    q.lean = 1;
+    lean_set_of(EA_RES_METRIC, "ordering=value");
     ck_assert_ptr_nonnull(strstr(ea_listq_select_sql(&q, NULL, 50, 0),
                                  "t.country_id, NULL, t.region_id, NULL, t.resource_type"));
     ck_assert_int_eq(ea_listq_lean_ok(set_of(EA_RES_REGION, "")), 0);
