@@ -4,6 +4,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,32 @@ static const char *ea_json_escape_for(long cp, char tmp[8])
     return tmp;
 }
 
+/* How many leading bytes of s[0..n) JSON copies unchanged without a
+ * look at them one by one: printable ASCII and DEL, other than '"' and
+ * '\\'.  Eight bytes are tested at once: in each of the four terms below
+ * the lowest flagged byte is a true hit (a borrow only moves upwards), so
+ * the lowest set bit of their union marks the first byte that ends the run. */
+static inline size_t ea_json_plain_run(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && defined(__GNUC__)
+    const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+
+    for (; n - i >= 8; i += 8) {
+        uint64_t w, q, bs, hit;
+        memcpy(&w, s + i, 8);
+        q = w ^ (ones * '"');
+        bs = w ^ (ones * '\\');
+        hit = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) | ((bs - ones) & ~bs) | w) & high;
+        if (hit)
+            return i + (size_t)(__builtin_ctzll(hit) >> 3);
+    }
+#endif
+    while (i < n && s[i] >= 0x20 && s[i] < 0x80 && s[i] != '"' && s[i] != '\\')
+        i++;
+    return i;
+}
+
 /* Append s escaped (no surrounding quotes); unchanged runs are copied whole. */
 static void ea_json_esc(ea_buf *b, const unsigned char *s, size_t len)
 {
@@ -48,9 +75,7 @@ static void ea_json_esc(ea_buf *b, const unsigned char *s, size_t len)
     char tmp[8];
 
     while (i < len) {
-        /* printable ASCII other than " and \ is copied as it is */
-        while (i < len && s[i] >= 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\')
-            i++;
+        i += ea_json_plain_run(s + i, len - i);
         if (i == len)
             break;
         long cp = s[i];
@@ -376,18 +401,27 @@ static int ea_jp_escape(ea_jp *j)
     return 0;
 }
 
-/* A string (j->p on the opening quote), re-escaped like ea_json_str. */
+/* A string (j->p on the opening quote), re-escaped like ea_json_str.  A
+ * run of text up to a quote or backslash is copied as it is when it was
+ * all plain ASCII; only one with other UTF-8 goes through ea_json_esc. */
 static int ea_jp_string(ea_jp *j)
 {
     const unsigned char *run;
+    int wide = 0;     /* the run holds a multi-byte character */
     long cp;
 
     j->p++;
     ea_buf_putc(j->out, '"');
     for (run = j->p; j->p < j->end; ) {
+        j->p += ea_json_plain_run(j->p, (size_t)(j->end - j->p));
+        if (j->p >= j->end)
+            break;
         unsigned char c = *j->p;
         if (c == '"' || c == '\\') {
-            ea_json_esc(j->out, run, (size_t)(j->p - run));
+            if (wide)
+                ea_json_esc(j->out, run, (size_t)(j->p - run));
+            else
+                ea_buf_put(j->out, (const char *)run, (size_t)(j->p - run));
             j->p++;
             if (c == '"') {
                 ea_buf_putc(j->out, '"');
@@ -396,15 +430,15 @@ static int ea_jp_string(ea_jp *j)
             if (ea_jp_escape(j) < 0)
                 return -1;
             run = j->p;
+            wide = 0;
         } else if (c < 0x20) {
             return -1;
-        } else if (c < 0x80) {
-            j->p++;
         } else {
             /* RFC 8259 text is UTF-8: refuse what Python could not decode. */
             j->p += ea_utf8_decode(j->p, (size_t)(j->end - j->p), &cp);
             if (cp == EA_UTF8_BAD)
                 return -1;
+            wide = 1;
         }
     }
     return -1;

@@ -861,11 +861,17 @@ int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals)
     for (int i = 0; i < res->nfields; i++) {
         const ea_field *f = &res->fields[i];
         const char *v = vals[i];
+        /* ,"key": written at once */
+        size_t klen = strlen(f->key);
+        char *k = ea_buf_reserve(b, klen + 4), *w = k;
         if (i)
-            ea_buf_putc(b, ',');
-        ea_buf_putc(b, '"');
-        ea_buf_puts(b, f->key);
-        ea_buf_puts(b, "\":");
+            *w++ = ',';
+        *w++ = '"';
+        memcpy(w, f->key, klen);
+        w += klen;
+        *w++ = '"';
+        *w++ = ':';
+        ea_buf_commit(b, (size_t)(w - k));
         if (!v) {
             ea_buf_puts(b, "null");
             continue;

@@ -232,6 +232,21 @@ static const char ***page_values(ea_req *rq, const ea_listq *q, const ea_names *
     return vals;
 }
 
+/* Room for a page's body: the bytes PostgreSQL sent, the keys and their
+ * punctuation, and some slack for names and escapes, so that the body is
+ * rarely copied while it grows. */
+static size_t page_room(const ea_resource *res, PGresult *rows, int off)
+{
+    size_t keys = 2, data = 0;
+    int n = PQntuples(rows);
+    for (int f = 0; f < res->nfields; f++)
+        keys += strlen(res->fields[f].key) + 6;
+    for (int i = 0; i < n; i++)
+        for (int f = 0; f < res->nfields; f++)
+            data += (size_t)PQgetlength(rows, i, off + f);
+    return 1024 + data + data / 16 + (size_t)n * (keys + 128);
+}
+
 static void put_link(ea_buf *b, const char *key, const char *url)
 {
     ea_buf_printf(b, ",\"%s\":", key);
@@ -312,7 +327,7 @@ int ea_handle_list(ea_req *rq)
         return ea_send_detail(rq, HTTP_NOT_FOUND, "Invalid page.");
 
     ea_buf b;
-    ea_buf_init(&b, rq->r->pool, 512 + (size_t)nrows * 512);
+    ea_buf_init(&b, rq->r->pool, page_room(res, rows, off));
     ea_buf_printf(&b, "{\"count\":%lld", count);
     const char *url = ea_request_url(rq);
     if (page < pages)

@@ -186,6 +186,44 @@ START_TEST(str_replaces_invalid_utf8_like_python)
 }
 END_TEST
 
+/* Plain text is skipped eight bytes at a time: every byte that ends a run
+ * (quote, backslash, controls, NUL, a multi-byte character, U+2028, an
+ * invalid byte) is found at every position of a word and across words, in
+ * a string of every length around them, by ea_json_str and, inside a JSON
+ * document, by ea_json_compact. */
+START_TEST(str_special_at_every_offset)
+{
+    static const struct { const char *in; size_t n; const char *out; } sp[] = {
+        { "\"", 1, "\\\"" }, { "\\", 1, "\\\\" }, { "\n", 1, "\\n" },
+        { "\x1f", 1, "\\u001f" }, { "\0", 1, "\\u0000" }, { "\x7f", 1, "\x7f" },
+        { "\xc3\xa9", 2, "\xc3\xa9" }, { "\xe2\x80\xa8", 3, "\\u2028" },
+        { "\xff", 1, "\xef\xbf\xbd" },
+    };
+    char in[64], want[96];
+
+    for (size_t k = 0; k < sizeof sp / sizeof sp[0]; k++)
+        for (size_t before = 0; before <= 17; before++)
+            for (size_t after = 0; after <= 9; after += 3) {
+                size_t n = 0, w = 0;
+                want[w++] = '"';
+                for (size_t i = 0; i < before; i++)
+                    in[n++] = want[w++] = (char)('a' + i % 26);
+                memcpy(in + n, sp[k].in, sp[k].n);
+                n += sp[k].n;
+                memcpy(want + w, sp[k].out, strlen(sp[k].out));
+                w += strlen(sp[k].out);
+                for (size_t i = 0; i < after; i++)
+                    in[n++] = want[w++] = (char)('A' + i);
+                want[w++] = '"';
+                want[w] = '\0';
+                ck_assert_str_eq(jstr(in, n), want);
+                /* the same text as a JSON document: what ea_json_str wrote
+                 * (raw \x7f, UTF-8 and \u escapes) compacts to itself */
+                ck_assert_str_eq(compact(want), want);
+            }
+}
+END_TEST
+
 START_TEST(cstr_null_and_text)
 {
     ea_buf *b = new_buf(0);
@@ -486,6 +524,7 @@ static Suite *json_suite(void)
     tcase_add_test(str, str_escapes_controls_quotes_backslash);
     tcase_add_test(str, str_keeps_unicode_but_escapes_line_separators);
     tcase_add_test(str, str_replaces_invalid_utf8_like_python);
+    tcase_add_test(str, str_special_at_every_offset);
     tcase_add_test(str, cstr_null_and_text);
     tcase_add_test(str, datetime_forms);
     suite_add_tcase(s, str);
