@@ -519,11 +519,41 @@ static int ea_float_text_is_repr(const unsigned char *p, size_t n)
     return seen_dot && nonzero && sig <= 15 && lead <= 3;
 }
 
+/* The length of the prefix of the JSON number text p[0..n) (not an
+ * integer) that is Python's repr of the float it reads as, or 0 when the
+ * float must be printed.  Zeros that end a fraction change no value, so
+ * "262.70" is 262.7 and "12.000" is 12.0: they are dropped, keeping one
+ * digit after the point, and the rest is checked by ea_float_text_is_repr;
+ * "D.0" with at most 15 significant digits in D is repr's text too. */
+static size_t ea_float_repr_len(const unsigned char *p, size_t n)
+{
+    size_t dot = 0, m = n, sig = 0;
+    int nonzero = 0;
+
+    for (size_t i = p[0] == '-'; i < n; i++) {
+        if (p[i] == '.')
+            dot = i;
+        else if (p[i] < '0' || p[i] > '9')
+            return 0;     /* an exponent */
+    }
+    if (dot == 0)
+        return 0;
+    while (m > dot + 2 && p[m - 1] == '0')
+        m--;
+    if (p[m - 1] != '0')
+        return ea_float_text_is_repr(p, m) ? m : 0;
+    for (size_t i = p[0] == '-'; i < dot; i++) {
+        nonzero |= p[i] != '0';
+        sig += nonzero;
+    }
+    return sig <= 15 ? m : 0;
+}
+
 static int ea_jp_number(ea_jp *j)
 {
     int is_int;
     const unsigned char *e = ea_scan_number(j->p, j->end, &is_int);
-    size_t n;
+    size_t n, m;
     char *text, num[32];
 
     if (e == NULL)
@@ -535,8 +565,8 @@ static int ea_jp_number(ea_jp *j)
             ea_buf_putc(j->out, '0');
         else
             ea_buf_put(j->out, (const char *)j->p, n);
-    } else if (ea_float_text_is_repr(j->p, n)) {
-        ea_buf_put(j->out, (const char *)j->p, n);
+    } else if ((m = ea_float_repr_len(j->p, n)) > 0) {
+        ea_buf_put(j->out, (const char *)j->p, m);
     } else {
         /* Borrow the buffer's spare room as strtod's NUL-terminated copy. */
         text = ea_buf_reserve(j->out, n);

@@ -9,6 +9,8 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static apr_pool_t *pool;
@@ -427,6 +429,50 @@ START_TEST(compact_string_escapes_reencoded)
 }
 END_TEST
 
+/* Decimals copied without a trip through a double (trailing zeros of the
+ * fraction dropped) read as the same float that ea_fmt_pyfloat prints:
+ * texts of 1 to 18 digits, the point anywhere, up to 4 trailing zeros,
+ * leading zeros after the point, signs, compared with the printed form. */
+START_TEST(compact_copied_decimals_equal_printed_floats)
+{
+    unsigned long long seed = 88172645463325252ULL;
+    char text[64], doc[64], num[32];
+
+    ck_assert_str_eq(compact("[262.70, 12.000, 0.00, -0.000, 10.0, 1.10, 0.00010, 0.000010]"),
+                     "[262.7,12.0,0.0,-0.0,10.0,1.1,0.0001,1e-05]");
+    ck_assert_str_eq(compact("[123456789012345.0, 1234567890123456.0, 999999999999999.00]"),
+                     "[123456789012345.0,1234567890123456.0,999999999999999.0]");
+    for (int k = 0; k < 200000; k++) {
+        size_t n = 0;
+        seed ^= seed << 13; seed ^= seed >> 7; seed ^= seed << 17;
+        int digits = 1 + (int)(seed % 18), point = (int)((seed >> 8) % (unsigned)digits),
+            zeros = (int)((seed >> 16) % 5), lead = (int)((seed >> 20) % 6);
+        if (seed >> 63)
+            text[n++] = '-';
+        if (point == 0) {
+            text[n++] = '0';
+            text[n++] = '.';
+            for (int i = 0; i < lead; i++)
+                text[n++] = '0';
+        }
+        for (int i = 0; i < digits; i++) {
+            int d = (int)((seed >> (24 + i * 2)) % 10);
+            text[n++] = (char)('0' + ((i == 0 && point > 0 && d == 0) ? 7 : d));
+            if (point > 0 && i + 1 == point)
+                text[n++] = '.';
+        }
+        if (text[n - 1] == '.')
+            text[n++] = '0';
+        for (int i = 0; i < zeros; i++)
+            text[n++] = '0';
+        text[n] = '\0';
+        snprintf(doc, sizeof doc, "[%s]", text);
+        ea_fmt_pyfloat(num, sizeof num, strtod(text, NULL));
+        ck_assert_str_eq(compact(doc), apr_psprintf(pool, "[%s]", num));
+    }
+}
+END_TEST
+
 START_TEST(compact_refuses_invalid_json)
 {
     static const char *bad[] = {
@@ -542,6 +588,7 @@ static Suite *json_suite(void)
     tcase_add_test(doc, compact_pg_jsonb_output);
     tcase_add_test(doc, compact_numbers_like_python);
     tcase_add_test(doc, compact_string_escapes_reencoded);
+    tcase_add_test(doc, compact_copied_decimals_equal_printed_floats);
     tcase_add_test(doc, compact_refuses_invalid_json);
     tcase_add_test(doc, compact_depth_limit);
     tcase_add_test(doc, compact_is_idempotent);
