@@ -600,7 +600,10 @@ static int ea_jp_member(ea_jp *j, int depth)
     if (j->p >= j->end || *j->p != ':')
         return -1;
     j->p++;
-    ea_buf_puts(j->out, j->indent < 0 ? ":" : EA_JSON_KEY_SEP);
+    if (j->indent < 0)
+        ea_buf_putc(j->out, ':');
+    else
+        ea_buf_put(j->out, EA_JSON_KEY_SEP, sizeof EA_JSON_KEY_SEP - 1);
     ea_jp_ws(j);
     return ea_jp_value(j, depth);
 }

@@ -857,6 +857,11 @@ const char *ea_listq_detail_sql(ea_listq *q, const char *id)
 
 int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals)
 {
+    return ea_serialize_n(b, res, vals, NULL);
+}
+
+int ea_serialize_n(ea_buf *b, const ea_resource *res, const char *const *vals, const int *lens)
+{
     ea_buf_putc(b, '{');
     for (int i = 0; i < res->nfields; i++) {
         const ea_field *f = &res->fields[i];
@@ -876,19 +881,20 @@ int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals)
             ea_buf_puts(b, "null");
             continue;
         }
+        size_t vlen = lens && lens[i] >= 0 ? (size_t)lens[i] : strlen(v);
         switch (f->kind) {
         case EA_F_INT:
-            ea_buf_puts(b, v);
+            ea_buf_put(b, v, vlen);
             break;
         case EA_F_STR:
         case EA_F_DEC:
-            ea_json_str(b, v, strlen(v));
+            ea_json_str(b, v, vlen);
             break;
         case EA_F_TS:
             ea_json_datetime(b, v);
             break;
         case EA_F_JSON:
-            if (ea_json_compact(b, v, strlen(v)) != 0)
+            if (ea_json_compact(b, v, vlen) != 0)
                 return -1;
             break;
         }

@@ -212,6 +212,9 @@ const char *ea_listq_detail_sql(ea_listq *q, const char *id);
 /* Serialise one row: vals[i] is field i as PostgreSQL text, NULL for SQL
  * NULL.  Returns -1 if a JSON column holds invalid JSON (never expected). */
 int ea_serialize(ea_buf *b, const ea_resource *res, const char *const *vals);
+/* The same, with lens[i] the length of vals[i] where it is >= 0 (as
+ * PQgetlength gives it); a negative length, or lens NULL, means strlen. */
+int ea_serialize_n(ea_buf *b, const ea_resource *res, const char *const *vals, const int *lens);
 
 /* Escape a LIKE pattern piece (\ % _) and wrap it in % for icontains. */
 char *ea_like_contains(apr_pool_t *p, const char *term);

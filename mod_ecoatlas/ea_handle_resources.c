@@ -215,20 +215,31 @@ static ea_db_status page_rows(ea_req *rq, ea_listq *q, const char *total, long l
     return ea_db_query(rq, ea_stmt_read(sql, q->page_params), rows);
 }
 
-/* The page's rows as values (ea_row_values), each name field filled from
- * names when q is lean; NULL when a row's country or region is not among
+/* The page's rows as values (ea_row_values) and their lengths, each name
+ * field filled from names when q is lean (its length then left to
+ * ea_serialize_n: -1); NULL when a row's country or region is not among
  * them (it is when their version is the page's: the rows' keys reference
  * them). */
-static const char ***page_values(ea_req *rq, const ea_listq *q, const ea_names *names, PGresult *rows, int off)
+static const char ***page_values(ea_req *rq, const ea_listq *q, const ea_names *names, PGresult *rows, int off,
+                                 int ***lens_out)
 {
     const ea_resource *res = q->res;
     int n = PQntuples(rows);
     const char ***vals = apr_palloc(rq->r->pool, sizeof(*vals) * (size_t)(n ? n : 1));
+    int **lens = apr_palloc(rq->r->pool, sizeof(*lens) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) {
         vals[i] = ea_row_values(rq, rows, i, off, res->nfields);
-        if (q->lean && ea_names_fill(names, res, vals[i]) != 0)
-            return NULL;
+        lens[i] = apr_palloc(rq->r->pool, sizeof(int) * (size_t)res->nfields);
+        for (int f = 0; f < res->nfields; f++)
+            lens[i][f] = PQgetlength(rows, i, off + f);
+        if (q->lean) {
+            if (ea_names_fill(names, res, vals[i]) != 0)
+                return NULL;
+            for (int k = 0; k < res->nname_fields; k++)
+                lens[i][res->name_fields[k].field] = -1;
+        }
     }
+    *lens_out = lens;
     return vals;
 }
 
@@ -299,12 +310,13 @@ int ea_handle_list(ea_req *rq)
         return ea_db_fail(rq, st);
     int nrows = PQntuples(rows), off = count < 0 ? 1 : 0;
     const char ***vals = NULL;
+    int **lens = NULL;
     if (q.lean && nrows > 0) {
         const char *v = PQgetisnull(rows, 0, off + res->nfields) ? "" : PQgetvalue(rows, 0, off + res->nfields);
         if (strcmp(v, ea_names_version(names)) != 0)
             names = ea_names_at(rq, v);
         if (names)
-            vals = page_values(rq, &q, names, rows, off);
+            vals = page_values(rq, &q, names, rows, off, &lens);
         if (!vals) {
             q.lean = 0;   /* a change came in between: the page joined */
             if ((st = page_rows(rq, &q, total, size, (page - 1) * size, &rows)) != EA_DB_OK)
@@ -313,7 +325,7 @@ int ea_handle_list(ea_req *rq)
         }
     }
     if (!vals)
-        vals = page_values(rq, &q, NULL, rows, off);
+        vals = page_values(rq, &q, NULL, rows, off, &lens);
     if (count < 0) {
         if (nrows > 0)
             count = atoll(PQgetvalue(rows, 0, 0));
@@ -342,7 +354,7 @@ int ea_handle_list(ea_req *rq)
     for (int i = 0; i < nrows; i++) {
         if (i)
             ea_buf_putc(&b, ',');
-        if (ea_serialize(&b, res, vals[i]) != 0)
+        if (ea_serialize_n(&b, res, vals[i], lens[i]) != 0)
             return ea_send_server_error(rq, "invalid JSON in a row");
     }
     ea_buf_puts(&b, "]}");

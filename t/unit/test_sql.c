@@ -563,6 +563,50 @@ START_TEST(lean_pages_leave_the_names_out)
 }
 END_TEST
 
+/* A row as the API shows it; with lengths (PQgetlength's), exactly that
+ * many bytes of each value, and a negative length read with strlen. */
+START_TEST(rows_serialised_with_their_lengths)
+{
+    const ea_resource *res = &ea_resources[EA_RES_HYDROSITE];
+    const char *vals[] = {
+        "7", "Dam \"A\"", "2", "Chad", "3", NULL, "1", "-2.537066", "13.5", "10.00", "1.5",
+        "2.0", "3.0", "identified", "line\nbreak", "{\"a\": 262.70, \"b\": [1, 2.0], \"c\": \"\u00e9\"}",
+        "2024-10-19 17:04:32+00", "2024-10-19 17:04:32.5+00",
+    };
+    const char *want = "{\"id\":7,\"name\":\"Dam \\\"A\\\"\",\"country\":2,\"country_name\":\"Chad\","
+        "\"region\":3,\"region_name\":null,\"dataset\":1,\"latitude\":\"-2.537066\",\"longitude\":\"13.5\","
+        "\"elevation_m\":\"10.00\",\"head_m\":\"1.5\",\"storage_capacity_mwh\":\"2.0\","
+        "\"turbine_capacity_mw\":\"3.0\",\"status\":\"identified\",\"notes\":\"line\\nbreak\","
+        "\"properties\":{\"a\":262.7,\"b\":[1,2.0],\"c\":\"\u00e9\"},"
+        "\"created_at\":\"2024-10-19T17:04:32Z\",\"updated_at\":\"2024-10-19T17:04:32.500000Z\"}";
+    int lens[18];
+    ea_buf b;
+
+    ck_assert_int_eq(res->nfields, 18);
+    for (int i = 0; i < 18; i++)
+        lens[i] = vals[i] ? (int)strlen(vals[i]) : 0;
+    lens[3] = -1;
+    ea_buf_init(&b, pool, 16);
+    ck_assert_int_eq(ea_serialize(&b, res, vals), 0);
+    ck_assert_str_eq(b.data, want);
+    ea_buf_reset(&b);
+    ck_assert_int_eq(ea_serialize_n(&b, res, vals, lens), 0);
+    ck_assert_str_eq(b.data, want);
+    /* only the bytes the lengths give: "Dam", 1 digit of the id */
+    lens[0] = 1;
+    vals[0] = "72";
+    lens[1] = 3;
+    ea_buf_reset(&b);
+    ck_assert_int_eq(ea_serialize_n(&b, res, vals, lens), 0);
+    const char *head = "{\"id\":7,\"name\":\"Dam\",\"country\":2,";
+    ck_assert_msg(strncmp(b.data, head, strlen(head)) == 0, "%s", b.data);
+    /* invalid JSON in a JSON column is refused */
+    vals[15] = "{\"a\": }";
+    lens[15] = (int)strlen(vals[15]);
+    ck_assert_int_eq(ea_serialize_n(&b, res, vals, lens), -1);
+}
+END_TEST
+
 static Suite *sql_suite(void)
 {
     Suite *s = suite_create("sql");
@@ -583,6 +627,7 @@ static Suite *sql_suite(void)
     tcase_add_test(tc, first_unfiltered_page_without_parameters);
     tcase_add_test(tc, deeper_pages_find_their_ids_first);
     tcase_add_test(tc, lean_pages_leave_the_names_out);
+    tcase_add_test(tc, rows_serialised_with_their_lengths);
     suite_add_tcase(s, tc);
     return s;
 }
