@@ -36,28 +36,94 @@ typedef struct ea_conn_state {
 #define EA_MAX_PREPARED 512
 #define EA_STATE_KEY "ecoatlas:conn"
 
-/* mod_dbd's ap_dbd_acquire, kept in the module state. */
-static APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire_fn(const server_rec *s)
-{
-    return (APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *)ea_state(s)->dbd_acquire;
-}
-
-void *ea_db_acquire(request_rec *r)
-{
-    return dbd_acquire_fn(r->server)(r);
-}
-
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *dbd_acquire = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_acquire);
+    APR_OPTIONAL_FN_TYPE(ap_dbd_open) *dbd_open = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_open);
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close = APR_RETRIEVE_OPTIONAL_FN(ap_dbd_close);
+    (void)pconf;
     ea_state(s)->dbd_acquire = (void (*)(void))dbd_acquire;
-    if (!dbd_acquire) {
+    ea_state(s)->dbd_open = (void (*)(void))dbd_open;
+    ea_state(s)->dbd_close = (void (*)(void))dbd_close;
+    ea_state(s)->dbd_module = ap_find_linked_module("mod_dbd.c");
+    if (!dbd_acquire || !dbd_open || !dbd_close) {
         ap_log_error(APLOG_MARK, APLOG_CRIT, 0, s,
                      EA_LOGNO(00014) "mod_ecoatlas needs mod_dbd: load it (LoadModule dbd_module ...) "
                      "and configure DBDriver pgsql and DBDParams");
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
+}
+
+/* Has another module of this request taken mod_dbd's per-request
+ * connection (ap_dbd_acquire, e.g. mod_authn_dbd)?  Then that one is
+ * shared, as mod_dbd intends: a second connection per request could wait
+ * forever on a pool that such requests hold entirely. */
+static int dbd_acquired_by_request(request_rec *r)
+{
+    module *m = ea_state(r->server)->dbd_module;
+    while (r->prev || r->main)
+        r = r->prev ? r->prev : r->main;
+    return m && ap_get_module_config(r->request_config, m) != NULL;
+}
+
+static void give_back(ea_req *rq)
+{
+    APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close =
+        (APR_OPTIONAL_FN_TYPE(ap_dbd_close) *)ea_state(rq->r->server)->dbd_close;
+    dbd_close(rq->r->server, rq->db);
+    rq->db = NULL;
+    rq->db_own = 0;
+}
+
+/* The request's own connection at its end, when nothing gave it back
+ * before (an open transaction is rolled back first).  A pre-cleanup: with
+ * DBDPersist Off the connection lives in a subpool of the request's pool,
+ * which is destroyed before the ordinary cleanups run. */
+static apr_status_t give_back_cleanup(void *v)
+{
+    ea_req *rq = v;
+    if (rq->db && rq->db_own) {
+        if (rq->in_txn) {
+            ap_dbd_t *dbd = rq->db;
+            PQclear(PQexec(apr_dbd_native_handle(dbd->driver, dbd->handle), EA_SQL_ROLLBACK));
+            rq->in_txn = 0;
+        }
+        give_back(rq);
+    }
+    return APR_SUCCESS;
+}
+
+void ea_db_release(ea_req *rq)
+{
+    if (!rq->db || !rq->db_own || rq->in_txn)
+        return;
+    ap_dbd_t *dbd = rq->db;
+    if (PQtransactionStatus(apr_dbd_native_handle(dbd->driver, dbd->handle)) != PQTRANS_IDLE)
+        return;   /* a statement still running (a stream): kept to the end */
+    give_back(rq);
+}
+
+/* A connection for the request: its own from mod_dbd's pool (ap_dbd_open,
+ * given back by ea_db_release or when the request ends), or the one
+ * another module of the request acquired. */
+static ap_dbd_t *db_take(ea_req *rq)
+{
+    request_rec *r = rq->r;
+    ea_module_state *st = ea_state(r->server);
+    if (dbd_acquired_by_request(r)) {
+        rq->db_own = 0;
+        return ((APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *)st->dbd_acquire)(r);
+    }
+    ap_dbd_t *dbd = ((APR_OPTIONAL_FN_TYPE(ap_dbd_open) *)st->dbd_open)(r->pool, r->server);
+    if (dbd) {
+        rq->db_own = 1;
+        if (!rq->db_cleanup) {
+            apr_pool_pre_cleanup_register(r->pool, rq, give_back_cleanup);
+            rq->db_cleanup = 1;
+        }
+    }
+    return dbd;
 }
 
 static ea_conn_state *conn_state(ap_dbd_t *dbd)
@@ -79,18 +145,21 @@ static PGconn *acquire(ea_req *rq, ap_dbd_t **dbdp)
     ap_dbd_t *dbd = rq->db;
     if (!dbd) {
         apr_time_t t0 = apr_time_now();
-        dbd = ea_db_acquire(rq->r);
+        dbd = db_take(rq);
         ea_count_wait(rq->r->server, apr_time_now() - t0);
         if (!dbd) {
             ea_count(rq->r->server, EA_C_DB_ACQUIRE_FAIL);
             return NULL;
         }
+        rq->db = dbd;
         if (strcmp(apr_dbd_name(dbd->driver), "pgsql") != 0) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, rq->r,
                           EA_LOGNO(00015) "mod_ecoatlas needs DBDriver pgsql, not %s", apr_dbd_name(dbd->driver));
+            if (rq->db_own)
+                give_back(rq);
+            rq->db = NULL;
             return NULL;
         }
-        rq->db = dbd;
     }
     *dbdp = dbd;
     return apr_dbd_native_handle(dbd->driver, dbd->handle);
@@ -387,7 +456,7 @@ ea_db_status ea_db_write(ea_req *rq, ea_stmt stmt, PGresult **out, ea_db_diag *d
 static apr_status_t rollback_cleanup(void *v)
 {
     ea_req *rq = v;
-    if (rq->in_txn) {
+    if (rq->in_txn && rq->db) {
         ap_dbd_t *dbd = rq->db;
         PGconn *conn = apr_dbd_native_handle(dbd->driver, dbd->handle);
         PQclear(PQexec(conn, EA_SQL_ROLLBACK));

@@ -117,9 +117,13 @@ typedef struct ea_module_state {
     /* metrics (ea_mod_metrics.c) */
     struct ea_metrics *metrics;         /* the counters' region; NULL: no metrics */
     struct ea_metrics_state *metrics_st;
-    /* database (ea_db.c): mod_dbd's ap_dbd_acquire, as a generic function
-     * pointer (ea_db.c casts it back) */
+    /* database (ea_db.c): mod_dbd's ap_dbd_acquire, ap_dbd_open and
+     * ap_dbd_close, as generic function pointers (ea_db.c casts them back),
+     * and mod_dbd's module record (its per-request acquisition) */
     void (*dbd_acquire)(void);
+    void (*dbd_open)(void);
+    void (*dbd_close)(void);
+    module *dbd_module;
     /* lines logged lately in this process (ea_log_once, ea_respond.c) */
     uint64_t logged[256];
     /* the names of countries and regions this process keeps (ea_names.c) */

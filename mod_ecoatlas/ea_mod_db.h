@@ -31,8 +31,11 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
 typedef void (*ea_db_conn_fn)(PGconn *pg, void *baton);
 ea_db_status ea_db_with_timeout(ea_req *rq, int ms, ea_db_conn_fn fn, void *baton);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
-/* A pooled connection of mod_dbd for the request (ap_dbd_t *), or NULL. */
-void *ea_db_acquire(request_rec *r);
+/* Give the request's connection back to mod_dbd's pool now, when the
+ * request owns it and it is idle (no transaction, no statement running):
+ * the response is sent after, so a client slow to read it holds no
+ * connection.  A later statement of the request takes one again. */
+void ea_db_release(ea_req *rq);
 /* Writes: one transaction per request.  ea_db_write is ea_db_query where an
  * integrity violation (SQLSTATE 23xxx) is an expected answer: EA_DB_ERROR
  * with diag set, and no error logged.  A request that ends with its

@@ -48,6 +48,8 @@ struct ea_req {
     apr_array_header_t *qs;    /* ea_param */
     int indent;                /* Accept: application/json; indent=N, or -1 */
     void *db;                  /* ap_dbd_t *, acquired lazily */
+    int db_own;                /* db is this request's own (ap_dbd_open): given back early */
+    int db_cleanup;            /* its give-back-on-exit cleanup is registered */
     int secure;                /* TLS, or a trusted proxy's header says https */
     const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */

@@ -1,6 +1,7 @@
 /* ea_respond: JSON responses, content negotiation and absolute URLs. */
 #include "ea_mod_conf.h"
 #include "ea_mod_req.h"
+#include "ea_mod_db.h"
 #include "ea_mod_respond.h"
 #include "http_core.h"
 #include "apr_strings.h"
@@ -49,6 +50,9 @@ int ea_send_raw_json(ea_req *rq, int status, const char *data, size_t len)
     ap_set_content_length(r, (apr_off_t)len);
     rq->sent_body = data;
     rq->sent_len = len;
+    /* the response no longer needs the database: a client slow to read
+     * it must not hold a pooled connection meanwhile */
+    ea_db_release(rq);
     if (!r->header_only) {
         /* data lives as long as the request (pool or static): one bucket, no copy */
         apr_bucket_brigade *bb = apr_brigade_create(r->pool, r->connection->bucket_alloc);

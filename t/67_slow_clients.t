@@ -1,0 +1,147 @@
+use strict;
+use warnings;
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+# Clients slow to read large responses hold no pooled connection: a list
+# page is rendered, its connection goes back to mod_dbd's pool, and only
+# then is it sent (docs/operations.md §2, "A connection is held only while
+# the database is used").
+#
+# Its own httpd (event MPM, one child of 16 threads, DBDMax 2, a 16 KB
+# send buffer): six clients that read nothing ask for pages of 200 sites
+# (about 340 KB each, far more than the send buffer and their 2 KB receive
+# buffer take), so six threads stay blocked writing.  While they are,
+# other requests that need PostgreSQL are answered at once; had each
+# blocked writer kept its connection, they would wait for httpd's Timeout.
+# Then the slow clients read: each gets its whole page.
+
+use Test::More;
+use File::Temp ();
+use IO::Socket::INET ();
+use IO::Select ();
+use Socket qw(SOL_SOCKET SO_RCVBUF);
+use Time::HiRes qw(time sleep);
+use JSON::PP ();
+use EaConfTest qw(httpd_cmd free_port module_path wait_port);
+use EaTest ();
+
+plan tests => 6;
+
+EaTest::reset_db();
+my $ids = EaTest::seed_fixture();
+# 400 more sites with 1,500-character notes (the fixture's site makes 401)
+EaTest::db()->do(q{
+    INSERT INTO core_hydrosite (name, country_id, region_id, dataset_id, status, notes, properties,
+                                created_at, updated_at)
+    SELECT 'Slow ' || g, ?, ?, ?, 'identified', repeat('n', 1500), '{"k": [1, 2.50]}', now(), now()
+      FROM generate_series(1, 400) g}, undef, $ids->{country}, $ids->{region}, $ids->{dataset});
+
+my $tmp = File::Temp::tempdir(CLEANUP => 1);
+my $port = free_port();
+my $mods = $ENV{EA_HTTPD_MODULES} // '/usr/lib/apache2/modules';
+my $module = module_path();
+open my $fh, '>', "$tmp/httpd.conf" or die $!;
+print $fh <<"EOF";
+ServerRoot "$tmp"
+ServerName 127.0.0.1
+PidFile "$tmp/httpd.pid"
+ErrorLog "$tmp/error.log"
+LogLevel warn
+Listen 127.0.0.1:$port
+LoadModule mpm_event_module $mods/mod_mpm_event.so
+LoadModule authz_core_module $mods/mod_authz_core.so
+LoadModule dbd_module $mods/mod_dbd.so
+LoadModule ecoatlas_module "$module"
+StartServers 1
+ServerLimit 1
+ThreadsPerChild 16
+MaxRequestWorkers 16
+MinSpareThreads 1
+MaxSpareThreads 16
+SendBufferSize 16384
+Timeout 60
+DBDriver pgsql
+DBDParams "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}"
+DBDMin 0
+DBDKeep 2
+DBDMax 2
+EcoAtlasSecretKey "$ENV{EA_SECRET_KEY}"
+EcoAtlasRateLimitAnon off
+<Location /api>
+    SetHandler ecoatlas-api
+    EcoAtlasAllowedHosts 127.0.0.1
+    EcoAtlasCache Off
+</Location>
+EOF
+close $fh;
+
+my $httpd = httpd_cmd();
+system($httpd, '-f', "$tmp/httpd.conf", '-k', 'start') == 0 or die "httpd did not start";
+ok(wait_port($port, 30), 'httpd listens');
+
+# A request whose answer is not read until read_all().
+sub slow_request {
+    my ($path) = @_;
+    my $s = IO::Socket::INET->new(Proto => 'tcp') or die $!;
+    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048) or die $!;
+    $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die "connect: $!";
+    print {$s} "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+    return $s;
+}
+
+# Everything the server sends until it closes, within $secs.
+sub read_all {
+    my ($s, $secs) = @_;
+    my ($data, $until, $sel) = ('', time + $secs, IO::Select->new($s));
+    while (time < $until) {
+        last unless $sel->can_read($until - time);
+        my $n = sysread($s, my $chunk, 65536);
+        last unless $n;
+        $data .= $chunk;
+    }
+    return $data;
+}
+
+# status and decoded body of a response read whole
+sub parse {
+    my ($raw) = @_;
+    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
+    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+    my $json = eval { JSON::PP::decode_json($body // '') };
+    return ($status // 0, $json);
+}
+
+my @slow = map { slow_request("/api/hydro-sites/?page_size=200&page=" . (1 + $_ % 2)) } 1 .. 6;
+sleep 2;   # rendered, and blocked in the write
+
+# Requests that need PostgreSQL, while the six writers are blocked.
+my @took;
+for my $path ('/api/hydro-sites/?page_size=1', "/api/hydro-sites/$ids->{site}/", '/api/countries/') {
+    my $t0 = time;
+    my ($status) = parse(read_all(slow_request($path), 20));
+    push @took, [$path, $status, time - $t0];
+}
+my @late = grep { $_->[1] != 200 || $_->[2] > 5 } @took;
+ok(!@late, 'requests are answered while six clients are slow to read pages of 200')
+    or diag(join "\n", map { sprintf '%s: %s after %.1f s', @$_ } @late);
+
+# The slow clients now read: six whole pages of 200 distinct sites.
+my (@bad, %seen);
+for my $s (@slow) {
+    my ($status, $json) = parse(read_all($s, 30));
+    my $n = $json && ref $json->{results} eq 'ARRAY' ? scalar @{ $json->{results} } : -1;
+    push @bad, "status $status, $n results" unless $status == 200 && $n == 200 && $json->{count} == 401;
+    $seen{ join ',', map { $_->{id} } @{ $json->{results} // [] } }++;
+}
+ok(!@bad, 'each slow client gets its whole page') or diag(join "\n", @bad);
+is(scalar keys %seen, 2, 'pages 1 and 2, the same rows for the same page');
+my (undef, $page2) = parse(read_all(slow_request('/api/hydro-sites/?page_size=200&page=2'), 20));
+is_deeply([ map { length $_->{notes} } @{ $page2->{results} // [] }[0 .. 1] ],
+          [1500, 1500], 'the rows are whole (notes of 1,500 characters)');
+
+system($httpd, '-f', "$tmp/httpd.conf", '-k', 'stop');
+sleep 1;
+open my $log, '<', "$tmp/error.log" or die $!;
+my @errors = grep { /\[(?:[a-z_]+:)?(?:error|crit|alert|emerg)\]/ } <$log>;
+ok(!@errors, 'no errors logged') or diag(join '', @errors);
