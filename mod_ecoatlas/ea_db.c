@@ -17,6 +17,8 @@
 #include "apr_optional.h"
 #include "apr_lib.h"
 #include "ea_sql_write.h"
+#include "ea_fifo.h"
+#include "ap_mpm.h"
 #include <limits.h>
 #include <stdio.h>
 
@@ -67,6 +69,65 @@ static int dbd_acquired_by_request(request_rec *r)
     return m && ap_get_module_config(r->request_config, m) != NULL;
 }
 
+/* ---- waiting for a connection in arrival order ------------------------------ */
+
+/* mod_dbd's directives that decide which servers share a pool and its
+ * size are noted as they are read, then handled by mod_dbd as usual. */
+const char *ea_db_note_pool(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    (void)dconf;
+    if (!ap_find_linked_module("mod_dbd.c"))   /* as httpd says it without us */
+        return apr_pstrcat(cmd->pool, "Invalid command '", cmd->directive->directive,
+                           "', perhaps misspelled or defined by a module not included "
+                           "in the server configuration", NULL);
+    ea_srv_conf *sc = ea_sconf(cmd->server);
+    *(const char **)((char *)sc + (apr_uintptr_t)cmd->info) = arg;
+    return DECLINE_CMD;
+}
+
+/* mod_dbd's DBDMax when none is given (threaded MPMs). */
+#define EA_DBD_DEFAULT_MAX 10
+
+/* One queue per pool: servers whose mod_dbd settings are the same share
+ * mod_dbd's pool, and its queue.  None under a MPM without threads (one
+ * request per process) or with DBDPersist Off (no pool). */
+void ea_db_child_init(apr_pool_t *pchild, server_rec *main_s)
+{
+    int threaded = AP_MPMQ_NOT_SUPPORTED;
+    if (ap_mpm_query(AP_MPMQ_IS_THREADED, &threaded) != APR_SUCCESS || threaded == AP_MPMQ_NOT_SUPPORTED)
+        return;
+    apr_hash_t *by_key = apr_hash_make(pchild), *by_server = apr_hash_make(pchild);
+    for (server_rec *s = main_s; s; s = s->next) {
+        ea_srv_conf *sc = ea_sconf(s);
+        if (sc->dbd_persist && strcasecmp(sc->dbd_persist, "off") == 0)
+            continue;
+        long max = sc->dbd_max ? strtol(sc->dbd_max, NULL, 10) : EA_DBD_DEFAULT_MAX;
+        if (max < 1)
+            continue;
+        const char *d[] = { sc->dbd_params, sc->dbd_driver, sc->dbd_min, sc->dbd_keep, sc->dbd_max,
+                            sc->dbd_exptime };
+        const char *key = "";
+        for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
+            key = apr_pstrcat(pchild, key, d[i] ? d[i] : "", "\n", NULL);
+        ea_fifo *q = apr_hash_get(by_key, key, APR_HASH_KEY_STRING);
+        if (!q) {
+            if (!(q = ea_fifo_create(pchild, (int)(max < INT_MAX ? max : INT_MAX))))
+                continue;   /* no queue: mod_dbd's pool alone */
+            apr_hash_set(by_key, key, APR_HASH_KEY_STRING, q);
+        }
+        server_rec **k = apr_palloc(pchild, sizeof(*k));
+        *k = s;
+        apr_hash_set(by_server, k, sizeof(*k), q);
+    }
+    ea_state(main_s)->db_queues = by_server;
+}
+
+static ea_fifo *queue_of(server_rec *s)
+{
+    apr_hash_t *h = ea_state(s)->db_queues;
+    return h ? apr_hash_get(h, &s, sizeof(s)) : NULL;
+}
+
 static void give_back(ea_req *rq)
 {
     APR_OPTIONAL_FN_TYPE(ap_dbd_close) *dbd_close =
@@ -74,6 +135,10 @@ static void give_back(ea_req *rq)
     dbd_close(rq->r->server, rq->db);
     rq->db = NULL;
     rq->db_own = 0;
+    if (rq->db_queue) {
+        ea_fifo_leave(rq->db_queue);   /* to the next request in line */
+        rq->db_queue = NULL;
+    }
 }
 
 /* The request's own connection at its end, when nothing gave it back
@@ -115,9 +180,17 @@ static ap_dbd_t *db_take(ea_req *rq)
         rq->db_own = 0;
         return ((APR_OPTIONAL_FN_TYPE(ap_dbd_acquire) *)st->dbd_acquire)(r);
     }
+    /* in line behind the requests that came first, then mod_dbd's pool,
+     * which has a connection for each slot of the queue */
+    ea_fifo *q = queue_of(r->server);
+    if (q && ea_fifo_enter(q, r->pool) != 0)
+        q = NULL;
     ap_dbd_t *dbd = ((APR_OPTIONAL_FN_TYPE(ap_dbd_open) *)st->dbd_open)(r->pool, r->server);
+    if (!dbd && q)
+        ea_fifo_leave(q);
     if (dbd) {
         rq->db_own = 1;
+        rq->db_queue = q;
         if (!rq->db_cleanup) {
             apr_pool_pre_cleanup_register(r->pool, rq, give_back_cleanup);
             rq->db_cleanup = 1;

@@ -7,6 +7,7 @@
 #include "ea_mod_edge.h"
 #include "ea_mod_body.h"
 #include "ea_mod_tasks.h"
+#include "ea_mod_db.h"
 #include "apr_strings.h"
 #include "ea_params.h"
 #include <errno.h>
@@ -171,6 +172,12 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(task_time_limit);
     c->import_dir = add->import_dir ? add->import_dir : base->import_dir;
     c->dbd_params = add->dbd_params ? add->dbd_params : base->dbd_params;
+    c->dbd_driver = add->dbd_driver ? add->dbd_driver : base->dbd_driver;
+    c->dbd_min = add->dbd_min ? add->dbd_min : base->dbd_min;
+    c->dbd_keep = add->dbd_keep ? add->dbd_keep : base->dbd_keep;
+    c->dbd_max = add->dbd_max ? add->dbd_max : base->dbd_max;
+    c->dbd_exptime = add->dbd_exptime ? add->dbd_exptime : base->dbd_exptime;
+    c->dbd_persist = add->dbd_persist ? add->dbd_persist : base->dbd_persist;
     c->ssl_engine = add->ssl_engine;   /* the server's own: the deploy check's view */
     MERGE(metrics);
     c->st = base->st;
@@ -362,6 +369,19 @@ const command_rec ea_directives[] = {
     /* mod_dbd's directive: noted here too (ea_cache.c), then handled by mod_dbd */
     AP_INIT_TAKE1("DBDParams", ea_cache_note_dbd_params, NULL, RSRC_CONF,
                   "mod_dbd's connection parameters (mod_ecoatlas notes which servers share them)"),
+    /* mod_dbd's pool settings: noted here too (ea_db.c: each pool's queue) */
+    AP_INIT_TAKE1("DBDriver", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_driver), RSRC_CONF,
+                  "mod_dbd's driver (mod_ecoatlas notes which servers share a pool)"),
+    AP_INIT_TAKE1("DBDMin", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_min), RSRC_CONF,
+                  "mod_dbd's DBDMin (mod_ecoatlas notes which servers share a pool)"),
+    AP_INIT_TAKE1("DBDKeep", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_keep), RSRC_CONF,
+                  "mod_dbd's DBDKeep (mod_ecoatlas notes which servers share a pool)"),
+    AP_INIT_TAKE1("DBDMax", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_max), RSRC_CONF,
+                  "mod_dbd's DBDMax (mod_ecoatlas queues requests for the pool's connections)"),
+    AP_INIT_TAKE1("DBDExptime", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_exptime), RSRC_CONF,
+                  "mod_dbd's DBDExptime (mod_ecoatlas notes which servers share a pool)"),
+    AP_INIT_TAKE1("DBDPersist", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_persist), RSRC_CONF,
+                  "mod_dbd's DBDPersist (Off: no pool, so no queue)"),
     AP_INIT_RAW_ARGS("SSLEngine", ea_deploy_note_ssl_engine, NULL, RSRC_CONF,
                      "mod_ssl's switch (mod_ecoatlas notes the hosts that serve HTTPS)"),
     { NULL }

@@ -75,6 +75,14 @@ typedef struct ea_srv_conf {
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
     int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_mod_metrics.c) */
     const char *dbd_params;         /* mod_dbd's DBDParams, as noted by ea_cache.c */
+    /* mod_dbd's pool settings, as written, noted by ea_db.c (NULL: unset):
+     * which servers share a pool, and how many connections it has */
+    const char *dbd_driver;         /* DBDriver */
+    const char *dbd_min;            /* DBDMin */
+    const char *dbd_keep;           /* DBDKeep */
+    const char *dbd_max;            /* DBDMax */
+    const char *dbd_exptime;        /* DBDExptime */
+    const char *dbd_persist;        /* DBDPersist */
     int ssl_engine;                 /* mod_ssl's SSLEngine on in this server's own
                                      * configuration, as noted by ea_mod_deploy.c (not merged) */
     struct ea_module_state *st;     /* the module's state: one for all servers */
@@ -124,6 +132,9 @@ typedef struct ea_module_state {
     void (*dbd_open)(void);
     void (*dbd_close)(void);
     module *dbd_module;
+    /* per child: server_rec * -> the ea_fifo its requests wait in for a
+     * pooled connection (ea_db.c); NULL: they wait in mod_dbd's pool */
+    struct apr_hash_t *db_queues;
     /* lines logged lately in this process (ea_log_once, ea_respond.c) */
     uint64_t logged[256];
     /* the names of countries and regions this process keeps (ea_names.c) */

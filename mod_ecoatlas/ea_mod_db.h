@@ -31,6 +31,11 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
 typedef void (*ea_db_conn_fn)(PGconn *pg, void *baton);
 ea_db_status ea_db_with_timeout(ea_req *rq, int ms, ea_db_conn_fn fn, void *baton);
 int ea_db_post_config(apr_pool_t *pconf, server_rec *s);
+/* mod_dbd's pool directives, noted in the ea_srv_conf field at the offset
+ * cmd->info gives (then handled by mod_dbd as usual). */
+const char *ea_db_note_pool(cmd_parms *cmd, void *dconf, const char *arg);
+/* Each pool's arrival-order queue, per child (threaded MPMs). */
+void ea_db_child_init(apr_pool_t *pchild, server_rec *s);
 /* Give the request's connection back to mod_dbd's pool now, when the
  * request owns it and it is idle (no transaction, no statement running):
  * the response is sent after, so a client slow to read it holds no

@@ -49,6 +49,7 @@ struct ea_req {
     int indent;                /* Accept: application/json; indent=N, or -1 */
     void *db;                  /* ap_dbd_t *, acquired lazily */
     int db_own;                /* db is this request's own (ap_dbd_open): given back early */
+    struct ea_fifo *db_queue;  /* the slot of its pool's queue it holds with db, or NULL */
     int db_cleanup;            /* its give-back-on-exit cleanup is registered */
     int secure;                /* TLS, or a trusted proxy's header says https */
     const char *scheme;        /* "https" or "http", for absolute links */

@@ -59,7 +59,12 @@ static int ea_handler(request_rec *r)
         if (!rq)
             return HTTP_NOT_FOUND;
     }
-    return ea_dispatch(rq);
+    int rc = ea_dispatch(rq);
+    /* a connection the handler left idle goes back before httpd's own
+     * error handling runs (an ErrorDocument's internal redirect would
+     * otherwise wait for a second one) */
+    ea_db_release(rq);
+    return rc;
 }
 
 static int ea_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -91,6 +96,7 @@ static void ea_child_init(apr_pool_t *pchild, server_rec *s)
     ea_cache_child_init(pchild, s);
     ea_limits_child_init(pchild, s);
     ea_names_child_init(pchild, s);
+    ea_db_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)

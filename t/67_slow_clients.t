@@ -14,7 +14,10 @@ use lib "$FindBin::Bin/lib";
 # buffer take), so six threads stay blocked writing.  While they are,
 # other requests that need PostgreSQL are answered at once; had each
 # blocked writer kept its connection, they would wait for httpd's Timeout.
-# Then the slow clients read: each gets its whole page.
+# Then the slow clients read: each gets its whole page.  Last, 40 requests
+# at once wait in line for the two connections (docs/operations.md §2,
+# "Requests wait for a connection in the order they came") and are all
+# answered in full.
 
 use Test::More;
 use File::Temp ();
@@ -26,7 +29,7 @@ use JSON::PP ();
 use EaConfTest qw(httpd_cmd free_port module_path wait_port);
 use EaTest ();
 
-plan tests => 6;
+plan tests => 7;
 
 EaTest::reset_db();
 my $ids = EaTest::seed_fixture();
@@ -139,6 +142,20 @@ is(scalar keys %seen, 2, 'pages 1 and 2, the same rows for the same page');
 my (undef, $page2) = parse(read_all(slow_request('/api/hydro-sites/?page_size=200&page=2'), 20));
 is_deeply([ map { length $_->{notes} } @{ $page2->{results} // [] }[0 .. 1] ],
           [1500, 1500], 'the rows are whole (notes of 1,500 characters)');
+
+# 40 requests at once for the 2 connections: they wait in line (ea_fifo)
+# and every one is answered, with the rows it asked for.
+{
+    my @burst = map { slow_request("/api/hydro-sites/?page_size=10&page=" . (1 + $_ % 41)) } 0 .. 39;
+    my @wrong;
+    for my $i (0 .. $#burst) {
+        my ($status, $json) = parse(read_all($burst[$i], 30));
+        my $n = $json && ref $json->{results} eq 'ARRAY' ? scalar @{ $json->{results} } : -1;
+        my $want = 1 + $i % 41 == 41 ? 1 : 10;
+        push @wrong, "page " . (1 + $i % 41) . ": status $status, $n results" unless $status == 200 && $n == $want;
+    }
+    ok(!@wrong, '40 requests at once, DBDMax 2: every one answered in full') or diag(join "\n", @wrong);
+}
 
 system($httpd, '-f', "$tmp/httpd.conf", '-k', 'stop');
 sleep 1;
