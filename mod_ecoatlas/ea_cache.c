@@ -69,20 +69,9 @@ static uint64_t now_ms(void)
 
 /* ---- which servers share a database ------------------------------------- */
 
-/* DBDParams is mod_dbd's; mod_ecoatlas notes it too (httpd gives a
- * directive to every module that declares it), so that the servers with
- * the same parameters, which mod_dbd gives one pool, share one database
- * index of the cache. */
-const char *ea_cache_note_dbd_params(cmd_parms *cmd, void *dconf, const char *arg)
-{
-    if (!ap_find_linked_module("mod_dbd.c"))   /* as httpd says it without us */
-        return apr_pstrcat(cmd->pool, "Invalid command '", cmd->directive->directive,
-                           "', perhaps misspelled or defined by a module not included "
-                           "in the server configuration", NULL);
-    ea_sconf(cmd->server)->dbd_params = arg;
-    return DECLINE_CMD;   /* and mod_dbd's own handler takes it as usual */
-}
-
+/* DBDParams is mod_dbd's; mod_ecoatlas notes it too (ea_db_note_pool), so
+ * that the servers with the same parameters, which mod_dbd gives one pool,
+ * share one database index of the cache. */
 static void map_servers(ea_cache_state *cs, server_rec *main_s)
 {
     cs->ndbs = 0;

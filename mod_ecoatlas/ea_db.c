@@ -71,8 +71,9 @@ static int dbd_acquired_by_request(request_rec *r)
 
 /* ---- waiting for a connection in arrival order ------------------------------ */
 
-/* mod_dbd's directives that decide which servers share a pool and its
- * size are noted as they are read, then handled by mod_dbd as usual. */
+/* mod_dbd's directives that decide which servers share a database and a
+ * pool, and its size, are noted as they are read (httpd gives a directive
+ * to every module that declares it), then handled by mod_dbd as usual. */
 const char *ea_db_note_pool(cmd_parms *cmd, void *dconf, const char *arg)
 {
     (void)dconf;
@@ -145,15 +146,13 @@ static void give_back(ea_req *rq)
  * before (an open transaction is rolled back first).  A pre-cleanup: with
  * DBDPersist Off the connection lives in a subpool of the request's pool,
  * which is destroyed before the ordinary cleanups run. */
+static apr_status_t rollback_cleanup(void *v);
+
 static apr_status_t give_back_cleanup(void *v)
 {
     ea_req *rq = v;
     if (rq->db && rq->db_own) {
-        if (rq->in_txn) {
-            ap_dbd_t *dbd = rq->db;
-            PQclear(PQexec(apr_dbd_native_handle(dbd->driver, dbd->handle), EA_SQL_ROLLBACK));
-            rq->in_txn = 0;
-        }
+        rollback_cleanup(rq);
         give_back(rq);
     }
     return APR_SUCCESS;

@@ -366,10 +366,11 @@ const command_rec ea_directives[] = {
                   "(default: the system temporary directory)"),
     AP_INIT_FLAG("EcoAtlasMetrics", set_srv_flag, (void *)APR_OFFSETOF(ea_srv_conf, metrics), RSRC_CONF,
                  "Off: this host's requests are not counted in the metrics (default On)"),
-    /* mod_dbd's directive: noted here too (ea_cache.c), then handled by mod_dbd */
-    AP_INIT_TAKE1("DBDParams", ea_cache_note_dbd_params, NULL, RSRC_CONF,
+    /* mod_dbd's connection and pool settings: noted here too (ea_db.c), for
+     * the servers that share a database (ea_cache.c) and each pool's queue,
+     * then handled by mod_dbd as usual */
+    AP_INIT_TAKE1("DBDParams", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_params), RSRC_CONF,
                   "mod_dbd's connection parameters (mod_ecoatlas notes which servers share them)"),
-    /* mod_dbd's pool settings: noted here too (ea_db.c: each pool's queue) */
     AP_INIT_TAKE1("DBDriver", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_driver), RSRC_CONF,
                   "mod_dbd's driver (mod_ecoatlas notes which servers share a pool)"),
     AP_INIT_TAKE1("DBDMin", ea_db_note_pool, (void *)APR_OFFSETOF(ea_srv_conf, dbd_min), RSRC_CONF,

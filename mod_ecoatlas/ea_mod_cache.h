@@ -7,7 +7,6 @@
 /* ---- response cache (ea_cache.c) ---------------------------------------- */
 int ea_cache_post_config(apr_pool_t *pconf, server_rec *s);
 /* DBDParams, noted before mod_dbd takes it (servers that share a database). */
-const char *ea_cache_note_dbd_params(cmd_parms *cmd, void *dconf, const char *arg);
 void ea_cache_child_init(apr_pool_t *pchild, server_rec *s);
 /* 1: a hit, *body and *len hold the stored response (in the request pool)
  * for the caller to send; 0: a miss (rq->cache_key is set when the answer

@@ -74,7 +74,7 @@ typedef struct ea_srv_conf {
     int task_time_limit;            /* EcoAtlasTaskTimeLimit (s), UNSET: 600 */
     const char *import_dir;         /* EcoAtlasImportDir; NULL: the system temp dir */
     int metrics;                    /* EcoAtlasMetrics, UNSET: On (ea_mod_metrics.c) */
-    const char *dbd_params;         /* mod_dbd's DBDParams, as noted by ea_cache.c */
+    const char *dbd_params;         /* mod_dbd's DBDParams, as noted by ea_db.c */
     /* mod_dbd's pool settings, as written, noted by ea_db.c (NULL: unset):
      * which servers share a pool, and how many connections it has */
     const char *dbd_driver;         /* DBDriver */
