@@ -155,6 +155,7 @@ typedef struct listener {
     volatile int stop;
     ap_dbd_t *dbd[EA_SHMCACHE_DBS];      /* mod_dbd's connection, while leading */
     PGconn *conn[EA_SHMCACHE_DBS];       /* its libpq handle, LISTENing */
+    void *held[EA_SHMCACHE_DBS];         /* its pool's count of held connections (ea_db_pool_hold) */
     apr_time_t retry_at[EA_SHMCACHE_DBS];
     int retry_ms[EA_SHMCACHE_DBS];
     apr_thread_t *thread;
@@ -177,6 +178,8 @@ static void give_back(listener *L, int db)
     }
     if (L->dbd[db])
         L->cs->dbd_close(L->cs->db_server[db], L->dbd[db]);
+    ea_db_pool_unhold(L->held[db]);
+    L->held[db] = NULL;
     L->dbd[db] = NULL;
     L->conn[db] = NULL;
     apr_pool_clear(L->pool[db]);
@@ -192,6 +195,7 @@ static PGconn *connect_listen(listener *L, int db)
         PGconn *c = apr_dbd_native_handle(dbd->driver, dbd->handle);
         L->dbd[db] = dbd;
         L->conn[db] = c;
+        L->held[db] = ea_db_pool_hold(L->cs->db_server[db]);   /* one fewer for exports */
         PGresult *r = PQexec(c, EA_SQL_LISTEN);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);

@@ -16,6 +16,7 @@
 #include "apr_strings.h"
 #include "apr_optional.h"
 #include "apr_lib.h"
+#include "apr_atomic.h"
 #include "ea_sql_write.h"
 #include "ea_fifo.h"
 #include "ap_mpm.h"
@@ -89,9 +90,20 @@ const char *ea_db_note_pool(cmd_parms *cmd, void *dconf, const char *arg)
 /* mod_dbd's DBDMax when none is given (threaded MPMs). */
 #define EA_DBD_DEFAULT_MAX 10
 
-/* One queue per pool: servers whose mod_dbd settings are the same share
- * mod_dbd's pool, and its queue.  None under a MPM without threads (one
- * request per process) or with DBDPersist Off (no pool). */
+/* One of mod_dbd's pools as this child sees it: the queue its requests
+ * wait in for a connection, and the exports that hold one of its
+ * connections while they send (docs/operations.md §5). */
+typedef struct db_pool {
+    ea_fifo *fifo;
+    volatile apr_uint32_t exports;  /* running now */
+    volatile apr_uint32_t held;     /* held outside requests (the cache's listener) */
+    int size;                       /* its connections (DBDMax) */
+} db_pool;
+
+/* One pool per set of mod_dbd settings: servers whose settings are the
+ * same share mod_dbd's pool, its queue and its exports.  None under a MPM
+ * without threads (one request per process) or with DBDPersist Off (no
+ * pool). */
 void ea_db_child_init(apr_pool_t *pchild, server_rec *main_s)
 {
     int threaded = AP_MPMQ_NOT_SUPPORTED;
@@ -110,23 +122,87 @@ void ea_db_child_init(apr_pool_t *pchild, server_rec *main_s)
         const char *key = "";
         for (size_t i = 0; i < sizeof(d) / sizeof(d[0]); i++)
             key = apr_pstrcat(pchild, key, d[i] ? d[i] : "", "\n", NULL);
-        ea_fifo *q = apr_hash_get(by_key, key, APR_HASH_KEY_STRING);
-        if (!q) {
-            if (!(q = ea_fifo_create(pchild, (int)(max < INT_MAX ? max : INT_MAX))))
+        db_pool *p = apr_hash_get(by_key, key, APR_HASH_KEY_STRING);
+        if (!p) {
+            p = apr_pcalloc(pchild, sizeof(*p));
+            p->size = (int)(max < INT_MAX ? max : INT_MAX);
+            if (!(p->fifo = ea_fifo_create(pchild, p->size)))
                 continue;   /* no queue: mod_dbd's pool alone */
-            apr_hash_set(by_key, key, APR_HASH_KEY_STRING, q);
+            apr_hash_set(by_key, key, APR_HASH_KEY_STRING, p);
         }
         server_rec **k = apr_palloc(pchild, sizeof(*k));
         *k = s;
-        apr_hash_set(by_server, k, sizeof(*k), q);
+        apr_hash_set(by_server, k, sizeof(*k), p);
     }
     ea_state(main_s)->db_queues = by_server;
 }
 
-static ea_fifo *queue_of(server_rec *s)
+static db_pool *pool_of(server_rec *s)
 {
     apr_hash_t *h = ea_state(s)->db_queues;
     return h ? apr_hash_get(h, &s, sizeof(s)) : NULL;
+}
+
+static ea_fifo *queue_of(server_rec *s)
+{
+    db_pool *p = pool_of(s);
+    return p ? p->fifo : NULL;
+}
+
+/* ---- exports: a bounded share of the pool ----------------------------------- */
+
+void *ea_db_pool_hold(server_rec *s)
+{
+    db_pool *p = pool_of(s);
+    if (p)
+        apr_atomic_inc32(&p->held);
+    return p;
+}
+
+void ea_db_pool_unhold(void *pool)
+{
+    if (pool)
+        apr_atomic_dec32(&((db_pool *)pool)->held);
+}
+
+/* EcoAtlasMaxExports, or half of the connections the pool has for
+ * requests (at least one). */
+static apr_uint32_t export_limit(server_rec *s, const db_pool *p)
+{
+    int n = ea_sconf(s)->max_exports;
+    if (n == EA_UNSET) {
+        int spare = p->size - (int)apr_atomic_read32(&((db_pool *)p)->held);
+        n = spare / 2 > 0 ? spare / 2 : 1;
+    }
+    return (apr_uint32_t)n;
+}
+
+static void export_slot_leave(ea_req *rq)
+{
+    if (rq->export_pool) {
+        apr_atomic_dec32(&((db_pool *)rq->export_pool)->exports);
+        rq->export_pool = NULL;
+    }
+}
+
+static apr_status_t export_slot_cleanup(void *v)
+{
+    export_slot_leave(v);
+    return APR_SUCCESS;
+}
+
+ea_db_status ea_db_export_slot(ea_req *rq)
+{
+    db_pool *p;
+    if (rq->export_pool || !(p = pool_of(rq->r->server)))
+        return EA_DB_OK;   /* held already, or no pool shared by threads */
+    if (apr_atomic_inc32(&p->exports) >= export_limit(rq->r->server, p)) {
+        apr_atomic_dec32(&p->exports);
+        return EA_DB_BUSY;
+    }
+    rq->export_pool = p;
+    apr_pool_cleanup_register(rq->r->pool, rq, export_slot_cleanup, apr_pool_cleanup_null);
+    return EA_DB_OK;
 }
 
 static void give_back(ea_req *rq)
@@ -576,6 +652,11 @@ int ea_db_fail(ea_req *rq, ea_db_status st)
                  rq->search_timed_out / 1000.0);
         return ea_send_field_error(rq, "search", msg);
     }
+    if (st == EA_DB_BUSY) {
+        apr_table_setn(rq->r->err_headers_out, "Retry-After", "10");
+        return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,
+                              "Too many exports are running. Try again in a few seconds.");
+    }
     if (st == EA_DB_TIMEOUT) {
         apr_table_setn(rq->r->err_headers_out, "Retry-After", "5");
         return ea_send_detail(rq, HTTP_SERVICE_UNAVAILABLE,
@@ -626,7 +707,7 @@ static void cancel_running(PGconn *conn)
     drain(conn);
 }
 
-ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)
+static ea_db_status stream_rows(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)
 {
     request_rec *r = rq->r;
     ea_srv_conf *sc = ea_sconf(r->server);
@@ -690,6 +771,20 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
     if (PQstatus(conn) == CONNECTION_OK)
         set_timeout(r->pool, conn, ms);
     return counted(rq, st, NULL);
+}
+
+/* A stream holds its connection while the client reads: one slot of the
+ * pool's exports for its time (taken before, by the handler, so that a
+ * refusal comes before any header is set). */
+ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered)
+{
+    ea_db_status st = ea_db_export_slot(rq);
+    *delivered = 0;
+    if (st != EA_DB_OK)
+        return st;
+    st = stream_rows(rq, stmt, fn, ctx, delivered);
+    export_slot_leave(rq);
+    return st;
 }
 
 /* ---- another statement timeout (eager tasks) ------------------------------------ */

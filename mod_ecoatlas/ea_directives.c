@@ -22,6 +22,7 @@ const ea_srv_conf ea_srv_defaults = {
      * with long notes, indented, stays below this. */
     .cache_max_entry = 1024 * 1024,             /* EcoAtlasCacheMaxEntry 1M */
     .query_timeout_ms = 30000,                  /* EcoAtlasQueryTimeout 30 */
+    .max_exports = EA_UNSET,                    /* EcoAtlasMaxExports: half of DBDMax (ea_db.c) */
     .cors_allow_all = 0,
     .cors_credentials = 0,
     .rate_anon = { 1, 1000, 86400000 },         /* EcoAtlasRateLimitAnon 1000/day */
@@ -111,6 +112,7 @@ void *ea_create_srv_conf(apr_pool_t *p, server_rec *s)
     c->cache_size = EA_UNSET;
     c->cache_max_entry = EA_UNSET;
     c->query_timeout_ms = EA_UNSET;
+    c->max_exports = EA_UNSET;
     c->cors_allow_all = EA_UNSET;
     c->cors_credentials = EA_UNSET;
     c->cors_origins = NULL;
@@ -138,6 +140,7 @@ void *ea_merge_srv_conf(apr_pool_t *p, void *basev, void *addv)
     MERGE(cache_size);
     MERGE(cache_max_entry);
     MERGE(query_timeout_ms);
+    MERGE(max_exports);
     MERGE(cors_allow_all);
     MERGE(cors_credentials);
     c->cors_origins = add->cors_origins ? add->cors_origins : base->cors_origins;
@@ -222,6 +225,21 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
     return NULL;
 }
 
+/* Exports that may hold one of a pool's connections at once, per child:
+ * 1 to 100000 (unset: half of DBDMax, ea_db.c). */
+static const char *set_max_exports(cmd_parms *cmd, void *dconf, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || *end || end == arg || v < 1 || v > 100000)
+        return apr_psprintf(cmd->pool,
+                            "Invalid value for directive '%s': '%s' (expected an integer from 1 to 100000)",
+                            cmd->directive->directive, arg);
+    ea_sconf(cmd->server)->max_exports = (int)v;
+    return NULL;
+}
+
 /* An On|Off server setting stored at the offset given in the table. */
 static const char *set_srv_flag(cmd_parms *cmd, void *dconf, int on)
 {
@@ -284,6 +302,9 @@ const command_rec ea_directives[] = {
                  "On: error responses carry the internal cause (never in production)"),
     AP_INIT_TAKE1("EcoAtlasQueryTimeout", set_query_timeout, NULL, RSRC_CONF,
                   "Seconds a database statement may run before it is cancelled (default 30)"),
+    AP_INIT_TAKE1("EcoAtlasMaxExports", set_max_exports, NULL, RSRC_CONF,
+                  "Exports that may stream at once per child and connection pool "
+                  "(default half of DBDMax)"),
     AP_INIT_TAKE1("EcoAtlasSearchTimeout", set_query_timeout, (void *)1, RSRC_CONF | ACCESS_CONF,
                   "Seconds a statement of a ?search= request may run; longer: 400 (default 0.9)"),
     AP_INIT_TAKE1("EcoAtlasRateLimitAnon", ea_limits_set_rate, (void *)0, RSRC_CONF,

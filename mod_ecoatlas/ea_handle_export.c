@@ -128,14 +128,19 @@ static int export_csv(ea_req *rq, ea_stmt (*rows)(ea_listq *), const char *filen
     int rc, delivered;
     csv_out o = { rq, header, { 0 }, 0, 0 };
 
+    ea_db_status st;
+
     if (ea_build_set(rq, res, &q, &rc) != 0)
         return rc;
+    if (!r->header_only && (st = ea_db_export_slot(rq)) != EA_DB_OK)
+        return ea_db_fail(rq, st);
     csv_headers(&o, filename);
     if (r->header_only)
         return OK;
     ea_buf_init(&o.buf, r->pool, EA_CSV_FLUSH + 4096);
-    ea_db_status st = ea_db_stream(rq, rows(&q), csv_row, &o, &delivered);
+    st = ea_db_stream(rq, rows(&q), csv_row, &o, &delivered);
     rq->export_rows = delivered;
+    ea_db_release(rq);   /* the last piece is sent without it */
     if (!o.started) {
         if (st != EA_DB_OK) {
             apr_table_unset(r->headers_out, "Content-Disposition");
@@ -209,6 +214,8 @@ int ea_handle_export_pdf(ea_req *rq)
 
     if (ea_build_set(rq, res, &q, &rc) != 0)
         return rc;
+    if (!r->header_only && (st = ea_db_export_slot(rq)) != EA_DB_OK)
+        return ea_db_fail(rq, st);
     if ((st = ea_db_query(rq, ea_sql_export_pdf_totals(&q), &totals)) != EA_DB_OK)
         return ea_db_fail(rq, st);
 
@@ -236,6 +243,7 @@ int ea_handle_export_pdf(ea_req *rq)
 
     st = ea_db_stream(rq, ea_sql_export_pdf_rows(&q), pdf_row, &o, &delivered);
     rq->export_rows = delivered;
+    ea_db_release(rq);
     int pdf_failed = ea_pdf_close(o.pdf);
     if (st != EA_DB_OK || pdf_failed) {
         if (!o.out.failed && !r->connection->aborted)

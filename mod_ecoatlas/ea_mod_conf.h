@@ -42,6 +42,7 @@ typedef struct ea_srv_conf {
     long long cache_size;   /* EcoAtlasCacheSize (main server only) */
     long long cache_max_entry;  /* EcoAtlasCacheMaxEntry (main server only) */
     int query_timeout_ms;   /* EcoAtlasQueryTimeout */
+    int max_exports;        /* EcoAtlasMaxExports, UNSET: half of DBDMax (ea_db.c) */
     int cors_allow_all;     /* EcoAtlasCORSAllowAllOrigins */
     int cors_credentials;   /* EcoAtlasCORSAllowCredentials */
     apr_array_header_t *cors_origins;  /* EcoAtlasCORSAllowedOrigins, normalised; NULL: unset */

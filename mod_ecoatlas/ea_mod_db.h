@@ -6,7 +6,9 @@
 #include <libpq-fe.h>
 
 /* ---- database ------------------------------------------------------------- */
-typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2, EA_DB_TIMEOUT = 3 } ea_db_status;
+/* EA_DB_BUSY: every export slot of the pool is taken (ea_db_export_slot) */
+typedef enum { EA_DB_OK = 0, EA_DB_UNAVAILABLE = 1, EA_DB_ERROR = 2, EA_DB_TIMEOUT = 3,
+               EA_DB_BUSY = 4 } ea_db_status;
 /* Run a statement built by lib/; the result lives until the request ends. */
 ea_db_status ea_db_query(ea_req *rq, ea_stmt stmt, PGresult **out);
 /* Send the response that fits a failed status (503 or 500). */
@@ -24,6 +26,18 @@ int ea_db_fk_exists(void *ctx, const char *table, long long id);
  * handed over: after the first one, the response has started. */
 typedef int (*ea_row_fn)(void *ctx, PGresult *row);
 ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int *delivered);
+/* A stream keeps its connection while the client reads, so streams may
+ * hold at most EcoAtlasMaxExports of a pool's connections at once (default
+ * half of them; threaded MPMs, per child): take one of those slots, until
+ * the stream ends or the request does.  EA_DB_BUSY when none is free
+ * (ea_db_fail answers 503).  An export handler takes it before it sets any
+ * header; ea_db_stream takes it if the handler did not. */
+ea_db_status ea_db_export_slot(ea_req *rq);
+/* A connection of s's pool held outside any request (the response cache's
+ * change listener) leaves fewer for exports: hold says so, and returns
+ * what unhold takes when it is given back (NULL: no pool to count in). */
+void *ea_db_pool_hold(server_rec *s);
+void ea_db_pool_unhold(void *pool);
 /* Run fn(pg, baton) on the request's connection under a statement timeout
  * of ms instead of the request's (eager tasks): the connection is repaired
  * first if a restart broke it; afterwards what fn left open is rolled back

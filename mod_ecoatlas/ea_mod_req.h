@@ -51,6 +51,7 @@ struct ea_req {
     int db_own;                /* db is this request's own (ap_dbd_open): given back early */
     struct ea_fifo *db_queue;  /* the slot of its pool's queue it holds with db, or NULL */
     int db_cleanup;            /* its give-back-on-exit cleanup is registered */
+    void *export_pool;         /* the pool whose export slot it holds (ea_db.c), or NULL */
     int secure;                /* TLS, or a trusted proxy's header says https */
     const char *scheme;        /* "https" or "http", for absolute links */
     const char *cache_key;     /* set on a cache miss: store the 200 body */

@@ -93,10 +93,10 @@ static int ea_check_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 
 static void ea_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    ea_db_child_init(pchild, s);      /* first: the listener thread reads its pools */
     ea_cache_child_init(pchild, s);
     ea_limits_child_init(pchild, s);
     ea_names_child_init(pchild, s);
-    ea_db_child_init(pchild, s);
 }
 
 static void ea_register_hooks(apr_pool_t *p)

@@ -32,6 +32,7 @@ my %bad = (
     EcoAtlasMaxPageSize => ['-1', '1e3'],
     EcoAtlasDebug => ['maybe'],
     EcoAtlasQueryTimeout => ['0', 'soon', '3601'],
+    EcoAtlasMaxExports => ['0', '-2', 'few', '100001'],
     EcoAtlasSearchTimeout => ['0', '0.001', 'fast', '3601'],
     EcoAtlasRateLimitAnon => ['5/fortnight', 'many/day', '5'],
     EcoAtlasRateLimitUser => ['0/day/x', 'x'],
