@@ -13,8 +13,27 @@ typedef struct ea_fifo_waiter {
 struct ea_fifo {
     apr_thread_mutex_t *mu;
     int max, held, waiting;
+    int reserved;                    /* slots taken away by ea_fifo_resize */
     ea_fifo_waiter *head, *tail;     /* oldest first */
 };
+
+/* The slots there are now: max less those taken away, at least one. */
+static int cap(const ea_fifo *f)
+{
+    return f->max - f->reserved < 1 ? 1 : f->max - f->reserved;
+}
+
+/* The oldest waiter gets a slot; held stays the caller's business. */
+static void grant_first(ea_fifo *f)
+{
+    ea_fifo_waiter *w = f->head;
+    f->head = w->next;
+    if (f->head == NULL)
+        f->tail = NULL;
+    f->waiting--;
+    w->granted = 1;
+    apr_thread_cond_signal(w->cv);
+}
 
 ea_fifo *ea_fifo_create(apr_pool_t *p, int max)
 {
@@ -31,7 +50,7 @@ int ea_fifo_enter(ea_fifo *f, apr_pool_t *wait_pool)
 
     apr_thread_mutex_lock(f->mu);
     /* a free slot is taken only when nobody waits for one */
-    if (f->held < f->max && f->head == NULL) {
+    if (f->held < cap(f) && f->head == NULL) {
         f->held++;
         apr_thread_mutex_unlock(f->mu);
         return 0;
@@ -56,17 +75,20 @@ int ea_fifo_enter(ea_fifo *f, apr_pool_t *wait_pool)
 void ea_fifo_leave(ea_fifo *f)
 {
     apr_thread_mutex_lock(f->mu);
-    ea_fifo_waiter *w = f->head;
-    if (w) {
-        /* the slot passes to the oldest waiter: held stays the same */
-        f->head = w->next;
-        if (f->head == NULL)
-            f->tail = NULL;
-        f->waiting--;
-        w->granted = 1;
-        apr_thread_cond_signal(w->cv);
-    } else if (f->held > 0) {
-        f->held--;
+    if (f->head && f->held <= cap(f))
+        grant_first(f);      /* the slot passes to the oldest waiter: held stays */
+    else if (f->held > 0)
+        f->held--;           /* free, or one fewer than there are slots no more */
+    apr_thread_mutex_unlock(f->mu);
+}
+
+void ea_fifo_resize(ea_fifo *f, int delta)
+{
+    apr_thread_mutex_lock(f->mu);
+    f->reserved -= delta;
+    while (f->head && f->held < cap(f)) {
+        f->held++;
+        grant_first(f);
     }
     apr_thread_mutex_unlock(f->mu);
 }

@@ -21,6 +21,12 @@ ea_fifo *ea_fifo_create(apr_pool_t *p, int max);
 int ea_fifo_enter(ea_fifo *f, apr_pool_t *wait_pool);
 /* Give a slot back: to the first waiter, if any. */
 void ea_fifo_leave(ea_fifo *f);
+/* Fewer slots (delta < 0) while something outside the queue holds what
+ * they stand for (the response cache's listener holds one of the pool's
+ * connections), more again (delta > 0) when it gives them back; never
+ * fewer than one.  Holders beyond the new number keep their slots; the
+ * next ones go only when there are fewer holders than slots. */
+void ea_fifo_resize(ea_fifo *f, int delta);
 /* Slots held and threads waiting, now (metrics, tests). */
 void ea_fifo_counts(ea_fifo *f, int *held, int *waiting);
 

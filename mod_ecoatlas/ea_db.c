@@ -154,15 +154,20 @@ static ea_fifo *queue_of(server_rec *s)
 void *ea_db_pool_hold(server_rec *s)
 {
     db_pool *p = pool_of(s);
-    if (p)
+    if (p) {
         apr_atomic_inc32(&p->held);
+        ea_fifo_resize(p->fifo, -1);   /* requests wait in line, not in mod_dbd's pool */
+    }
     return p;
 }
 
 void ea_db_pool_unhold(void *pool)
 {
-    if (pool)
-        apr_atomic_dec32(&((db_pool *)pool)->held);
+    db_pool *p = pool;
+    if (p) {
+        apr_atomic_dec32(&p->held);
+        ea_fifo_resize(p->fifo, 1);
+    }
 }
 
 /* EcoAtlasMaxExports, or half of the connections the pool has for

@@ -34,7 +34,8 @@ ea_db_status ea_db_stream(ea_req *rq, ea_stmt stmt, ea_row_fn fn, void *ctx, int
  * header; ea_db_stream takes it if the handler did not. */
 ea_db_status ea_db_export_slot(ea_req *rq);
 /* A connection of s's pool held outside any request (the response cache's
- * change listener) leaves fewer for exports: hold says so, and returns
+ * change listener) leaves fewer for requests, in line and for exports:
+ * hold says so, and returns
  * what unhold takes when it is given back (NULL: no pool to count in). */
 void *ea_db_pool_hold(server_rec *s);
 void ea_db_pool_unhold(void *pool);

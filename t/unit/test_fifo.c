@@ -138,6 +138,80 @@ START_TEST(waiters_are_served_in_arrival_order)
 }
 END_TEST
 
+/* Wait (at most 5 s) until n threads got their slot. */
+static void until_served(int *n, apr_thread_mutex_t *mu, int want)
+{
+    for (int k = 0; k < 5000; k++) {
+        apr_thread_mutex_lock(mu);
+        int got = *n;
+        apr_thread_mutex_unlock(mu);
+        if (got == want)
+            return;
+        apr_sleep(1000);
+    }
+    ck_abort_msg("never %d served", want);
+}
+
+/* Slots taken away and given back (a connection held outside the queue). */
+START_TEST(resize_takes_slots_away_and_back)
+{
+    ea_fifo *f = ea_fifo_create(pool, 3);
+    apr_thread_t *th[2];
+    waiter ws[2];
+    int order[2], n = 0, h, w;
+    apr_thread_mutex_t *mu;
+    apr_status_t rv;
+
+    ck_assert_int_eq(apr_thread_mutex_create(&mu, APR_THREAD_MUTEX_DEFAULT, pool), APR_SUCCESS);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(ea_fifo_enter(f, pool), 0);
+    ea_fifo_resize(f, -1);                      /* two slots now, three held */
+    ws[0] = (waiter){ f, 0, order, &n, mu };
+    ck_assert_int_eq(apr_thread_create(&th[0], NULL, take, &ws[0], pool), APR_SUCCESS);
+    until_waiting(f, 1);
+    ea_fifo_leave(f);                           /* 2 held of 2: nobody goes */
+    apr_sleep(50000);
+    ea_fifo_counts(f, &h, &w);
+    ck_assert_int_eq(h, 2);
+    ck_assert_int_eq(w, 1);
+    apr_thread_mutex_lock(mu);
+    ck_assert_int_eq(n, 0);
+    apr_thread_mutex_unlock(mu);
+    ea_fifo_leave(f);                           /* now the slot passes on */
+    until_served(&n, mu, 1);
+    apr_thread_join(&rv, th[0]);
+    ea_fifo_counts(f, &h, &w);
+    ck_assert_int_eq(h, 2);
+    ck_assert_int_eq(w, 0);
+
+    /* a waiter is let in as soon as a slot comes back */
+    ws[1] = (waiter){ f, 1, order, &n, mu };
+    ck_assert_int_eq(apr_thread_create(&th[1], NULL, take, &ws[1], pool), APR_SUCCESS);
+    until_waiting(f, 1);
+    ea_fifo_resize(f, 1);
+    until_served(&n, mu, 2);
+    apr_thread_join(&rv, th[1]);
+    ea_fifo_counts(f, &h, &w);
+    ck_assert_int_eq(h, 3);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(order[1], 1);
+
+    /* never fewer than one slot, and taken away as often as given back */
+    for (int i = 0; i < 3; i++)
+        ea_fifo_leave(f);
+    ea_fifo_resize(f, -5);
+    ck_assert_int_eq(ea_fifo_enter(f, pool), 0);
+    ea_fifo_counts(f, &h, &w);
+    ck_assert_int_eq(h, 1);
+    ea_fifo_resize(f, 5);
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(ea_fifo_enter(f, pool), 0);
+    ea_fifo_counts(f, &h, &w);
+    ck_assert_int_eq(h, 3);
+    ck_assert_int_eq(w, 0);
+}
+END_TEST
+
 /* Many threads entering and leaving at once: never more than max inside. */
 typedef struct {
     ea_fifo *f;
@@ -201,6 +275,7 @@ static Suite *fifo_suite(void)
     tcase_add_test(tc, free_slots_are_taken_at_once);
     tcase_add_test(tc, waiters_are_served_in_arrival_order);
     tcase_add_test(tc, never_more_than_max_inside);
+    tcase_add_test(tc, resize_takes_slots_away_and_back);
     suite_add_tcase(s, tc);
     return s;
 }
