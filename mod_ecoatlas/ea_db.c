@@ -201,8 +201,14 @@ ea_db_status ea_db_export_slot(ea_req *rq)
     db_pool *p;
     if (rq->export_pool || !(p = pool_of(rq->r->server)))
         return EA_DB_OK;   /* held already, or no pool shared by threads */
-    if (apr_atomic_inc32(&p->exports) >= export_limit(rq->r->server, p)) {
+    apr_uint32_t limit = export_limit(rq->r->server, p);
+    if (apr_atomic_inc32(&p->exports) >= limit) {
         apr_atomic_dec32(&p->exports);
+        /* a line a minute at most: a flood of exports is not a flood of lines */
+        if (ea_log_once(rq->r->server, "export-busy", (uint64_t)apr_time_sec(apr_time_now()) / 60))
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, rq->r,
+                          EA_LOGNO(00084) "%u exports already stream from this pool in this process "
+                          "(EcoAtlasMaxExports): export answered 503", limit);
         return EA_DB_BUSY;
     }
     rq->export_pool = p;
