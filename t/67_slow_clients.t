@@ -8,16 +8,19 @@ use lib "$FindBin::Bin/lib";
 # then is it sent (docs/operations.md §2, "A connection is held only while
 # the database is used").
 #
-# Its own httpd (event MPM, one child of 16 threads, DBDMax 2, a 16 KB
+# Its own httpd (event MPM, one child of 48 threads, DBDMax 2, a 16 KB
 # send buffer): six clients that read nothing ask for pages of 200 sites
 # (about 340 KB each, far more than the send buffer and their 2 KB receive
 # buffer take), so six threads stay blocked writing.  While they are,
 # other requests that need PostgreSQL are answered at once; had each
 # blocked writer kept its connection, they would wait for httpd's Timeout.
 # Then the slow clients read: each gets its whole page.  Last, 40 requests
-# at once wait in line for the two connections (docs/operations.md §2,
-# "Requests wait for a connection in the order they came") and are all
-# answered in full.
+# at once, each on a thread of its own (more threads than requests: with
+# fewer, the event MPM logs that it reached MaxRequestWorkers when its
+# once-a-second check finds every thread busy), wait in line for the
+# pool's connections (two, one of which the cache's change listener holds;
+# docs/operations.md §2, "Requests wait for a connection in
+# the order they came") and are all answered in full.
 
 use Test::More;
 use File::Temp ();
@@ -58,10 +61,10 @@ LoadModule dbd_module $mods/mod_dbd.so
 LoadModule ecoatlas_module "$module"
 StartServers 1
 ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
+ThreadsPerChild 48
+MaxRequestWorkers 48
 MinSpareThreads 1
-MaxSpareThreads 16
+MaxSpareThreads 48
 SendBufferSize 16384
 Timeout 60
 DBDriver pgsql
@@ -143,7 +146,7 @@ my (undef, $page2) = parse(read_all(slow_request('/api/hydro-sites/?page_size=20
 is_deeply([ map { length $_->{notes} } @{ $page2->{results} // [] }[0 .. 1] ],
           [1500, 1500], 'the rows are whole (notes of 1,500 characters)');
 
-# 40 requests at once for the 2 connections: they wait in line (ea_fifo)
+# 40 requests at once for the pool's connections: they wait in line (ea_fifo)
 # and every one is answered, with the rows it asked for.
 {
     my @burst = map { slow_request("/api/hydro-sites/?page_size=10&page=" . (1 + $_ % 41)) } 0 .. 39;

@@ -26,7 +26,7 @@ use JSON::PP ();
 use EaConfTest qw(httpd_cmd free_port module_path wait_port);
 use EaTest ();
 
-plan tests => 19;
+plan tests => 21;
 
 EaTest::reset_db();
 my $ids = EaTest::seed_fixture();
@@ -173,6 +173,10 @@ sleep 2;   # streaming, and blocked in the write
     ok($status == 503 && ($json->{detail} // '') eq $busy, 'the PDF export shares the bound: 503');
 }
 {
+    my @st = map { (fetch('/api/resource-metrics/export/'))[0] } 1 .. 3;
+    is("@st", '503 503 503', 'and so does every export while it streams');
+}
+{
     my ($status, $h) = fetch('/api/hydro-sites/export/', 'HEAD');
     ok($status == 200 && ($h->{'content-disposition'} // '') =~ /hydro_sites\.csv/,
        'HEAD of an export reads no rows: 200 meanwhile');
@@ -194,6 +198,13 @@ ok(!@late, 'lists and details are answered while the export client is slow') or 
     ok($status == 200 && whole_export($body), 'once it is done, the next export is served whole');
 }
 stop_httpd();
+{
+    # five refusals within seconds: a line, or two across a minute's turn
+    open my $log, '<', "$tmp/error.log" or die $!;
+    my @lines = grep { /\[(?:[a-z_]+:)?warn\].*EA00084: 1 exports already stream/ } <$log>;
+    ok(@lines >= 1 && @lines <= 2, 'refusals are logged (EA00084), not one line each')
+        or diag(scalar(@lines) . " lines");
+}
 
 # --- DBDMax 4, EcoAtlasMaxExports 2 -----------------------------------------------
 ok(start_httpd("DBDKeep 4\nDBDMax 4\nEcoAtlasMaxExports 2"), 'httpd listens (DBDMax 4, EcoAtlasMaxExports 2)');
