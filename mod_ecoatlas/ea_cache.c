@@ -195,7 +195,7 @@ static PGconn *connect_listen(listener *L, int db)
         PGconn *c = apr_dbd_native_handle(dbd->driver, dbd->handle);
         L->dbd[db] = dbd;
         L->conn[db] = c;
-        L->held[db] = ea_db_pool_hold(L->cs->db_server[db]);   /* one fewer for exports */
+        L->held[db] = ea_db_pool_hold(L->cs->db_server[db]);   /* one fewer for requests */
         PGresult *r = PQexec(c, EA_SQL_LISTEN);
         int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
         PQclear(r);

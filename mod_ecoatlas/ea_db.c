@@ -149,7 +149,7 @@ static ea_fifo *queue_of(server_rec *s)
     return p ? p->fifo : NULL;
 }
 
-/* ---- exports: a bounded share of the pool ----------------------------------- */
+/* ---- connections held outside requests; exports, a bounded share ------------ */
 
 void *ea_db_pool_hold(server_rec *s)
 {

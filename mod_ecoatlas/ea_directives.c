@@ -22,7 +22,7 @@ const ea_srv_conf ea_srv_defaults = {
      * with long notes, indented, stays below this. */
     .cache_max_entry = 1024 * 1024,             /* EcoAtlasCacheMaxEntry 1M */
     .query_timeout_ms = 30000,                  /* EcoAtlasQueryTimeout 30 */
-    .max_exports = EA_UNSET,                    /* EcoAtlasMaxExports: half of DBDMax (ea_db.c) */
+    .max_exports = EA_UNSET,                    /* EcoAtlasMaxExports: half of the pool's spare connections (ea_db.c) */
     .cors_allow_all = 0,
     .cors_credentials = 0,
     .rate_anon = { 1, 1000, 86400000 },         /* EcoAtlasRateLimitAnon 1000/day */
@@ -226,7 +226,7 @@ static const char *set_query_timeout(cmd_parms *cmd, void *dconf, const char *ar
 }
 
 /* Exports that may hold one of a pool's connections at once, per child:
- * 1 to 100000 (unset: half of DBDMax, ea_db.c). */
+ * 1 to 100000 (unset: half of the pool's spare connections, ea_db.c). */
 static const char *set_max_exports(cmd_parms *cmd, void *dconf, const char *arg)
 {
     char *end;

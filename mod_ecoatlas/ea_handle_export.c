@@ -127,7 +127,6 @@ static int export_csv(ea_req *rq, ea_stmt (*rows)(ea_listq *), const char *filen
     ea_listq q;
     int rc, delivered;
     csv_out o = { rq, header, { 0 }, 0, 0 };
-
     ea_db_status st;
 
     if (ea_build_set(rq, res, &q, &rc) != 0)
