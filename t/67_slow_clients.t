@@ -24,12 +24,9 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use File::Temp ();
-use IO::Socket::INET ();
-use IO::Select ();
-use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time sleep);
 use JSON::PP ();
-use EaConfTest qw(httpd_cmd free_port module_path wait_port);
+use EaConfTest qw(httpd_cmd free_port wait_port write_event_conf slow_request read_all parse_response);
 use EaTest ();
 
 plan tests => 7;
@@ -45,87 +42,29 @@ EaTest::db()->do(q{
 
 my $tmp = File::Temp::tempdir(CLEANUP => 1);
 my $port = free_port();
-my $mods = $ENV{EA_HTTPD_MODULES} // '/usr/lib/apache2/modules';
-my $module = module_path();
-open my $fh, '>', "$tmp/httpd.conf" or die $!;
-print $fh <<"EOF";
-ServerRoot "$tmp"
-ServerName 127.0.0.1
-PidFile "$tmp/httpd.pid"
-ErrorLog "$tmp/error.log"
-LogLevel warn
-Listen 127.0.0.1:$port
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule dbd_module $mods/mod_dbd.so
-LoadModule ecoatlas_module "$module"
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 48
-MaxRequestWorkers 48
-MinSpareThreads 1
-MaxSpareThreads 48
-SendBufferSize 16384
-Timeout 60
-DBDriver pgsql
-DBDParams "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}"
-DBDMin 0
-DBDKeep 2
-DBDMax 2
-EcoAtlasSecretKey "$ENV{EA_SECRET_KEY}"
-EcoAtlasRateLimitAnon off
-<Location /api>
-    SetHandler ecoatlas-api
-    EcoAtlasAllowedHosts 127.0.0.1
-    EcoAtlasCache Off
-</Location>
-EOF
-close $fh;
-
+write_event_conf($tmp, $port, 48, "DBDKeep 2\nDBDMax 2");
 my $httpd = httpd_cmd();
 system($httpd, '-f', "$tmp/httpd.conf", '-k', 'start') == 0 or die "httpd did not start";
 ok(wait_port($port, 30), 'httpd listens');
 
 # A request whose answer is not read until read_all().
-sub slow_request {
-    my ($path) = @_;
-    my $s = IO::Socket::INET->new(Proto => 'tcp') or die $!;
-    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048) or die $!;
-    $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die "connect: $!";
-    print {$s} "GET $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    return $s;
-}
-
-# Everything the server sends until it closes, within $secs.
-sub read_all {
-    my ($s, $secs) = @_;
-    my ($data, $until, $sel) = ('', time + $secs, IO::Select->new($s));
-    while (time < $until) {
-        last unless $sel->can_read($until - time);
-        my $n = sysread($s, my $chunk, 65536);
-        last unless $n;
-        $data .= $chunk;
-    }
-    return $data;
-}
+sub slow_get { return slow_request($port, $_[0]) }
 
 # status and decoded body of a response read whole
 sub parse {
-    my ($raw) = @_;
-    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
+    my ($status, undef, $body) = parse_response($_[0]);
     my $json = eval { JSON::PP::decode_json($body // '') };
-    return ($status // 0, $json);
+    return ($status, $json);
 }
 
-my @slow = map { slow_request("/api/hydro-sites/?page_size=200&page=" . (1 + $_ % 2)) } 1 .. 6;
+my @slow = map { slow_get("/api/hydro-sites/?page_size=200&page=" . (1 + $_ % 2)) } 1 .. 6;
 sleep 2;   # rendered, and blocked in the write
 
 # Requests that need PostgreSQL, while the six writers are blocked.
 my @took;
 for my $path ('/api/hydro-sites/?page_size=1', "/api/hydro-sites/$ids->{site}/", '/api/countries/') {
     my $t0 = time;
-    my ($status) = parse(read_all(slow_request($path), 20));
+    my ($status) = parse(read_all(slow_get($path), 20));
     push @took, [$path, $status, time - $t0];
 }
 my @late = grep { $_->[1] != 200 || $_->[2] > 5 } @took;
@@ -142,14 +81,14 @@ for my $s (@slow) {
 }
 ok(!@bad, 'each slow client gets its whole page') or diag(join "\n", @bad);
 is(scalar keys %seen, 2, 'pages 1 and 2, the same rows for the same page');
-my (undef, $page2) = parse(read_all(slow_request('/api/hydro-sites/?page_size=200&page=2'), 20));
+my (undef, $page2) = parse(read_all(slow_get('/api/hydro-sites/?page_size=200&page=2'), 20));
 is_deeply([ map { length $_->{notes} } @{ $page2->{results} // [] }[0 .. 1] ],
           [1500, 1500], 'the rows are whole (notes of 1,500 characters)');
 
 # 40 requests at once for the pool's connections: they wait in line (ea_fifo)
 # and every one is answered, with the rows it asked for.
 {
-    my @burst = map { slow_request("/api/hydro-sites/?page_size=10&page=" . (1 + $_ % 41)) } 0 .. 39;
+    my @burst = map { slow_get("/api/hydro-sites/?page_size=10&page=" . (1 + $_ % 41)) } 0 .. 39;
     my @wrong;
     for my $i (0 .. $#burst) {
         my ($status, $json) = parse(read_all($burst[$i], 30));

@@ -18,12 +18,10 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use File::Temp ();
-use IO::Socket::INET ();
-use IO::Select ();
-use Socket qw(SOL_SOCKET SO_RCVBUF);
 use Time::HiRes qw(time sleep);
 use JSON::PP ();
-use EaConfTest qw(httpd_cmd free_port module_path wait_port);
+use EaConfTest qw(httpd_cmd free_port module_path wait_port write_event_conf slow_request read_all
+                  parse_response);
 use EaTest ();
 
 plan tests => 21;
@@ -39,45 +37,11 @@ EaTest::db()->do(q{
 
 my $tmp = File::Temp::tempdir(CLEANUP => 1);
 my $port = free_port();
-my $mods = $ENV{EA_HTTPD_MODULES} // '/usr/lib/apache2/modules';
-my $module = module_path();
 my $httpd = httpd_cmd();
 
 sub start_httpd {
     my ($pool) = @_;
-    open my $fh, '>', "$tmp/httpd.conf" or die $!;
-    print $fh <<"EOF";
-ServerRoot "$tmp"
-ServerName 127.0.0.1
-PidFile "$tmp/httpd.pid"
-ErrorLog "$tmp/error.log"
-LogLevel warn
-Listen 127.0.0.1:$port
-LoadModule mpm_event_module $mods/mod_mpm_event.so
-LoadModule authz_core_module $mods/mod_authz_core.so
-LoadModule dbd_module $mods/mod_dbd.so
-LoadModule ecoatlas_module "$module"
-StartServers 1
-ServerLimit 1
-ThreadsPerChild 16
-MaxRequestWorkers 16
-MinSpareThreads 1
-MaxSpareThreads 16
-SendBufferSize 16384
-Timeout 60
-DBDriver pgsql
-DBDParams "host=$ENV{EA_PGHOST} port=$ENV{EA_PGPORT} dbname=$ENV{EA_PGDATABASE} user=$ENV{EA_PGUSER}"
-DBDMin 0
-$pool
-EcoAtlasSecretKey "$ENV{EA_SECRET_KEY}"
-EcoAtlasRateLimitAnon off
-<Location /api>
-    SetHandler ecoatlas-api
-    EcoAtlasAllowedHosts 127.0.0.1
-    EcoAtlasCache Off
-</Location>
-EOF
-    close $fh;
+    write_event_conf($tmp, $port, 16, $pool);
     system($httpd, '-f', "$tmp/httpd.conf", '-k', 'start') == 0 or die "httpd did not start";
     return wait_port($port, 30);
 }
@@ -91,54 +55,13 @@ sub stop_httpd {
 }
 
 # A request whose answer is not read until read_all().
-sub slow_request {
-    my ($path, $method) = @_;
-    my $s = IO::Socket::INET->new(Proto => 'tcp') or die $!;
-    setsockopt($s, SOL_SOCKET, SO_RCVBUF, 2048) or die $!;
-    $s->connect(Socket::pack_sockaddr_in($port, Socket::inet_aton('127.0.0.1'))) or die "connect: $!";
-    print {$s} ($method // 'GET') . " $path HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-    return $s;
-}
-
-# Everything the server sends until it closes, within $secs.
-sub read_all {
-    my ($s, $secs) = @_;
-    my ($data, $until, $sel) = ('', time + $secs, IO::Select->new($s));
-    while (time < $until) {
-        last unless $sel->can_read($until - time);
-        my $n = sysread($s, my $chunk, 65536);
-        last unless $n;
-        $data .= $chunk;
-    }
-    return $data;
-}
-
-# status, headers (lower-case names) and body of a response read whole,
-# with a chunked body decoded; the body is undef when its chunks are cut off
-sub parse {
-    my ($raw) = @_;
-    my ($head, $body) = split /\r\n\r\n/, $raw, 2;
-    my ($status) = ($head // '') =~ m{^HTTP/1\.1 (\d+)};
-    my %h = map { /^([^:]+):\s*(.*)$/ ? (lc $1 => $2) : () } split /\r\n/, $head // '';
-    if (($h{'transfer-encoding'} // '') =~ /chunked/i) {
-        my ($out, $rest, $done) = ('', $body // '', 0);
-        while ($rest =~ s/^([0-9a-fA-F]+)[^\r]*\r\n//) {
-            my $n = hex $1;
-            if ($n == 0) { $done = 1; last }
-            last if length $rest < $n + 2;
-            $out .= substr($rest, 0, $n);
-            $rest = substr($rest, $n + 2);
-        }
-        $body = $done ? $out : undef;
-    }
-    return ($status // 0, \%h, $body);
-}
+sub slow_req { return slow_request($port, @_) }
 
 # A request read at once: status, headers, body, seconds it took.
 sub fetch {
     my ($path, $method) = @_;
     my $t0 = time;
-    my @r = parse(read_all(slow_request($path, $method), 20));
+    my @r = parse_response(read_all(slow_req($path, $method), 20));
     return (@r, time - $t0);
 }
 
@@ -155,7 +78,7 @@ sub whole_export {
 # --- DBDMax 4, the default bound: one export at a time -------------------------
 ok(start_httpd("DBDKeep 4\nDBDMax 4"), 'httpd listens (DBDMax 4)');
 
-my $slow = slow_request('/api/hydro-sites/export/');
+my $slow = slow_req('/api/hydro-sites/export/');
 sleep 2;   # streaming, and blocked in the write
 
 {
@@ -190,7 +113,7 @@ for my $path ('/api/hydro-sites/?page_size=1', "/api/hydro-sites/$ids->{site}/",
 ok(!@late, 'lists and details are answered while the export client is slow') or diag(join "\n", @late);
 
 {
-    my ($status, undef, $body) = parse(read_all($slow, 60));
+    my ($status, undef, $body) = parse_response(read_all($slow, 60));
     ok($status == 200 && whole_export($body), 'the slow client then reads the whole export (5,001 rows)');
 }
 {
@@ -208,7 +131,7 @@ stop_httpd();
 
 # --- DBDMax 4, EcoAtlasMaxExports 2 -----------------------------------------------
 ok(start_httpd("DBDKeep 4\nDBDMax 4\nEcoAtlasMaxExports 2"), 'httpd listens (DBDMax 4, EcoAtlasMaxExports 2)');
-my @slow = map { slow_request('/api/hydro-sites/export/') } 1 .. 2;
+my @slow = map { slow_req('/api/hydro-sites/export/') } 1 .. 2;
 sleep 2;
 {
     my ($status, $h, $body, $took) = fetch('/api/resource-metrics/export/');
@@ -222,15 +145,15 @@ sleep 2;
 }
 my @bad;
 for my $s (@slow) {
-    my ($status, undef, $body) = parse(read_all($s, 60));
+    my ($status, undef, $body) = parse_response(read_all($s, 60));
     push @bad, $status unless $status == 200 && whole_export($body);
 }
 ok(!@bad, 'both slow clients read their whole export') or diag("statuses: @bad");
 
 # A client that leaves mid-export gives its slot back.
 {
-    my $s = slow_request('/api/hydro-sites/export/');
-    my $s2 = slow_request('/api/hydro-sites/export/');
+    my $s = slow_req('/api/hydro-sites/export/');
+    my $s2 = slow_req('/api/hydro-sites/export/');
     sleep 1;
     close $s;
     close $s2;
@@ -254,6 +177,8 @@ ok(!@errors, 'no errors logged') or diag(join '', @errors);
 
 # A wrong value stops the configuration test.
 {
+    my $mods = $ENV{EA_HTTPD_MODULES} // '/usr/lib/apache2/modules';
+    my $module = module_path();
     open my $fh, '>', "$tmp/bad.conf" or die $!;
     print $fh "ServerRoot \"$tmp\"\nLoadModule mpm_event_module $mods/mod_mpm_event.so\n"
         . "LoadModule dbd_module $mods/mod_dbd.so\nLoadModule ecoatlas_module \"$module\"\n"
